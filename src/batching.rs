@@ -1,0 +1,99 @@
+//! Batches and epochs: which batch a line falls in, and what each batch is called.
+//!
+//! With time batches, epoch e covers Unix time [e·I, (e+1)·I) for interval I, and is named by
+//! its end, (e+1)·I ms, as Spark names batches. With line batches, epoch k holds lines
+//! kN..(k+1)N and is named k+1.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::config::Batching;
+use crate::dataflow::Epoch;
+
+/// Microseconds since the Unix epoch.
+pub fn unix_micros() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}
+
+/// Maps between epochs, wall-clock time and batch names.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchClock {
+    batching: Batching,
+}
+
+impl BatchClock {
+    /// A clock for `batching`.
+    pub fn new(batching: Batching) -> BatchClock {
+        BatchClock { batching }
+    }
+
+    /// The epoch the job starts in: the current interval, or line batch 0.
+    pub fn first_epoch(&self) -> Epoch {
+        match self.batching {
+            Batching::Time { .. } => self.epoch_at(unix_micros()),
+            Batching::Lines { .. } => 0,
+        }
+    }
+
+    /// With time batches, the epoch that contains `micros`; with line batches, always 0
+    /// (they are cut by counting, not by the clock).
+    pub fn epoch_at(&self, micros: u64) -> Epoch {
+        match self.batching {
+            Batching::Time { interval_ms } => micros / (interval_ms * 1_000),
+            Batching::Lines { .. } => 0,
+        }
+    }
+
+    /// Whether batches are cut by the clock.
+    pub fn is_timed(&self) -> bool {
+        matches!(self.batching, Batching::Time { .. })
+    }
+
+    /// The name of `epoch`'s batch: its end time in ms, or k+1 for line batch k.
+    pub fn batch_name(&self, epoch: Epoch) -> u64 {
+        match self.batching {
+            Batching::Time { interval_ms } => (epoch + 1) * interval_ms,
+            Batching::Lines { .. } => epoch + 1,
+        }
+    }
+
+    /// With time batches, the wall-clock end of `epoch` in µs since the Unix epoch.
+    pub fn end_micros(&self, epoch: Epoch) -> Option<u64> {
+        match self.batching {
+            Batching::Time { interval_ms } => Some((epoch + 1) * interval_ms * 1_000),
+            Batching::Lines { .. } => None,
+        }
+    }
+
+    /// How long from `now_micros` until `epoch` ends (zero if it has), for time batches.
+    pub fn until_end(&self, epoch: Epoch, now_micros: u64) -> Option<Duration> {
+        self.end_micros(epoch)
+            .map(|end| Duration::from_micros(end.saturating_sub(now_micros)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_batches_are_named_by_their_aligned_end() {
+        let clock = BatchClock::new(Batching::Time { interval_ms: 1_000 });
+        let epoch = clock.epoch_at(1_357_008_429_500_000);
+        assert_eq!(clock.batch_name(epoch), 1_357_008_430_000);
+        assert_eq!(
+            clock.until_end(epoch, 1_357_008_429_500_000),
+            Some(Duration::from_millis(500))
+        );
+    }
+
+    #[test]
+    fn line_batches_are_numbered_from_one() {
+        let clock = BatchClock::new(Batching::Lines { per_batch: 10 });
+        assert_eq!(clock.first_epoch(), 0);
+        assert_eq!(clock.batch_name(0), 1);
+        assert_eq!(clock.until_end(0, 5), None);
+    }
+}

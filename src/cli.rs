@@ -1,0 +1,181 @@
+//! The command line as the user types it: flags and their syntax, nothing more.
+//!
+//! `clap` checks each flag on its own (a duration is a duration, a port is a port); how flags
+//! combine (one source, windows that are multiples of the batch) is checked in
+//! [`crate::config`], which turns these [`Args`] into a [`crate::Config`].
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+use crate::duration::parse_duration;
+
+/// Spark Streaming's NetworkWordCount on timely and differential dataflow.
+///
+/// Reads lines from a text server (as `nc -lk 9999`), standard input, a file, producers that
+/// connect to it, or a built-in demo; cuts the stream into batches; and prints each batch's word
+/// counts the moment the batch is complete, like Spark's `DStream.print()`.
+#[derive(Debug, Parser)]
+#[command(name = "netwc", version, max_term_width = 100)]
+#[command(after_help = "Examples:\n  \
+    nc -lk 9999                      # in one terminal: a text server\n  \
+    netwc localhost 9999             # in another: 1 s batches of word counts\n  \
+    netwc --demo                     # no setup: a built-in generator feeds the job\n  \
+    netwc --file book.txt --batch-lines 1000 --format tsv --top 0\n  \
+    netwc --mode window --window 30s --slide 10s localhost 9999")]
+pub struct Args {
+    /// Host of the text server to connect to (Spark's `socketTextStream(host, port)`).
+    #[arg(value_name = "HOST")]
+    pub host: Option<String>,
+
+    /// Port of the text server to connect to.
+    #[arg(value_name = "PORT")]
+    pub port: Option<String>,
+
+    /// Run on a built-in generator of Zipf-distributed words (no setup needed); stops after
+    /// 5 batches unless --batches or --duration say otherwise.
+    #[arg(long, help_heading = "Source (choose one)")]
+    pub demo: bool,
+
+    /// Be the server: accept any number of producers on ADDR (e.g. 127.0.0.1:9999) and count
+    /// the lines they all send. Runs until a signal, --batches or --duration.
+    #[arg(long, value_name = "ADDR", help_heading = "Source (choose one)")]
+    pub listen: Option<String>,
+
+    /// Read standard input.
+    #[arg(long, help_heading = "Source (choose one)")]
+    pub stdin: bool,
+
+    /// Read a file.
+    #[arg(long, value_name = "PATH", help_heading = "Source (choose one)")]
+    pub file: Option<PathBuf>,
+
+    /// Batch interval: 1ms up to hours (500ms, 1s, 2m, 1h). Batches are named by their end
+    /// time, aligned to multiples of the interval in Unix epoch milliseconds, as in Spark.
+    #[arg(short, long, value_name = "DUR", value_parser = parse_duration, help_heading = "Batching")]
+    pub batch: Option<Duration>,
+
+    /// Batch by line count instead of time: batch k holds lines kN..(k+1)N and is named k+1.
+    /// Output is then reproducible, byte for byte, for any number of workers.
+    #[arg(
+        long,
+        value_name = "N",
+        conflicts_with = "batch",
+        help_heading = "Batching"
+    )]
+    pub batch_lines: Option<u64>,
+
+    /// What each report holds: `batch` = counts of this batch (NetworkWordCount),
+    /// `incremental` = running totals since start (StatefulNetworkWordCount),
+    /// `window` = counts over the last --window (reduceByKeyAndWindow).
+    #[arg(long, value_enum, default_value_t = ModeArg::Batch, help_heading = "Counting")]
+    pub mode: ModeArg,
+
+    /// Window length for --mode window: a duration that is a whole multiple of --batch
+    /// (30s), or with --batch-lines a number of batches (3).
+    #[arg(long, value_name = "DUR|N", help_heading = "Counting")]
+    pub window: Option<String>,
+
+    /// How often the window is reported: a whole multiple of --batch, at most --window
+    /// (default: every batch). With --batch-lines, a number of batches.
+    #[arg(long, value_name = "DUR|N", help_heading = "Counting")]
+    pub slide: Option<String>,
+
+    /// How words are cut from a line: `whitespace` = runs of Unicode white space separate
+    /// words; `spark` = Java's `line.split(" ")` exactly, empty words included.
+    #[arg(long, value_enum, default_value_t = SplitArg::Whitespace, help_heading = "Counting")]
+    pub split: SplitArg,
+
+    /// Fold words to lower case before counting.
+    #[arg(long, help_heading = "Counting")]
+    pub lowercase: bool,
+
+    /// Drop the words listed in FILE (one a line; folded too with --lowercase) and count how
+    /// many were dropped (see --stats and the summary on stderr at exit).
+    #[arg(long, value_name = "FILE", help_heading = "Counting")]
+    pub stop_words: Option<PathBuf>,
+
+    /// Print every word's count (`all`), or only words whose count changed since the previous
+    /// report (`changes`; a word that drops out prints 0). Default: `all` for batch and window,
+    /// `changes` for incremental.
+    #[arg(long, value_enum, help_heading = "Output")]
+    pub emit: Option<EmitArg>,
+
+    /// Output format: `spark` (as Scala's DStream.print()), `jsonl` (one JSON object per
+    /// batch), `tsv` (time, word, count rows under a header).
+    #[arg(long, value_enum, default_value_t = FormatArg::Spark, help_heading = "Output")]
+    pub format: FormatArg,
+
+    /// At most N rows per batch, highest counts first; 0 = all. Default: 10 for spark (as
+    /// print()), all for jsonl and tsv.
+    #[arg(long, value_name = "N", help_heading = "Output")]
+    pub top: Option<usize>,
+
+    /// Write results to PATH (created, or appended to) instead of standard output.
+    #[arg(short, long, value_name = "PATH", help_heading = "Output")]
+    pub output: Option<PathBuf>,
+
+    /// Print one line per batch on stderr: time, lines, words, distinct words, processing
+    /// and delay in ms, input rate.
+    #[arg(long, help_heading = "Output")]
+    pub stats: bool,
+
+    /// Worker threads that split and count (per process).
+    #[arg(
+        short,
+        long,
+        value_name = "N",
+        default_value_t = 1,
+        help_heading = "Running"
+    )]
+    pub workers: usize,
+
+    /// Stop after N batches (the last one is closed and reported as at end of input).
+    #[arg(long, value_name = "N", help_heading = "Running")]
+    pub batches: Option<u64>,
+
+    /// Stop after DUR; the batch in flight then is closed and reported.
+    #[arg(long, value_name = "DUR", value_parser = parse_duration, help_heading = "Running")]
+    pub duration: Option<Duration>,
+}
+
+/// `--mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ModeArg {
+    /// Counts of each batch alone.
+    Batch,
+    /// Running totals since start.
+    Incremental,
+    /// Counts over a sliding window.
+    Window,
+}
+
+/// `--split`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SplitArg {
+    /// Runs of Unicode white space.
+    Whitespace,
+    /// Java's `line.split(" ")`.
+    Spark,
+}
+
+/// `--emit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EmitArg {
+    /// Every word of the report.
+    All,
+    /// Only words whose count changed since the previous report.
+    Changes,
+}
+
+/// `--format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    /// Scala `DStream.print()`.
+    Spark,
+    /// One JSON object per batch.
+    Jsonl,
+    /// Tab-separated rows.
+    Tsv,
+}

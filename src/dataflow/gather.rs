@@ -1,0 +1,89 @@
+//! Bringing each batch's results to worker 0, which reports them.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use timely::container::CapacityContainerBuilder;
+use timely::dataflow::channels::pact::Exchange;
+use timely::dataflow::operators::Operator;
+use timely::dataflow::StreamVec;
+
+use super::{Epoch, EpochTally, Word};
+
+/// What worker 0 has gathered of one epoch so far.
+#[derive(Debug, Default)]
+pub struct EpochResult {
+    /// Changes to word counts at this epoch: (word, change). A word can appear more than once.
+    pub changes: Vec<(Word, isize)>,
+    /// Words counted and dropped, over all workers.
+    pub tally: EpochTally,
+}
+
+/// Results by epoch, filled by the dataflow and taken by the reporter once the probe passes.
+#[derive(Debug, Default)]
+pub struct Gathered {
+    by_epoch: BTreeMap<Epoch, EpochResult>,
+}
+
+impl Gathered {
+    /// Removes and returns what was gathered for `epoch` (empty if nothing was).
+    pub fn take(&mut self, epoch: Epoch) -> EpochResult {
+        self.by_epoch.remove(&epoch).unwrap_or_default()
+    }
+
+    /// Forgets everything before `epoch` (results past the last reported batch at shutdown).
+    pub fn discard_before(&mut self, epoch: Epoch) {
+        self.by_epoch = self.by_epoch.split_off(&epoch);
+    }
+}
+
+/// Routes `count_total`'s output, `((word, count), time, diff)`, to worker 0 and records each
+/// as a change of `count * diff` to the word's count at that time.
+pub fn gather_counts<'scope>(
+    counts: StreamVec<'scope, Epoch, ((Word, isize), Epoch, isize)>,
+    gathered: Rc<RefCell<Gathered>>,
+) -> StreamVec<'scope, Epoch, ()> {
+    counts.unary::<CapacityContainerBuilder<Vec<()>>, _, _, _>(
+        Exchange::new(|_| 0),
+        "GatherCounts",
+        move |_, _| {
+            move |input, _output| {
+                let mut gathered = gathered.borrow_mut();
+                input.for_each(|_cap, data| {
+                    for ((word, count), epoch, diff) in data.drain(..) {
+                        gathered
+                            .by_epoch
+                            .entry(epoch)
+                            .or_default()
+                            .changes
+                            .push((word, count * diff));
+                    }
+                });
+            }
+        },
+    )
+}
+
+/// Routes each worker's per-epoch tally to worker 0 and sums them.
+pub fn gather_tallies<'scope>(
+    tallies: StreamVec<'scope, Epoch, EpochTally>,
+    gathered: Rc<RefCell<Gathered>>,
+) -> StreamVec<'scope, Epoch, ()> {
+    tallies.unary::<CapacityContainerBuilder<Vec<()>>, _, _, _>(
+        Exchange::new(|_| 0),
+        "GatherTallies",
+        move |_, _| {
+            move |input, _output| {
+                let mut gathered = gathered.borrow_mut();
+                input.for_each(|cap, data| {
+                    let Some(&epoch) = cap.least() else { return };
+                    let entry = gathered.by_epoch.entry(epoch).or_default();
+                    for tally in data.drain(..) {
+                        entry.tally += tally;
+                    }
+                });
+            }
+        },
+    )
+}

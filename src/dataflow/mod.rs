@@ -1,0 +1,101 @@
+//! The timely/differential dataflow: chunks of lines in, each batch's changed counts out.
+//!
+//! ```text
+//! chunks ──round-robin──▶ split + combine per batch ──▶ count_total (by word hash)
+//!  (worker 0 feeds)        (every worker)                 (every worker)
+//!                              │ tallies                         │ changed counts
+//!                              └──────────────▶ gather on worker 0 ◀┘ ──▶ probe
+//! ```
+//!
+//! Epochs are batches. The three modes differ only in when a word is retracted: one batch
+//! after it arrives (per-batch counts), never (running totals), or a window later.
+
+mod gather;
+mod pre_aggregate;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use differential_dataflow::operators::CountTotal;
+use differential_dataflow::AsCollection;
+use timely::dataflow::operators::Probe;
+use timely::dataflow::{InputHandleVec, ProbeHandle};
+use timely::worker::Worker;
+
+pub use gather::{EpochResult, Gathered};
+pub use pre_aggregate::EpochTally;
+
+use crate::source::{Chunk, Waker};
+use crate::tokenize::Tokenizer;
+
+/// How many chunks the workers of this process have split, so that worker 0 hands out only a
+/// bounded number ahead of them; each worker wakes worker 0 as it finishes some.
+#[derive(Debug, Default)]
+pub struct ChunkProgress {
+    processed: AtomicU64,
+    waker: Waker,
+}
+
+impl ChunkProgress {
+    /// Progress that wakes the thread registered with `waker`.
+    pub fn new(waker: Waker) -> ChunkProgress {
+        ChunkProgress {
+            processed: AtomicU64::new(0),
+            waker,
+        }
+    }
+
+    /// Chunks split so far.
+    pub fn processed(&self) -> u64 {
+        self.processed.load(Ordering::Acquire)
+    }
+
+    fn add(&self, chunks: u64) {
+        self.processed.fetch_add(chunks, Ordering::Release);
+        self.waker.wake();
+    }
+}
+
+/// A batch's number in the dataflow (a timely timestamp).
+pub type Epoch = u64;
+
+/// A word as it is counted.
+pub type Word = String;
+
+/// A worker's handles on its copy of the dataflow.
+pub struct WordCount {
+    /// Where worker 0 feeds chunks; other workers drop theirs at once.
+    pub input: InputHandleVec<Epoch, Chunk>,
+    /// Passes epoch e once every worker is done with it and its results reached worker 0.
+    pub probe: ProbeHandle<Epoch>,
+    /// On worker 0: each epoch's changed counts and tallies (empty on other workers).
+    pub gathered: Rc<RefCell<Gathered>>,
+}
+
+/// Builds the word count dataflow on this worker. `retraction_delay` is how many batches after
+/// its arrival a word stops counting (`None`: never).
+pub fn build(
+    worker: &mut Worker,
+    tokenizer: Tokenizer,
+    retraction_delay: Option<u64>,
+    progress: Arc<ChunkProgress>,
+) -> WordCount {
+    let mut input = InputHandleVec::new();
+    let probe = ProbeHandle::new();
+    let gathered = Rc::new(RefCell::new(Gathered::default()));
+    worker.dataflow::<Epoch, _, _>(|scope| {
+        let chunks = input.to_stream(scope);
+        let (words, tallies) =
+            pre_aggregate::pre_aggregate(chunks, tokenizer, retraction_delay, progress);
+        let counts = words.as_collection().count_total();
+        gather::gather_counts(counts.inner, gathered.clone()).probe_with(&probe);
+        gather::gather_tallies(tallies, gathered.clone()).probe_with(&probe);
+    });
+    WordCount {
+        input,
+        probe,
+        gathered,
+    }
+}

@@ -1,0 +1,121 @@
+//! Splitting chunks into words and combining them per worker and per batch, before the
+//! exchange: Spark's map-side combine. Differential then sees one update per distinct word per
+//! worker per batch, not one per word.
+
+use std::collections::{BTreeMap, HashMap};
+
+use foldhash::fast::RandomState;
+use serde::{Deserialize, Serialize};
+use timely::container::CapacityContainerBuilder;
+use timely::dataflow::channels::pact::Exchange;
+use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
+use timely::dataflow::operators::generic::OutputBuilder;
+use timely::dataflow::operators::Capability;
+use timely::dataflow::StreamVec;
+
+use std::sync::Arc;
+
+use super::{ChunkProgress, Epoch, Word};
+use crate::source::Chunk;
+use crate::tokenize::Tokenizer;
+
+/// What the workers saw of one batch besides its words, summed over workers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EpochTally {
+    /// Words counted.
+    pub words: u64,
+    /// Words dropped as stop words.
+    pub stopped: u64,
+}
+
+impl std::ops::AddAssign for EpochTally {
+    fn add_assign(&mut self, other: EpochTally) {
+        self.words += other.words;
+        self.stopped += other.stopped;
+    }
+}
+
+/// One batch's words on one worker, held until the batch is complete.
+struct OpenEpoch {
+    words_cap: Capability<Epoch>,
+    tally_cap: Capability<Epoch>,
+    counts: HashMap<Word, isize, RandomState>,
+    tally: EpochTally,
+}
+
+type WordUpdates<'scope> = StreamVec<'scope, Epoch, (Word, Epoch, isize)>;
+
+/// Spreads `chunks` over the workers round-robin, splits them into words and, once a batch is
+/// complete, emits each distinct word with its count at the batch's epoch and, when
+/// `retraction_delay` is `Some(d)`, the same count negated at epoch + d. Also emits each
+/// worker's tally per batch.
+pub fn pre_aggregate<'scope>(
+    chunks: StreamVec<'scope, Epoch, Chunk>,
+    tokenizer: Tokenizer,
+    retraction_delay: Option<u64>,
+    progress: Arc<ChunkProgress>,
+) -> (WordUpdates<'scope>, StreamVec<'scope, Epoch, EpochTally>) {
+    let mut builder = OperatorBuilder::new("SplitAndCombine".to_owned(), chunks.scope());
+    let mut next_worker = 0u64;
+    let round_robin = Exchange::new(move |_: &Chunk| {
+        next_worker = next_worker.wrapping_add(1);
+        next_worker
+    });
+    let mut input = builder.new_input(chunks, round_robin);
+    let (words_output, words) = builder.new_output();
+    let (tally_output, tallies) = builder.new_output();
+    let mut words_output =
+        OutputBuilder::<_, CapacityContainerBuilder<Vec<(Word, Epoch, isize)>>>::from(words_output);
+    let mut tally_output =
+        OutputBuilder::<_, CapacityContainerBuilder<Vec<EpochTally>>>::from(tally_output);
+
+    builder.build(move |_initial_capabilities| {
+        let mut open: BTreeMap<Epoch, OpenEpoch> = BTreeMap::new();
+        let mut spare_maps: Vec<HashMap<Word, isize, RandomState>> = Vec::new();
+        move |frontiers| {
+            input.for_each(|cap, data| {
+                let Some(&epoch) = cap.least() else { return };
+                let entry = open.entry(epoch).or_insert_with(|| OpenEpoch {
+                    words_cap: cap.delayed(&epoch, 0),
+                    tally_cap: cap.delayed(&epoch, 1),
+                    counts: spare_maps.pop().unwrap_or_default(),
+                    tally: EpochTally::default(),
+                });
+                for chunk in data.iter() {
+                    let counts = &mut entry.counts;
+                    let tally = tokenizer.for_each_word(chunk, |word| match counts.get_mut(word) {
+                        Some(count) => *count += 1,
+                        None => {
+                            counts.insert(word.to_owned(), 1);
+                        }
+                    });
+                    entry.tally.words += tally.words;
+                    entry.tally.stopped += tally.stopped;
+                }
+                progress.add(data.len() as u64);
+            });
+
+            let frontier = &frontiers[0];
+            let mut words_handle = words_output.activate();
+            let mut tally_handle = tally_output.activate();
+            while let Some(entry) = open.first_entry() {
+                if frontier.less_equal(entry.key()) {
+                    break;
+                }
+                let (epoch, mut batch) = entry.remove_entry();
+                let mut session = words_handle.session(&batch.words_cap);
+                for (word, count) in batch.counts.drain() {
+                    if let Some(delay) = retraction_delay {
+                        session.give((word.clone(), epoch + delay, -count));
+                    }
+                    session.give((word, epoch, count));
+                }
+                drop(session);
+                tally_handle.session(&batch.tally_cap).give(batch.tally);
+                spare_maps.push(batch.counts);
+            }
+        }
+    });
+
+    (words, tallies)
+}

@@ -1,0 +1,432 @@
+//! Worker 0's loop: take lines from the source, cut them into epochs, step the dataflow, and
+//! report each epoch once the probe says it is complete.
+//!
+//! Only worker 0 feeds the input, so it alone moves the frontier: every other worker dropped
+//! its input handle when the dataflow was built. An epoch is closed when the clock passes its
+//! end (time batches) or its N-th line arrives (line batches), and at the end of the run. Each
+//! closed epoch is reported exactly once, in order, whether or not it held data, because the
+//! reporter walks epoch numbers rather than the data.
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use timely::dataflow::{InputHandleVec, ProbeHandle};
+use timely::worker::Worker;
+
+use crate::batching::{unix_micros, BatchClock};
+use crate::config::{Batching, Config, StopAfter};
+use crate::dataflow::{ChunkProgress, Epoch, EpochTally, Gathered, WordCount};
+use crate::error::Error;
+use crate::output::{printer, Printer, Report};
+use crate::report::ResultTable;
+use crate::shutdown::Shutdown;
+use crate::source::{Chunk, Event, Framed};
+use crate::stats::{BatchStats, Summary};
+
+/// Chunks handed to the dataflow but not yet split, per worker, before ingest waits: enough
+/// to keep every worker busy, few enough that memory stays bounded when they fall behind.
+const IN_FLIGHT_PER_WORKER: u64 = 4;
+
+/// The longest worker 0 parks before it looks at signals and deadlines again.
+const MAX_PARK: Duration = Duration::from_millis(20);
+
+/// Where worker 0 gets its input and writes its output.
+pub struct Ends {
+    /// Events from the source's reader threads.
+    pub events: Receiver<Event>,
+    /// How far the workers are with the chunks handed to them.
+    pub progress: Arc<ChunkProgress>,
+    /// The output: stdout or the `-o` file.
+    pub out: Box<dyn Write + Send>,
+    /// Whether `out` is a file that already holds output (TSV then writes no header).
+    pub appending: bool,
+    /// Signals.
+    pub shutdown: Shutdown,
+}
+
+/// What an epoch that is open or waiting for its report has seen.
+#[derive(Debug, Clone, Copy)]
+struct EpochMeta {
+    lines: u64,
+    cut_words: u64,
+    has_text: bool,
+    opened_at: Instant,
+    closed_at: Instant,
+    /// When the epoch was closed, in µs since the Unix epoch (for the delay).
+    closed_micros: u64,
+}
+
+/// Worker 0's state.
+pub struct Driver {
+    /// `None` once the input is closed.
+    input: Option<InputHandleVec<Epoch, Chunk>>,
+    probe: ProbeHandle<Epoch>,
+    gathered: Rc<RefCell<Gathered>>,
+    clock: BatchClock,
+    lines_per_batch: Option<u64>,
+    slide: u64,
+    stop: StopAfter,
+    print_stats: bool,
+    max_in_flight: u64,
+    ends: Ends,
+    printer: Box<dyn Printer + Send>,
+    table: ResultTable,
+
+    started: Instant,
+    open_epoch: Epoch,
+    open: EpochMeta,
+    closed: BTreeMap<Epoch, EpochMeta>,
+    batches_closed: u64,
+    lines_left: u64,
+    chunks_sent: u64,
+    next_report: Epoch,
+    /// Set when the run stops: the last epoch that is reported (`None` inside: none is).
+    last_epoch: Option<Option<Epoch>>,
+    summary: Summary,
+}
+
+impl Driver {
+    /// Worker 0's driver for `config`, over the dataflow `wc`, with `workers` workers in all.
+    pub fn new(config: &Config, wc: WordCount, ends: Ends, workers: usize) -> Driver {
+        let clock = BatchClock::new(config.batching);
+        let first_epoch = clock.first_epoch();
+        let lines_per_batch = match config.batching {
+            Batching::Lines { per_batch } => Some(per_batch),
+            Batching::Time { .. } => None,
+        };
+        let now = Instant::now();
+        Driver {
+            input: Some(wc.input),
+            probe: wc.probe,
+            gathered: wc.gathered,
+            clock,
+            lines_per_batch,
+            slide: config.mode.slide(),
+            stop: config.stop,
+            print_stats: config.stats,
+            max_in_flight: IN_FLIGHT_PER_WORKER * workers as u64,
+            ends,
+            printer: printer(config.format),
+            table: ResultTable::new(config.emit, config.top),
+            started: now,
+            open_epoch: first_epoch,
+            open: EpochMeta::opened(now),
+            closed: BTreeMap::new(),
+            batches_closed: 0,
+            lines_left: lines_per_batch.unwrap_or(0),
+            chunks_sent: 0,
+            next_report: first_epoch,
+            last_epoch: None,
+            summary: Summary::default(),
+        }
+    }
+
+    /// Runs until end of input, a stop condition or a signal; reports every closed epoch.
+    pub fn run(mut self, worker: &mut Worker) -> Result<Summary, Error> {
+        if let Some(input) = &mut self.input {
+            input.advance_to(self.open_epoch);
+        }
+        if let Err(e) = self.printer.begin(&mut self.ends.out, self.ends.appending) {
+            return self.output_failed(e);
+        }
+        let mut failure = None;
+        while self.last_epoch.is_none() {
+            let now = unix_micros();
+            if self.clock.is_timed() {
+                self.close_epochs_until(self.clock.epoch_at(now));
+            }
+            let deadline_passed = self
+                .stop
+                .duration
+                .is_some_and(|d| self.started.elapsed() >= d);
+            let signalled = self.ends.shutdown.requested();
+            // After a signal, lines already read are counted before the batch closes.
+            let limit = if signalled {
+                u64::MAX
+            } else {
+                self.max_in_flight
+            };
+            let ended = self.take_events(limit, &mut failure);
+            if ended || deadline_passed || signalled {
+                self.close_last_epoch();
+                break;
+            }
+            worker.step_or_park(Some(self.park_time(now)));
+            if let Err(e) = self.report_ready() {
+                return self.output_failed(e);
+            }
+        }
+        // Drain: every closed epoch up to the last is reported before the run ends.
+        while matches!(self.last_epoch, Some(Some(last)) if self.next_report <= last) {
+            worker.step_or_park(Some(MAX_PARK));
+            if let Err(e) = self.report_ready() {
+                return self.output_failed(e);
+            }
+        }
+        match failure {
+            Some(why) => Err(Error::runtime(why)),
+            None => Ok(self.summary),
+        }
+    }
+
+    /// Takes available events while fewer than `limit` chunks are in flight. Returns true at
+    /// the end of the input (or a failure, recorded in `failure`).
+    fn take_events(&mut self, limit: u64, failure: &mut Option<String>) -> bool {
+        let mut ended = false;
+        while self.in_flight() < limit && self.last_epoch.is_none() {
+            match self.ends.events.try_recv() {
+                Ok(Event::Text(framed)) => {
+                    if self.clock.is_timed() {
+                        self.close_epochs_until(self.clock.epoch_at(unix_micros()));
+                    }
+                    self.ingest(framed);
+                }
+                Ok(Event::Ended) | Err(TryRecvError::Disconnected) => {
+                    ended = true;
+                    break;
+                }
+                Ok(Event::Failed(why)) => {
+                    *failure = Some(why);
+                    ended = true;
+                    break;
+                }
+                Err(TryRecvError::Empty) => break,
+            }
+        }
+        if let Some(input) = &mut self.input {
+            input.flush();
+        }
+        ended
+    }
+
+    fn in_flight(&self) -> u64 {
+        self.chunks_sent
+            .saturating_sub(self.ends.progress.processed())
+    }
+
+    /// Feeds a chunk into the open epoch; with line batches, cuts it where batches end.
+    fn ingest(&mut self, framed: Framed) {
+        self.open.cut_words += framed.cut_words;
+        let Some(per_batch) = self.lines_per_batch else {
+            self.send(framed.chunk, framed.lines);
+            return;
+        };
+        let mut lines = framed.lines;
+        if lines < self.lines_left {
+            self.lines_left -= lines;
+            self.send(framed.chunk, lines);
+            return;
+        }
+        // The chunk ends one batch or more: send each batch's part, then close the batch.
+        let Chunk {
+            text,
+            continues_line,
+            ends_mid_line,
+        } = framed.chunk;
+        let mut start = 0;
+        while lines >= self.lines_left && self.last_epoch.is_none() {
+            let take = self.lines_left;
+            let end = end_of_lines(&text[start..], take).map_or(text.len(), |len| start + len);
+            let piece = Chunk {
+                text: text[start..end].to_vec(),
+                continues_line: continues_line && start == 0,
+                ends_mid_line: ends_mid_line && end == text.len(),
+            };
+            self.send(piece, take);
+            self.lines_left = per_batch;
+            self.close_open_epoch();
+            lines -= take;
+            start = end;
+        }
+        if start < text.len() && self.last_epoch.is_none() {
+            self.lines_left -= lines;
+            let rest = Chunk {
+                text: text[start..].to_vec(),
+                continues_line: false,
+                ends_mid_line,
+            };
+            self.send(rest, lines);
+        }
+    }
+
+    fn send(&mut self, chunk: Chunk, lines: u64) {
+        let Some(input) = &mut self.input else { return };
+        if chunk.text.is_empty() {
+            return;
+        }
+        self.open.lines += lines;
+        self.open.has_text = true;
+        self.summary.lines += lines;
+        self.chunks_sent += 1;
+        input.send(chunk);
+    }
+
+    /// Closes epochs until `epoch` is the open one (time batches), or a stop condition hits.
+    fn close_epochs_until(&mut self, epoch: Epoch) {
+        while self.open_epoch < epoch && self.last_epoch.is_none() {
+            self.close_open_epoch();
+        }
+    }
+
+    /// Closes the open epoch and opens the next, or ends the run if `--batches` is reached.
+    fn close_open_epoch(&mut self) {
+        if self.stop.batches == Some(self.batches_closed + 1) {
+            self.close_last_epoch();
+            return;
+        }
+        self.retire_open_epoch();
+        self.open_epoch += 1;
+        if let Some(input) = &mut self.input {
+            input.advance_to(self.open_epoch);
+            input.flush();
+        }
+    }
+
+    /// Ends the run: the open epoch is closed and is the last reported, except an empty line
+    /// batch (line batches exist only for lines), where the one before it is the last.
+    fn close_last_epoch(&mut self) {
+        if self.last_epoch.is_some() {
+            return;
+        }
+        let empty_line_batch = self.lines_per_batch.is_some() && !self.open.has_text;
+        if empty_line_batch {
+            self.last_epoch = Some(self.open_epoch.checked_sub(1));
+        } else {
+            self.retire_open_epoch();
+            self.last_epoch = Some(Some(self.open_epoch));
+        }
+        // Dropping the input closes every epoch from the open one on.
+        self.input = None;
+    }
+
+    /// Moves the open epoch's record to those waiting for their report.
+    fn retire_open_epoch(&mut self) {
+        let now = Instant::now();
+        self.open.closed_at = now;
+        self.open.closed_micros = unix_micros();
+        self.closed.insert(self.open_epoch, self.open);
+        self.batches_closed += 1;
+        self.open = EpochMeta::opened(now);
+    }
+
+    /// How long worker 0 may park: until the open epoch ends, at most [`MAX_PARK`]. Readers
+    /// and workers wake it early when they have something for it.
+    fn park_time(&self, now_micros: u64) -> Duration {
+        self.clock
+            .until_end(self.open_epoch, now_micros)
+            .map_or(MAX_PARK, |until_end| until_end.min(MAX_PARK))
+    }
+
+    /// Reports every closed epoch that the probe has passed, in order.
+    fn report_ready(&mut self) -> io::Result<()> {
+        while let Some((&epoch, _)) = self.closed.first_key_value() {
+            if epoch != self.next_report || self.probe.less_equal(&epoch) {
+                break;
+            }
+            let meta = self.closed.remove(&epoch).expect("first closed epoch");
+            let result = self.gathered.borrow_mut().take(epoch);
+            self.table.apply(result.changes);
+            let is_last = self.last_epoch == Some(Some(epoch));
+            let time = self.clock.batch_name(epoch);
+            if is_last || (epoch + 1).is_multiple_of(self.slide) {
+                let rows = self.table.report();
+                self.printer
+                    .report(&mut self.ends.out, &Report { time, rows: &rows })?;
+                self.ends.out.flush()?;
+            }
+            self.summary.batches += 1;
+            self.summary.tally += result.tally;
+            self.summary.cut_words += meta.cut_words;
+            if self.print_stats {
+                eprintln!("{}", self.batch_stats(epoch, time, &meta, result.tally));
+            }
+            self.next_report = epoch + 1;
+        }
+        Ok(())
+    }
+
+    fn batch_stats(
+        &self,
+        epoch: Epoch,
+        time: u64,
+        meta: &EpochMeta,
+        tally: EpochTally,
+    ) -> BatchStats {
+        let ended = self
+            .clock
+            .end_micros(epoch)
+            .map_or(meta.closed_micros, |end| end.min(meta.closed_micros));
+        let open_secs = meta.closed_at.duration_since(meta.opened_at).as_secs_f64();
+        BatchStats {
+            time,
+            lines: meta.lines,
+            tally,
+            cut_words: meta.cut_words,
+            distinct: self.table.distinct(),
+            processing_ms: meta.closed_at.elapsed().as_secs_f64() * 1e3,
+            delay_ms: unix_micros().saturating_sub(ended) as f64 / 1e3,
+            lines_per_sec: if open_secs > 0.0 {
+                meta.lines as f64 / open_secs
+            } else {
+                0.0
+            },
+        }
+    }
+
+    /// The output failed: a reader that went away ends the run quietly (exit 0, as Unix
+    /// filters do); any other write error is a failure.
+    fn output_failed(mut self, error: io::Error) -> Result<Summary, Error> {
+        self.input = None;
+        if error.kind() == io::ErrorKind::BrokenPipe {
+            self.summary.output_closed = true;
+            Ok(self.summary)
+        } else {
+            Err(Error::runtime(format!(
+                "writing the output failed: {error}"
+            )))
+        }
+    }
+}
+
+impl EpochMeta {
+    fn opened(now: Instant) -> EpochMeta {
+        EpochMeta {
+            lines: 0,
+            cut_words: 0,
+            has_text: false,
+            opened_at: now,
+            closed_at: now,
+            closed_micros: 0,
+        }
+    }
+}
+
+/// The length of the first `lines` lines of `text` (through their newlines), or `None` when
+/// `text` has fewer newlines (its last line is then unterminated).
+fn end_of_lines(text: &[u8], lines: u64) -> Option<usize> {
+    let mut seen = 0;
+    text.iter()
+        .position(|&b| {
+            seen += u64::from(b == b'\n');
+            seen == lines
+        })
+        .map(|at| at + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::end_of_lines;
+
+    #[test]
+    fn end_of_lines_counts_newlines() {
+        assert_eq!(end_of_lines(b"a\nb\nc\n", 2), Some(4));
+        assert_eq!(end_of_lines(b"a\nb", 2), None);
+        assert_eq!(end_of_lines(b"\n\n", 1), Some(1));
+    }
+}

@@ -1,0 +1,248 @@
+//! Cutting a byte stream into chunks of whole lines, with bounded memory.
+//!
+//! A reader pours bytes into a [`LineFramer`]; it hands out [`Chunk`]s that end on a line
+//! boundary, so that each chunk can be split into words on any worker. The partial line at the
+//! end stays behind until its newline arrives, or until [`LineFramer::finish`] at end of input,
+//! where it counts as a line (as Java's `readLine` does).
+//!
+//! A line longer than [`MAX_PENDING`] bytes is not held whole: it is handed out in pieces cut
+//! just after a word separator, so that splitting each piece gives exactly the words of the
+//! whole line. Only a single word longer than the limit is cut: its first `MAX_PENDING` bytes
+//! are counted as the word and the rest of it is skipped, and [`LineFramer::cut_words`] says
+//! how often that happened.
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::SplitRule;
+
+/// The most bytes of one line that are held before a piece of it is handed out; also the
+/// longest word that is counted whole.
+pub const MAX_PENDING: usize = 1 << 20;
+
+/// How much is read from the source at a time.
+pub const READ_SIZE: usize = 64 * 1024;
+
+/// Whole lines of text (each ended by `\n`, except possibly the last), the unit of work that
+/// is spread over the workers.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Chunk {
+    /// The bytes, as read: not yet decoded, CR not yet stripped.
+    pub text: Vec<u8>,
+    /// True when the first line of `text` is the rest of a line whose start was handed out in
+    /// an earlier chunk (a cut over-long line); it is then no blank line of its own.
+    pub continues_line: bool,
+    /// True when the last line of `text` does not end there: the chunk is a piece of an
+    /// over-long line, cut just after a word separator.
+    pub ends_mid_line: bool,
+}
+
+/// A chunk and how many lines end in it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Framed {
+    /// The text.
+    pub chunk: Chunk,
+    /// Lines that end in this chunk (a piece of a cut line ends none).
+    pub lines: u64,
+    /// Words that were cut to the length limit in this chunk.
+    pub cut_words: u64,
+}
+
+/// Turns reads into chunks of whole lines.
+#[derive(Debug)]
+pub struct LineFramer {
+    /// Bytes read but not yet handed out: always a partial line.
+    pending: Vec<u8>,
+    /// Whether `pending` continues a line that was partly handed out.
+    pending_continues: bool,
+    /// Inside an over-long word, dropping bytes until the next separator.
+    skipping_word: bool,
+    /// Which bytes separate words, so that a long line is cut between words.
+    split: SplitRule,
+    /// Longest piece held; [`MAX_PENDING`] except in tests.
+    limit: usize,
+    /// Words cut because they were longer than the limit.
+    cut_words: u64,
+}
+
+impl LineFramer {
+    /// A framer that cuts over-long lines between the words of `split`.
+    pub fn new(split: SplitRule) -> LineFramer {
+        LineFramer::with_limit(split, MAX_PENDING)
+    }
+
+    /// A framer with a smaller limit, to test long lines with short inputs.
+    pub fn with_limit(split: SplitRule, limit: usize) -> LineFramer {
+        LineFramer {
+            pending: Vec::with_capacity(READ_SIZE),
+            pending_continues: false,
+            skipping_word: false,
+            split,
+            limit: limit.max(8),
+            cut_words: 0,
+        }
+    }
+
+    /// Words cut so far because they exceeded the limit.
+    pub fn cut_words(&self) -> u64 {
+        self.cut_words
+    }
+
+    /// Reads once from `source` into the framer. Returns the number of bytes read (0 at end of
+    /// input) and any chunk that became complete.
+    pub fn read_from(
+        &mut self,
+        source: &mut impl std::io::Read,
+    ) -> std::io::Result<(usize, Option<Framed>)> {
+        let start = self.pending.len();
+        self.pending.resize(start + READ_SIZE, 0);
+        let read = loop {
+            match source.read(&mut self.pending[start..]) {
+                Ok(read) => break read,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.pending.truncate(start);
+                    return Err(e);
+                }
+            }
+        };
+        self.pending.truncate(start + read);
+        Ok((read, self.take_from(start)))
+    }
+
+    /// Adds bytes; returns the chunk of whole lines they completed, if any.
+    pub fn push(&mut self, bytes: &[u8]) -> Option<Framed> {
+        let start = self.pending.len();
+        self.pending.extend_from_slice(bytes);
+        self.take_from(start)
+    }
+
+    /// End of input: the partial last line, if any, as a chunk that counts it as a line.
+    pub fn finish(&mut self) -> Option<Framed> {
+        self.skipping_word = false;
+        if self.pending.is_empty() {
+            self.pending_continues = false;
+            return None;
+        }
+        let text = std::mem::take(&mut self.pending);
+        Some(Framed {
+            chunk: Chunk {
+                text,
+                continues_line: std::mem::take(&mut self.pending_continues),
+                ends_mid_line: false,
+            },
+            lines: 1,
+            cut_words: 0,
+        })
+    }
+
+    /// Hands out what `pending` holds of whole lines, given that bytes from `new_from` on are new.
+    fn take_from(&mut self, new_from: usize) -> Option<Framed> {
+        if self.skipping_word {
+            self.skip_rest_of_word(new_from);
+        }
+        let new_bytes = &self.pending[new_from.min(self.pending.len())..];
+        match new_bytes.iter().rposition(|&b| b == b'\n') {
+            Some(last) => {
+                let end = new_from + last + 1;
+                let lines = 1 + self.pending[..end - 1]
+                    .iter()
+                    .filter(|&&b| b == b'\n')
+                    .count() as u64;
+                let rest = self.pending[end..].to_vec();
+                let mut text = std::mem::replace(&mut self.pending, rest);
+                text.truncate(end);
+                let continues_line = std::mem::take(&mut self.pending_continues);
+                // The rest may itself be over-long; it is cut on the next read.
+                Some(Framed {
+                    chunk: Chunk {
+                        text,
+                        continues_line,
+                        ends_mid_line: false,
+                    },
+                    lines,
+                    cut_words: 0,
+                })
+            }
+            None if self.pending.len() >= self.limit => self.cut_long_line(),
+            None => None,
+        }
+    }
+
+    /// `pending` holds no newline and has reached the limit: hands out a piece of it that
+    /// ends between words, or cuts a word that alone is longer than the limit.
+    ///
+    /// Every piece ends in a separator, so the word after the cut starts the next piece. In
+    /// Spark's rule the empty words between spaces count, so the cut is made just before a
+    /// non-space that follows a space: the empty word after the piece's last space is then
+    /// the start of the next piece's first word, and the tokenizer leaves it out
+    /// ([`Chunk::ends_mid_line`]).
+    fn cut_long_line(&mut self) -> Option<Framed> {
+        let continues_line = std::mem::replace(&mut self.pending_continues, true);
+        let bytes = &self.pending;
+        let cut = match self.split {
+            SplitRule::Whitespace => bytes
+                .iter()
+                .rposition(u8::is_ascii_whitespace)
+                .map(|at| at + 1),
+            SplitRule::Spark => (1..bytes.len())
+                .rev()
+                .find(|&at| bytes[at - 1] == b' ' && bytes[at] != b' ')
+                .or_else(|| bytes.iter().rposition(|&b| b == b' ').map(|at| at + 1)),
+        };
+        let mut cut_words = 0;
+        let text = match cut {
+            Some(cut) => {
+                let rest = self.pending[cut..].to_vec();
+                let mut text = std::mem::replace(&mut self.pending, rest);
+                text.truncate(cut);
+                text
+            }
+            None => {
+                // One word longer than the limit: its first `limit` bytes (cut on a character
+                // boundary) are the word, and the rest of it is skipped.
+                let mut end = self.limit.min(self.pending.len());
+                while end > 0 && end < self.pending.len() && (self.pending[end] & 0xC0) == 0x80 {
+                    end -= 1;
+                }
+                self.cut_words += 1;
+                cut_words = 1;
+                self.skipping_word = true;
+                let mut text = std::mem::take(&mut self.pending);
+                text.truncate(end);
+                text.push(b' ');
+                text
+            }
+        };
+        Some(Framed {
+            chunk: Chunk {
+                text,
+                continues_line,
+                ends_mid_line: true,
+            },
+            lines: 0,
+            cut_words,
+        })
+    }
+
+    /// Drops the bytes of an over-long word up to its end (a separator or newline).
+    fn skip_rest_of_word(&mut self, from: usize) {
+        let is_end = |b: &u8| match self.split {
+            SplitRule::Whitespace => b.is_ascii_whitespace(),
+            SplitRule::Spark => *b == b' ' || *b == b'\n',
+        };
+        match self.pending[from..].iter().position(is_end) {
+            Some(at) => {
+                // Spark's rule: the space that ends the word goes with it, or the next piece
+                // would start with an empty word that the line does not have.
+                let through = from
+                    + at
+                    + usize::from(
+                        self.pending[from + at] == b' ' && self.split == SplitRule::Spark,
+                    );
+                self.pending.drain(from..through);
+                self.skipping_word = false;
+            }
+            None => self.pending.truncate(from),
+        }
+    }
+}

@@ -1,0 +1,171 @@
+//! Where lines come from: a text server, producers that connect to us, stdin, a file, or the
+//! built-in demo generator.
+//!
+//! Each source runs on threads of its own, off the timely workers, so that a blocking read never
+//! stalls the dataflow. Sources frame bytes into [`Chunk`]s of whole lines and send them as
+//! [`Event`]s through one bounded channel: when the workers fall behind, the channel fills, the
+//! reader stops reading, and TCP flow control slows the producer. Nothing is dropped.
+//!
+//! [`open`] does the part that can fail at once (connect, open, bind) before any thread starts,
+//! so that a refused connection or a missing file is reported before the job begins.
+
+mod demo;
+mod framing;
+mod listen;
+
+use std::fs::File;
+use std::io::Read;
+use std::net::TcpStream;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::{Arc, Mutex};
+use std::thread::Thread;
+
+pub use framing::{Chunk, Framed, LineFramer, MAX_PENDING, READ_SIZE};
+
+use crate::config::{Source, SplitRule};
+use crate::error::Error;
+
+/// Chunks that may wait between the readers and the workers; the bound is the backpressure.
+pub const CHANNEL_CHUNKS: usize = 64;
+
+/// What a source tells the workers.
+#[derive(Debug)]
+pub enum Event {
+    /// Lines that arrived.
+    Text(Framed),
+    /// The source reached its end (EOF of a file, stdin, or the connected server).
+    Ended,
+    /// The source failed; the message says how.
+    Failed(String),
+}
+
+/// Wakes the worker that ingests, which parks while it waits for data or the next batch.
+#[derive(Debug, Clone, Default)]
+pub struct Waker(Arc<Mutex<Option<Thread>>>);
+
+impl Waker {
+    /// Registers the calling thread as the one to wake.
+    pub fn register_current(&self) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(std::thread::current());
+    }
+
+    /// Wakes the registered thread, if any.
+    pub fn wake(&self) {
+        if let Some(thread) = self.0.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            thread.unpark();
+        }
+    }
+}
+
+/// The sending side of the channel, shared by every reader thread of a source.
+#[derive(Debug, Clone)]
+pub(crate) struct Sender {
+    sender: SyncSender<Event>,
+    waker: Waker,
+}
+
+impl Sender {
+    /// Sends an event, waiting while the channel is full. False when nobody listens any more.
+    pub(crate) fn send(&self, event: Event) -> bool {
+        let sent = self.sender.send(event).is_ok();
+        self.waker.wake();
+        sent
+    }
+}
+
+/// Connects, opens or binds `source` and starts its reader threads. The events arrive on the
+/// returned receiver; `waker` is woken after each.
+pub fn open(source: &Source, split: SplitRule, waker: Waker) -> Result<Receiver<Event>, Error> {
+    let (sender, receiver) = sync_channel(CHANNEL_CHUNKS);
+    let sender = Sender { sender, waker };
+    match source {
+        Source::Connect { host, port } => {
+            let stream = connect(host, *port)?;
+            spawn_reader("netwc:socket", stream, split, sender)?;
+        }
+        Source::Demo => {
+            let address = demo::start()?;
+            let stream = TcpStream::connect(address).map_err(|e| {
+                Error::runtime(format!(
+                    "could not connect to the demo generator at {address}: {e}"
+                ))
+            })?;
+            spawn_reader("netwc:demo-reader", stream, split, sender)?;
+        }
+        Source::Listen(address) => listen::start(address, split, sender)?,
+        Source::Stdin => spawn_reader("netwc:stdin", std::io::stdin(), split, sender)?,
+        Source::File(path) => {
+            let file = File::open(path).map_err(|e| {
+                Error::runtime(format!("cannot read --file '{}': {e}", path.display()))
+            })?;
+            spawn_reader("netwc:file", file, split, sender)?;
+        }
+    }
+    Ok(receiver)
+}
+
+/// Connects to a text server, with a message that says how to start one when none is there.
+fn connect(host: &str, port: u16) -> Result<TcpStream, Error> {
+    TcpStream::connect((host, port)).map_err(|e| {
+        let hint = if e.kind() == std::io::ErrorKind::ConnectionRefused {
+            format!(
+                "; is a text server running there? Start one first, e.g. `nc -lk {port}`, or let producers connect to netwc with --listen"
+            )
+        } else {
+            String::new()
+        };
+        Error::runtime(format!("could not connect to {host}:{port}: {e}{hint}"))
+    })
+}
+
+fn spawn_reader(
+    name: &str,
+    input: impl Read + Send + 'static,
+    split: SplitRule,
+    sender: Sender,
+) -> Result<(), Error> {
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            let end = pump(input, LineFramer::new(split), &sender);
+            sender.send(end);
+        })
+        .map_err(|e| Error::runtime(format!("could not start the reader thread: {e}")))?;
+    Ok(())
+}
+
+/// Reads `input` to its end, sending each chunk of whole lines, then the partial last line.
+/// Returns the event that ends the stream. A connection reset by the peer ends the stream like
+/// EOF: what had arrived is counted.
+pub(crate) fn pump(mut input: impl Read, mut framer: LineFramer, sender: &Sender) -> Event {
+    let mut warned_cut = false;
+    loop {
+        let cut_before = framer.cut_words();
+        let result = framer.read_from(&mut input);
+        if framer.cut_words() > cut_before && !warned_cut {
+            warned_cut = true;
+            eprintln!(
+                "netwc: warning: a word longer than {} bytes was cut to its first {} bytes (cut words are counted in --stats)",
+                MAX_PENDING, MAX_PENDING
+            );
+        }
+        match result {
+            Ok((0, _)) => break,
+            Ok((_, Some(framed))) => {
+                if !sender.send(Event::Text(framed)) {
+                    return Event::Ended;
+                }
+            }
+            Ok((_, None)) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                eprintln!("netwc: the connection was reset by the peer; counting what arrived");
+                break;
+            }
+            Err(e) => return Event::Failed(format!("reading the input failed: {e}")),
+        }
+    }
+    if let Some(last) = framer.finish() {
+        sender.send(Event::Text(last));
+    }
+    Event::Ended
+}

@@ -1,0 +1,211 @@
+//! Lines to words: the split rule, case folding and stop words.
+//!
+//! Runs on every worker, over the [`Chunk`]s that worker was given. Bytes are decoded lossily
+//! (invalid UTF-8 becomes U+FFFD, as Spark's decoder does), a CR before the newline is
+//! stripped, and NUL is an ordinary character.
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+
+use foldhash::fast::RandomState;
+
+use crate::config::SplitRule;
+use crate::source::Chunk;
+
+/// Words to drop, compared after case folding.
+pub type StopWords = HashSet<String, RandomState>;
+
+/// What one chunk held, besides its counted words.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TokenTally {
+    /// Words counted.
+    pub words: u64,
+    /// Words dropped as stop words.
+    pub stopped: u64,
+}
+
+/// Cuts lines into the words that are counted.
+#[derive(Debug, Clone)]
+pub struct Tokenizer {
+    split: SplitRule,
+    lowercase: bool,
+    stop_words: StopWords,
+}
+
+impl Tokenizer {
+    /// A tokenizer for `split`, folding case if `lowercase`, dropping `stop_words` (which are
+    /// folded too when `lowercase` is set, so that `The` in the list drops `the`).
+    pub fn new(split: SplitRule, lowercase: bool, stop_words: StopWords) -> Tokenizer {
+        let stop_words = if lowercase {
+            stop_words.into_iter().map(|w| w.to_lowercase()).collect()
+        } else {
+            stop_words
+        };
+        Tokenizer {
+            split,
+            lowercase,
+            stop_words,
+        }
+    }
+
+    /// Calls `word` for each word of `chunk` that is counted, and tallies them.
+    pub fn for_each_word(&self, chunk: &Chunk, mut word: impl FnMut(&str)) -> TokenTally {
+        let mut tally = TokenTally::default();
+        let text = String::from_utf8_lossy(&chunk.text);
+        let mut lines = text.split_terminator('\n').peekable();
+        let mut first = true;
+        while let Some(line) = lines.next() {
+            let line = line.strip_suffix('\r').unwrap_or(line);
+            let continues = first && chunk.continues_line;
+            let ends_mid_line = chunk.ends_mid_line && lines.peek().is_none();
+            first = false;
+            let mut emit = |raw: &str| {
+                let folded = self.fold(raw);
+                if !self.stop_words.is_empty() && self.stop_words.contains(folded.as_ref()) {
+                    tally.stopped += 1;
+                } else {
+                    tally.words += 1;
+                    word(&folded);
+                }
+            };
+            match self.split {
+                SplitRule::Whitespace => line.split_whitespace().for_each(&mut emit),
+                SplitRule::Spark => split_like_java(line, continues, ends_mid_line, &mut emit),
+            }
+        }
+        tally
+    }
+
+    fn fold<'a>(&self, word: &'a str) -> Cow<'a, str> {
+        if !self.lowercase {
+            return Cow::Borrowed(word);
+        }
+        if word.is_ascii() {
+            if word.bytes().any(|b| b.is_ascii_uppercase()) {
+                Cow::Owned(word.to_ascii_lowercase())
+            } else {
+                Cow::Borrowed(word)
+            }
+        } else {
+            Cow::Owned(word.to_lowercase())
+        }
+    }
+}
+
+/// Java's `line.split(" ")`: single spaces separate words, so two spaces make an empty word;
+/// trailing empty words are dropped, and a line with no space at all (the empty line too) is
+/// one word.
+///
+/// `continues` and `ends_mid_line` say that `line` is a piece of a longer line cut just after a
+/// space (see the framer): a continued empty piece is no blank line, and a piece that ends mid
+/// line neither drops its trailing empty words (the line goes on) nor counts the empty word
+/// after its last space (it is the start of the next piece's first word).
+pub fn split_like_java(
+    line: &str,
+    continues: bool,
+    ends_mid_line: bool,
+    emit: &mut impl FnMut(&str),
+) {
+    if line.is_empty() {
+        if !continues {
+            emit("");
+        }
+        return;
+    }
+    let mut pending_empty = 0usize;
+    for word in line.split(' ') {
+        if word.is_empty() {
+            pending_empty += 1;
+        } else {
+            for _ in 0..pending_empty {
+                emit("");
+            }
+            pending_empty = 0;
+            emit(word);
+        }
+    }
+    if ends_mid_line {
+        for _ in 1..pending_empty {
+            emit("");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(split: SplitRule, text: &str) -> Vec<String> {
+        let tokenizer = Tokenizer::new(split, false, StopWords::default());
+        let chunk = Chunk {
+            text: text.as_bytes().to_vec(),
+            ..Chunk::default()
+        };
+        let mut out = Vec::new();
+        tokenizer.for_each_word(&chunk, |w| out.push(w.to_string()));
+        out
+    }
+
+    #[test]
+    fn whitespace_rule_skips_runs_of_unicode_space() {
+        assert_eq!(
+            words(SplitRule::Whitespace, "a  b\tc\u{3000}d\r\n\n e \n"),
+            ["a", "b", "c", "d", "e"]
+        );
+    }
+
+    #[test]
+    fn spark_rule_matches_java_split() {
+        // Each case is Java's `line.split(" ")`, one line at a time.
+        let java = [
+            ("a b", vec!["a", "b"]),
+            ("a  b", vec!["a", "", "b"]),
+            (" a", vec!["", "a"]),
+            ("a ", vec!["a"]),
+            ("a   ", vec!["a"]),
+            ("", vec![""]),
+            (" ", vec![]),
+            ("   ", vec![]),
+            ("a\tb", vec!["a\tb"]),
+        ];
+        for (line, expected) in java {
+            assert_eq!(
+                words(SplitRule::Spark, &format!("{line}\r\n")),
+                expected,
+                "line {line:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn invalid_utf8_is_replaced_and_nul_is_a_character() {
+        let tokenizer = Tokenizer::new(SplitRule::Whitespace, false, StopWords::default());
+        let chunk = Chunk {
+            text: b"caf\xff a\0b\n".to_vec(),
+            ..Chunk::default()
+        };
+        let mut out = Vec::new();
+        tokenizer.for_each_word(&chunk, |w| out.push(w.to_string()));
+        assert_eq!(out, ["caf\u{FFFD}", "a\0b"]);
+    }
+
+    #[test]
+    fn lowercase_folds_words_and_stop_words() {
+        let stop: StopWords = ["The".to_string()].into_iter().collect();
+        let tokenizer = Tokenizer::new(SplitRule::Whitespace, true, stop);
+        let chunk = Chunk {
+            text: "The THE Cat ÉTÉ the\n".as_bytes().to_vec(),
+            ..Chunk::default()
+        };
+        let mut out = Vec::new();
+        let tally = tokenizer.for_each_word(&chunk, |w| out.push(w.to_string()));
+        assert_eq!(out, ["cat", "été"]);
+        assert_eq!(
+            tally,
+            TokenTally {
+                words: 2,
+                stopped: 3
+            }
+        );
+    }
+}
