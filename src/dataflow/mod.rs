@@ -20,7 +20,9 @@ use std::sync::Arc;
 
 use differential_dataflow::operators::CountTotal;
 use differential_dataflow::AsCollection;
-use timely::dataflow::operators::Probe;
+use timely::container::CapacityContainerBuilder;
+use timely::dataflow::channels::pact::Pipeline;
+use timely::dataflow::operators::{Operator, Probe};
 use timely::dataflow::{InputHandleVec, ProbeHandle};
 use timely::worker::Worker;
 
@@ -86,7 +88,17 @@ pub fn build(
     let probe = ProbeHandle::new();
     let gathered = Rc::new(RefCell::new(Gathered::default()));
     worker.dataflow::<Epoch, _, _>(|scope| {
-        let chunks = input.to_stream(scope);
+        // The input's own pushes are not flushed to other workers until its epoch ends; an
+        // operator's output is flushed after every activation, so chunks pass through one.
+        let chunks = input.to_stream(scope).unary::<CapacityContainerBuilder<Vec<Chunk>>, _, _, _>(
+            Pipeline,
+            "HandOut",
+            |_, _| {
+                move |input, output| {
+                    input.for_each(|cap, data| output.session(&cap).give_container(data));
+                }
+            },
+        );
         let (words, tallies) =
             pre_aggregate::pre_aggregate(chunks, tokenizer, retraction_delay, progress);
         let counts = words.as_collection().count_total();
