@@ -109,7 +109,12 @@ pub struct Args {
 
     /// At most N rows per batch, highest counts first; 0 = all. Default: 10 for spark (as
     /// print()), all for jsonl and tsv.
-    #[arg(long, value_name = "N", help_heading = "Output")]
+    #[arg(
+        long,
+        value_name = "N",
+        allow_negative_numbers = true,
+        help_heading = "Output"
+    )]
     pub top: Option<usize>,
 
     /// Write results to PATH (created, or appended to) instead of standard output.

@@ -344,7 +344,7 @@ impl Driver {
             self.summary.tally += result.tally;
             self.summary.cut_words += meta.cut_words;
             if self.print_stats {
-                eprintln!("{}", self.batch_stats(epoch, time, &meta, result.tally));
+                crate::log!("{}", self.batch_stats(epoch, time, &meta, result.tally));
             }
             self.next_report = epoch + 1;
         }

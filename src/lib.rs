@@ -13,7 +13,7 @@
 //! - [`driver`]: worker 0's loop that feeds epochs and reports them.
 //! - [`report`]: the table of current counts and the rows of a report.
 //! - [`output`]: the `spark`, `jsonl` and `tsv` formats.
-//! - [`stats`], [`shutdown`], [`duration`], [`error`]: the rest.
+//! - [`stats`], [`shutdown`], [`duration`], [`error`], [`log`]: the rest.
 
 #![warn(missing_docs)]
 
@@ -24,6 +24,7 @@ pub mod dataflow;
 pub mod driver;
 pub mod duration;
 pub mod error;
+pub mod log;
 pub mod output;
 pub mod report;
 pub mod run;

@@ -30,11 +30,11 @@ fn main() {
     match netwc::run(config) {
         Ok(summary) => {
             if !summary.output_closed {
-                eprintln!("{summary}");
+                netwc::log!("{summary}");
             }
         }
         Err(error) => {
-            eprintln!("netwc: error: {error}");
+            netwc::log!("error: {error}");
             std::process::exit(match error {
                 Error::Usage(_) => 2,
                 Error::Runtime(_) => 1,

@@ -29,7 +29,7 @@ impl fmt::Display for BatchStats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "netwc: batch time={} lines={} words={} distinct={} stopped={} cut={} processing_ms={:.3} delay_ms={:.3} rate={:.0} lines/s",
+            "batch time={} lines={} words={} distinct={} stopped={} cut={} processing_ms={:.3} delay_ms={:.3} rate={:.0} lines/s",
             self.time,
             self.lines,
             self.tally.words,
@@ -62,7 +62,7 @@ impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "netwc: {} batches, {} lines, {} words counted, {} stop words dropped, {} words cut",
+            "{} batches, {} lines, {} words counted, {} stop words dropped, {} words cut",
             self.batches, self.lines, self.tally.words, self.tally.stopped, self.cut_words
         )
     }

@@ -1,1 +1,11 @@
-//! placeholder
+//! End-to-end tests of the `netwc` binary: real files, real loopback sockets, the real `nc`,
+//! real signals. Every count is checked against an independent oracle (a plain `HashMap` count
+//! of the same input), at several worker counts.
+
+mod util;
+
+mod cli;
+mod modes;
+mod oracle;
+mod signals;
+mod sockets;

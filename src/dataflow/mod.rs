@@ -90,15 +90,13 @@ pub fn build(
     worker.dataflow::<Epoch, _, _>(|scope| {
         // The input's own pushes are not flushed to other workers until its epoch ends; an
         // operator's output is flushed after every activation, so chunks pass through one.
-        let chunks = input.to_stream(scope).unary::<CapacityContainerBuilder<Vec<Chunk>>, _, _, _>(
-            Pipeline,
-            "HandOut",
-            |_, _| {
+        let chunks = input
+            .to_stream(scope)
+            .unary::<CapacityContainerBuilder<Vec<Chunk>>, _, _, _>(Pipeline, "HandOut", |_, _| {
                 move |input, output| {
                     input.for_each(|cap, data| output.session(&cap).give_container(data));
                 }
-            },
-        );
+            });
         let (words, tallies) =
             pre_aggregate::pre_aggregate(chunks, tokenizer, retraction_delay, progress);
         let counts = words.as_collection().count_total();

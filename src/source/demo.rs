@@ -99,8 +99,8 @@ pub(crate) fn start() -> Result<SocketAddr, Error> {
             }
         })
         .map_err(|e| Error::runtime(format!("cannot start the demo generator: {e}")))?;
-    eprintln!(
-        "netwc: demo generator on {address}: {} lines/s of Zipf-distributed words",
+    crate::log!(
+        "demo generator on {address}: {} lines/s of Zipf-distributed words",
         LINES_PER_TICK as u64 * 1000 / TICK.as_millis() as u64
     );
     Ok(address)

@@ -18,7 +18,7 @@ pub(crate) fn start(address: &str, split: SplitRule, sender: Sender) -> Result<(
     let bound = listener
         .local_addr()
         .map_err(|e| Error::runtime(e.to_string()))?;
-    eprintln!("netwc: listening on {bound}; producers may connect and send lines");
+    crate::log!("listening on {bound}; producers may connect and send lines");
     std::thread::Builder::new()
         .name("netwc:listen".into())
         .spawn(move || accept_loop(listener, split, sender))
@@ -35,11 +35,11 @@ fn accept_loop(listener: TcpListener, split: SplitRule, sender: Sender) {
                     .name("netwc:producer".into())
                     .spawn(move || serve(stream, split, sender));
                 if let Err(e) = spawned {
-                    eprintln!("netwc: could not start a thread for a producer: {e}");
+                    crate::log!("could not start a thread for a producer: {e}");
                 }
             }
             Err(e) => {
-                eprintln!("netwc: accepting a producer failed: {e}");
+                crate::log!("accepting a producer failed: {e}");
                 std::thread::sleep(std::time::Duration::from_millis(50));
             }
         }
@@ -51,9 +51,9 @@ fn serve(stream: TcpStream, split: SplitRule, sender: Sender) {
         .peer_addr()
         .map(|a| a.to_string())
         .unwrap_or_else(|_| "a producer".into());
-    eprintln!("netwc: {peer} connected");
+    crate::log!("{peer} connected");
     match pump(stream, LineFramer::new(split), &sender) {
-        Event::Failed(why) => eprintln!("netwc: {peer}: {why}"),
-        _ => eprintln!("netwc: {peer} closed"),
+        Event::Failed(why) => crate::log!("{peer}: {why}"),
+        _ => crate::log!("{peer} closed"),
     }
 }

@@ -144,8 +144,8 @@ pub(crate) fn pump(mut input: impl Read, mut framer: LineFramer, sender: &Sender
         let result = framer.read_from(&mut input);
         if framer.cut_words() > cut_before && !warned_cut {
             warned_cut = true;
-            eprintln!(
-                "netwc: warning: a word longer than {} bytes was cut to its first {} bytes (cut words are counted in --stats)",
+            crate::log!(
+                "warning: a word longer than {} bytes was cut to its first {} bytes (cut words are counted in --stats)",
                 MAX_PENDING, MAX_PENDING
             );
         }
@@ -158,7 +158,7 @@ pub(crate) fn pump(mut input: impl Read, mut framer: LineFramer, sender: &Sender
             }
             Ok((_, None)) => {}
             Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
-                eprintln!("netwc: the connection was reset by the peer; counting what arrived");
+                crate::log!("the connection was reset by the peer; counting what arrived");
                 break;
             }
             Err(e) => return Event::Failed(format!("reading the input failed: {e}")),

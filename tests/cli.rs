@@ -1,0 +1,199 @@
+//! Exit codes and messages: usage errors (2) name the flag, the value and what is accepted;
+//! runtime failures (1) say what failed and how to fix it; end of input exits 0.
+
+use crate::util::*;
+
+fn usage_error(args: &[&str], expected: &[&str]) {
+    let output = run(netwc().args(args));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "{args:?} exit code; stderr: {stderr}"
+    );
+    assert!(output.stdout.is_empty(), "{args:?} printed on stdout");
+    for needle in expected {
+        assert!(
+            stderr.contains(needle),
+            "{args:?}: stderr lacks {needle:?}:\n{stderr}"
+        );
+    }
+}
+
+#[test]
+fn bad_flags_are_usage_errors_that_say_what_is_accepted() {
+    usage_error(&[], &["no source given", "HOST PORT", "--stdin", "--demo"]);
+    usage_error(
+        &["--stdin", "--demo"],
+        &["--stdin and --demo cannot be used together"],
+    );
+    usage_error(&["localhost"], &["missing PORT"]);
+    usage_error(
+        &["localhost", "http"],
+        &["invalid PORT 'http'", "1 to 65535"],
+    );
+    usage_error(
+        &["--stdin", "--batch", "5"],
+        &["--batch", "'5' has no unit", "ms, s, m or h"],
+    );
+    usage_error(&["--stdin", "--batch", "0s"], &["zero"]);
+    usage_error(
+        &["--stdin", "--mode", "hourly"],
+        &["--mode", "hourly", "batch", "incremental", "window"],
+    );
+    usage_error(
+        &["--stdin", "--format", "csv"],
+        &["csv", "spark", "jsonl", "tsv"],
+    );
+    usage_error(&["--stdin", "-w", "0"], &["--workers", "at least 1"]);
+    usage_error(&["--stdin", "--top", "-1"], &["--top"]);
+    usage_error(
+        &["--stdin", "--batch", "1s", "--batch-lines", "5"],
+        &["--batch-lines", "--batch"],
+    );
+}
+
+#[test]
+fn window_flags_are_checked_against_the_batch() {
+    usage_error(
+        &["--stdin", "--mode", "window", "--window", "2500ms"],
+        &["--window 2500ms is not a whole multiple of the batch interval 1s"],
+    );
+    usage_error(
+        &[
+            "--stdin", "--mode", "window", "--window", "2s", "--slide", "4s",
+        ],
+        &["--slide 4s is longer than --window 2s"],
+    );
+    usage_error(
+        &["--stdin", "--window", "3s"],
+        &["--window is only used with --mode window"],
+    );
+    usage_error(
+        &["--stdin", "--mode", "window"],
+        &["--mode window needs --window"],
+    );
+    usage_error(
+        &[
+            "--stdin",
+            "--batch-lines",
+            "10",
+            "--mode",
+            "window",
+            "--window",
+            "3s",
+        ],
+        &["whole number of batches"],
+    );
+}
+
+#[test]
+fn refused_connection_exits_1_and_says_how_to_fix_it() {
+    let port = free_port();
+    let output = run(netwc().args(["127.0.0.1", &port.to_string()]));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "stderr: {stderr}");
+    assert!(
+        stderr.contains(&format!("could not connect to 127.0.0.1:{port}")),
+        "{stderr}"
+    );
+    assert!(stderr.contains(&format!("nc -lk {port}")), "{stderr}");
+    assert!(output.stdout.is_empty());
+}
+
+#[test]
+fn missing_files_exit_1_naming_the_file() {
+    let output = run(netwc().args(["--file", "/nonexistent/words.txt"]));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr.contains("cannot read --file '/nonexistent/words.txt'"),
+        "{stderr}"
+    );
+
+    let dir = TempDir::new("missing-stop");
+    let file = dir.write("input.txt", b"a\n");
+    let output = run(netwc()
+        .arg("--file")
+        .arg(&file)
+        .args(["--stop-words", "/nonexistent/stop.txt"]));
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("--stop-words '/nonexistent/stop.txt'")
+    );
+}
+
+#[test]
+fn end_of_stdin_reports_the_batch_at_once_and_exits_0() {
+    let mut child = netwc()
+        .args(["--stdin", "--batch", "1h", "--format", "tsv"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"to be or not to be\nthat is").unwrap();
+    }
+    // An hour-long batch closes at end of input, not an hour later.
+    let output = wait_output(child, std::time::Duration::from_secs(20));
+    let text = stdout_of(&output);
+    let batches = parse_tsv(&text);
+    assert_eq!(batches.len(), 1);
+    let (time, counts) = batches.iter().next().unwrap();
+    assert_eq!(time % 3_600_000, 0, "batch named by its aligned end");
+    assert_eq!(counts, &oracle_totals("to be or not to be\nthat is"));
+}
+
+#[test]
+fn help_lists_every_option() {
+    let output = run(netwc().arg("--help"));
+    let help = stdout_of(&output);
+    for flag in [
+        "--demo",
+        "--listen",
+        "--stdin",
+        "--file",
+        "--batch",
+        "--batch-lines",
+        "--mode",
+        "--window",
+        "--slide",
+        "--split",
+        "--lowercase",
+        "--stop-words",
+        "--emit",
+        "--format",
+        "--top",
+        "--output",
+        "--stats",
+        "--workers",
+        "--batches",
+        "--duration",
+    ] {
+        assert!(help.contains(flag), "--help lacks {flag}");
+    }
+}
+
+#[test]
+fn stdout_closed_by_the_reader_ends_quietly_with_0() {
+    let dir = TempDir::new("pipe");
+    let file = dir.write("input.txt", zipf_text(5, 20_000, 5, 50).as_bytes());
+    // `head -c 100` reads a little and exits; netwc must not panic or report an error.
+    let script = format!(
+        "{} --file {} --batch-lines 10 --format tsv | head -c 100 >/dev/null; echo ${{PIPESTATUS[0]}}",
+        env!("CARGO_BIN_EXE_netwc"),
+        file.display()
+    );
+    let output = run(std::process::Command::new("bash").args(["-c", &script]));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        "0",
+        "stderr: {stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!stderr.contains("error"), "{stderr}");
+}

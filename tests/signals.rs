@@ -1,0 +1,101 @@
+//! SIGTERM and SIGINT close the current batch, report it and exit 0; a second signal exits at
+//! once with 130.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::process::Stdio;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::util::*;
+
+/// A server that sends `text` and then keeps the connection open until told to stop (or 30 s).
+fn holding_server(text: &'static [u8]) -> (u16, mpsc::Sender<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (stop, stopped) = mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        stream.write_all(text).unwrap();
+        let _ = stopped.recv_timeout(Duration::from_secs(30));
+    });
+    (port, stop)
+}
+
+fn graceful_stop_on(signal: &str) {
+    let (port, stop) = holding_server(b"one two\ntwo three\nthree");
+    let child = netwc()
+        .args([
+            "127.0.0.1",
+            &port.to_string(),
+            "--batch",
+            "1h",
+            "--format",
+            "tsv",
+            "--stats",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The hour-long batch can only end by the signal. Give netwc a moment to read the lines.
+    std::thread::sleep(Duration::from_millis(500));
+    send_signal(child.id(), signal);
+    let output = wait_output(child, Duration::from_secs(10));
+    stop.send(()).ok();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let batches = parse_tsv(&String::from_utf8_lossy(&output.stdout));
+    assert_eq!(batches.len(), 1, "the batch in flight is reported");
+    // The last line has no newline yet and the connection is open: it is not a line yet.
+    assert_eq!(totals(&batches), oracle_totals("one two\ntwo three\n"));
+}
+
+#[test]
+fn sigterm_reports_the_batch_in_flight_and_exits_0() {
+    graceful_stop_on("TERM");
+}
+
+#[test]
+fn sigint_reports_the_batch_in_flight_and_exits_0() {
+    graceful_stop_on("INT");
+}
+
+#[test]
+fn a_second_signal_exits_at_once_with_130() {
+    // netwc writes more than a pipe holds to a stdout that nobody reads, so it blocks there and
+    // cannot stop gracefully; the second signal ends it anyway.
+    let dir = TempDir::new("second-signal");
+    let text: String = (0..200_000).map(|i| format!("word{i}\n")).collect();
+    let file = dir.write("input.txt", text.as_bytes());
+    let mut child = netwc()
+        .arg("--file")
+        .arg(&file)
+        .args(["--batch-lines", "1", "--format", "tsv", "--stats"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until it has reported a few batches (then its stdout pipe is filling up).
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let start = Instant::now();
+    let mut line = String::new();
+    while stderr.read_line(&mut line).unwrap() > 0 && !line.contains("time=100 ") {
+        assert!(start.elapsed() < Duration::from_secs(20));
+        line.clear();
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    send_signal(child.id(), "TERM");
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "blocked on stdout, it is still running"
+    );
+    send_signal(child.id(), "TERM");
+    let status = wait_status(&mut child, Duration::from_secs(10));
+    assert_eq!(status.code(), Some(130));
+}
