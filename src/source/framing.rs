@@ -186,7 +186,9 @@ impl LineFramer {
                 .map(|at| at + 1),
             SplitRule::Spark => (1..bytes.len())
                 .rev()
-                .find(|&at| bytes[at - 1] == b' ' && bytes[at] != b' ')
+                // Not before a CR: it may be the end of the line, stripped, and then the spaces
+                // before it were trailing.
+                .find(|&at| bytes[at - 1] == b' ' && !matches!(bytes[at], b' ' | b'\r'))
                 .or_else(|| bytes.iter().rposition(|&b| b == b' ').map(|at| at + 1)),
         };
         let mut cut_words = 0;
@@ -243,6 +245,145 @@ impl LineFramer {
                 self.skipping_word = false;
             }
             None => self.pending.truncate(from),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tokenize::{split_like_java, StopWords, Tokenizer};
+
+    /// Feeds `input` in pieces of `piece` bytes; returns every chunk and the total line count.
+    fn frame(split: SplitRule, limit: usize, input: &[u8], piece: usize) -> (Vec<Chunk>, u64) {
+        let mut framer = LineFramer::with_limit(split, limit);
+        let mut chunks = Vec::new();
+        let mut lines = 0;
+        for part in input.chunks(piece) {
+            if let Some(framed) = framer.push(part) {
+                lines += framed.lines;
+                chunks.push(framed.chunk);
+            }
+        }
+        if let Some(framed) = framer.finish() {
+            lines += framed.lines;
+            chunks.push(framed.chunk);
+        }
+        (chunks, lines)
+    }
+
+    fn words_of_chunks(split: SplitRule, chunks: &[Chunk]) -> Vec<String> {
+        let tokenizer = Tokenizer::new(split, false, StopWords::default());
+        let mut words = Vec::new();
+        for chunk in chunks {
+            tokenizer.for_each_word(chunk, |w| words.push(w.to_string()));
+        }
+        words
+    }
+
+    /// The reference: split the whole input into lines, then each line by the rule.
+    fn words_of_lines(split: SplitRule, input: &str) -> Vec<String> {
+        let mut words = Vec::new();
+        let mut lines: Vec<&str> = input.split('\n').collect();
+        if lines.last() == Some(&"") {
+            lines.pop();
+        }
+        for line in lines {
+            let line = line.strip_suffix('\r').unwrap_or(line);
+            match split {
+                SplitRule::Whitespace => words.extend(line.split_whitespace().map(String::from)),
+                SplitRule::Spark => {
+                    split_like_java(line, false, false, &mut |w| words.push(w.to_string()))
+                }
+            }
+        }
+        words
+    }
+
+    /// Seeded text with long lines, runs of spaces, blank lines and CRLF; no word is longer
+    /// than 12 bytes.
+    fn text(seed: u64, lines: usize) -> String {
+        let mut state = seed;
+        let mut next = move |n: u64| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) % n
+        };
+        let mut out = String::new();
+        for _ in 0..lines {
+            let words = next(40);
+            for i in 0..words {
+                for _ in 0..u64::from(i > 0) + next(3) {
+                    out.push(' ');
+                }
+                for _ in 0..1 + next(12) {
+                    out.push((b'a' + next(3) as u8) as char);
+                }
+            }
+            for _ in 0..next(3) {
+                out.push(' ');
+            }
+            out.push_str(if next(5) == 0 { "\r\n" } else { "\n" });
+        }
+        out
+    }
+
+    #[test]
+    fn lines_are_whole_and_counted_whatever_the_read_boundaries() {
+        let input = "a b\nc\n\nlast";
+        for piece in 1..=input.len() {
+            let (chunks, lines) =
+                frame(SplitRule::Whitespace, MAX_PENDING, input.as_bytes(), piece);
+            assert_eq!(lines, 4, "piece {piece}");
+            for chunk in &chunks[..chunks.len() - 1] {
+                assert_eq!(chunk.text.last(), Some(&b'\n'), "piece {piece}");
+            }
+            let all: Vec<u8> = chunks.iter().flat_map(|c| c.text.clone()).collect();
+            assert_eq!(all, input.as_bytes());
+        }
+    }
+
+    #[test]
+    fn long_lines_cut_between_words_give_the_same_words() {
+        for split in [SplitRule::Whitespace, SplitRule::Spark] {
+            for seed in 0..20 {
+                let input = text(seed, 30);
+                for (limit, piece) in [(16, 5), (40, 7), (64, 64), (100, 3)] {
+                    let (chunks, lines) = frame(split, limit, input.as_bytes(), piece);
+                    assert_eq!(lines, 30);
+                    assert_eq!(
+                        words_of_chunks(split, &chunks),
+                        words_of_lines(split, &input),
+                        "{split:?} seed {seed} limit {limit} piece {piece}"
+                    );
+                    let longest = chunks.iter().map(|c| c.text.len()).max().unwrap_or(0);
+                    assert!(
+                        longest <= limit + piece + 12,
+                        "memory stays bounded: {longest}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_word_longer_than_the_limit_is_cut_and_counted() {
+        for split in [SplitRule::Whitespace, SplitRule::Spark] {
+            let long = "x".repeat(100);
+            let input = format!("a {long} b\nc\n");
+            let mut framer = LineFramer::with_limit(split, 16);
+            let mut chunks = Vec::new();
+            for part in input.as_bytes().chunks(10) {
+                chunks.extend(framer.push(part).map(|f| f.chunk));
+            }
+            chunks.extend(framer.finish().map(|f| f.chunk));
+            assert_eq!(framer.cut_words(), 1);
+            assert_eq!(
+                words_of_chunks(split, &chunks),
+                ["a", &"x".repeat(16), "b", "c"],
+                "{split:?}"
+            );
         }
     }
 }
