@@ -69,7 +69,7 @@ pub struct Args {
     /// What each report holds: `batch` = counts of this batch (NetworkWordCount),
     /// `incremental` = running totals since start (StatefulNetworkWordCount),
     /// `window` = counts over the last --window (reduceByKeyAndWindow).
-    #[arg(long, value_enum, default_value_t = ModeArg::Batch, help_heading = "Counting")]
+    #[arg(long, value_enum, default_value_t = ModeArg::Batch, hide_possible_values = true, help_heading = "Counting")]
     pub mode: ModeArg,
 
     /// Window length for --mode window: a duration that is a whole multiple of --batch
@@ -84,7 +84,7 @@ pub struct Args {
 
     /// How words are cut from a line: `whitespace` = runs of Unicode white space separate
     /// words; `spark` = Java's `line.split(" ")` exactly, empty words included.
-    #[arg(long, value_enum, default_value_t = SplitArg::Whitespace, help_heading = "Counting")]
+    #[arg(long, value_enum, default_value_t = SplitArg::Whitespace, hide_possible_values = true, help_heading = "Counting")]
     pub split: SplitArg,
 
     /// Fold words to lower case before counting.
@@ -99,12 +99,12 @@ pub struct Args {
     /// Print every word's count (`all`), or only words whose count changed since the previous
     /// report (`changes`; a word that drops out prints 0). Default: `all` for batch and window,
     /// `changes` for incremental.
-    #[arg(long, value_enum, help_heading = "Output")]
+    #[arg(long, value_enum, hide_possible_values = true, help_heading = "Output")]
     pub emit: Option<EmitArg>,
 
     /// Output format: `spark` (as Scala's DStream.print()), `jsonl` (one JSON object per
     /// batch), `tsv` (time, word, count rows under a header).
-    #[arg(long, value_enum, default_value_t = FormatArg::Spark, help_heading = "Output")]
+    #[arg(long, value_enum, default_value_t = FormatArg::Spark, hide_possible_values = true, help_heading = "Output")]
     pub format: FormatArg,
 
     /// At most N rows per batch, highest counts first; 0 = all. Default: 10 for spark (as

@@ -13,6 +13,13 @@ const UNITS: [(&str, u64); 4] = [("ms", 1), ("s", 1_000), ("m", 60_000), ("h", 3
 pub const ACCEPTED: &str = "a whole number followed by ms, s, m or h (e.g. 500ms, 1s, 2m, 1h)";
 
 /// Parses `500ms`, `1s`, `2m` or `1h` into a whole number of milliseconds (at least 1).
+///
+/// ```
+/// use netwc::duration::parse_millis;
+/// assert_eq!(parse_millis("500ms"), Ok(500));
+/// assert_eq!(parse_millis("2m"), Ok(120_000));
+/// assert!(parse_millis("5").unwrap_err().contains("no unit"));
+/// ```
 pub fn parse_millis(text: &str) -> Result<u64, String> {
     let trimmed = text.trim();
     let digits_end = trimmed

@@ -100,6 +100,12 @@ impl Tokenizer {
 /// space (see the framer): a continued empty piece is no blank line, and a piece that ends mid
 /// line neither drops its trailing empty words (the line goes on) nor counts the empty word
 /// after its last space (it is the start of the next piece's first word).
+///
+/// ```
+/// let mut words = Vec::new();
+/// netwc::tokenize::split_like_java("a  b ", false, false, &mut |w| words.push(w.to_string()));
+/// assert_eq!(words, ["a", "", "b"]); // as Java's "a  b ".split(" ")
+/// ```
 pub fn split_like_java(
     line: &str,
     continues: bool,
