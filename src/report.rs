@@ -58,6 +58,7 @@ impl ResultTable {
 
     /// Adds each change to its word's count.
     pub fn apply(&mut self, changes: Vec<(Word, isize)>) {
+        let track = self.emit == Emit::Changes;
         for (word, change) in changes {
             if change == 0 {
                 continue;
@@ -71,13 +72,17 @@ impl ResultTable {
                     }
                     before
                 }
-                None => {
+                None if track => {
                     self.counts.insert(word.clone(), change);
                     0
                 }
+                None => {
+                    self.counts.insert(word, change);
+                    continue;
+                }
             };
-            if self.emit == Emit::Changes {
-                self.changed.entry(word).or_insert(before);
+            if track && !self.changed.contains_key(word.as_str()) {
+                self.changed.insert(word, before);
             }
         }
     }

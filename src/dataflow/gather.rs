@@ -9,7 +9,7 @@ use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::Operator;
 use timely::dataflow::StreamVec;
 
-use super::{Epoch, EpochTally, Word};
+use super::{Epoch, EpochTally, Word, WordKey};
 
 /// What worker 0 has gathered of one epoch so far.
 #[derive(Debug, Default)]
@@ -41,7 +41,7 @@ impl Gathered {
 /// Routes `count_total`'s output, `((word, count), time, diff)`, to worker 0 and records each
 /// as a change of `count * diff` to the word's count at that time.
 pub fn gather_counts<'scope>(
-    counts: StreamVec<'scope, Epoch, ((Word, isize), Epoch, isize)>,
+    counts: StreamVec<'scope, Epoch, ((WordKey, isize), Epoch, isize)>,
     gathered: Rc<RefCell<Gathered>>,
 ) -> StreamVec<'scope, Epoch, ()> {
     counts.unary::<CapacityContainerBuilder<Vec<()>>, _, _, _>(
@@ -51,13 +51,13 @@ pub fn gather_counts<'scope>(
             move |input, _output| {
                 let mut gathered = gathered.borrow_mut();
                 input.for_each(|_cap, data| {
-                    for ((word, count), epoch, diff) in data.drain(..) {
+                    for ((key, count), epoch, diff) in data.drain(..) {
                         gathered
                             .by_epoch
                             .entry(epoch)
                             .or_default()
                             .changes
-                            .push((word, count * diff));
+                            .push((key.into_word(), count * diff));
                     }
                 });
             }

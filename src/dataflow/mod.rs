@@ -11,6 +11,7 @@
 //! after it arrives (per-batch counts), never (running totals), or a window later.
 
 mod gather;
+mod key;
 mod pre_aggregate;
 
 use std::cell::RefCell;
@@ -27,6 +28,7 @@ use timely::dataflow::{InputHandleVec, ProbeHandle};
 use timely::worker::Worker;
 
 pub use gather::{EpochResult, Gathered};
+pub use key::WordKey;
 pub use pre_aggregate::EpochTally;
 
 use crate::source::{Chunk, Waker};

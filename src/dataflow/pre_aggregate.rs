@@ -15,7 +15,7 @@ use timely::dataflow::StreamVec;
 
 use std::sync::Arc;
 
-use super::{ChunkProgress, Epoch, Word};
+use super::{ChunkProgress, Epoch, Word, WordKey};
 use crate::source::Chunk;
 use crate::tokenize::Tokenizer;
 
@@ -43,7 +43,7 @@ struct OpenEpoch {
     tally: EpochTally,
 }
 
-type WordUpdates<'scope> = StreamVec<'scope, Epoch, (Word, Epoch, isize)>;
+type WordUpdates<'scope> = StreamVec<'scope, Epoch, (WordKey, Epoch, isize)>;
 
 /// Spreads `chunks` over the workers round-robin, splits them into words and, once a batch is
 /// complete, emits each distinct word with its count at the batch's epoch and, when
@@ -65,7 +65,9 @@ pub fn pre_aggregate<'scope>(
     let (words_output, words) = builder.new_output();
     let (tally_output, tallies) = builder.new_output();
     let mut words_output =
-        OutputBuilder::<_, CapacityContainerBuilder<Vec<(Word, Epoch, isize)>>>::from(words_output);
+        OutputBuilder::<_, CapacityContainerBuilder<Vec<(WordKey, Epoch, isize)>>>::from(
+            words_output,
+        );
     let mut tally_output =
         OutputBuilder::<_, CapacityContainerBuilder<Vec<EpochTally>>>::from(tally_output);
 
@@ -105,10 +107,11 @@ pub fn pre_aggregate<'scope>(
                 let (epoch, mut batch) = entry.remove_entry();
                 let mut session = words_handle.session(&batch.words_cap);
                 for (word, count) in batch.counts.drain() {
+                    let key = WordKey::new(word);
                     if let Some(delay) = retraction_delay {
-                        session.give((word.clone(), epoch + delay, -count));
+                        session.give((key.clone(), epoch + delay, -count));
                     }
-                    session.give((word, epoch, count));
+                    session.give((key, epoch, count));
                 }
                 drop(session);
                 tally_handle.session(&batch.tally_cap).give(batch.tally);
