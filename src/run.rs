@@ -14,6 +14,9 @@ use crate::source::{self, Waker};
 use crate::stats::Summary;
 use crate::tokenize::{StopWords, Tokenizer};
 
+/// Merge work an arrangement does per idle scheduling (differential's `idle_merge_effort`).
+const IDLE_MERGE_EFFORT: isize = 100_000;
+
 /// Runs the job described by `config` to its end and says what it did. Results go to stdout
 /// or the `-o` file; logs and statistics go to stderr.
 pub fn run(config: Config) -> Result<Summary, Error> {
@@ -34,11 +37,17 @@ pub fn run(config: Config) -> Result<Summary, Error> {
         shutdown,
     }));
     let workers = config.workers;
-    let timely_config = if workers > 1 {
+    let mut timely_config = if workers > 1 {
         timely::Config::process(workers)
     } else {
         timely::Config::thread()
     };
+    // Arrangements keep merging while the workers are idle, so that what a batch or a window
+    // retracted is also freed between batches, not only when later batches push merges along.
+    differential_dataflow::configure(
+        &mut timely_config.worker,
+        &differential_dataflow::Config::default().idle_merge_effort(Some(IDLE_MERGE_EFFORT)),
+    );
     let config = Arc::new(config);
     let guards = timely::execute(timely_config, move |worker| {
         let wc = dataflow::build(

@@ -180,3 +180,25 @@ fn window_with_top_n_in_spark_format() {
     .concat();
     assert_eq!(stdout_of(&output), expected);
 }
+
+#[test]
+fn empty_batches_in_windows_and_totals() {
+    // Batches 2, 3 and 5 are empty: the window still reports them, and words leave it.
+    let text = "a a\n\n\nb\n\n";
+    let batches = oracle_batches(text, 1);
+    assert_eq!(batches.len(), 5);
+    let window = |k: usize| sum(&batches[(k + 1).saturating_sub(2)..=k]);
+    let all = expected_tsv(&expected_reports(&batches, window, 1, false));
+    check("empty-window", text, 1, &["--mode", "window", "--window", "2"], &all);
+    let changes = expected_tsv(&expected_reports(&batches, window, 1, true));
+    check(
+        "empty-window-changes",
+        text,
+        1,
+        &["--mode", "window", "--window", "2", "--emit", "changes"],
+        &changes,
+    );
+    let totals = |k: usize| sum(&batches[..=k]);
+    let running = expected_tsv(&expected_reports(&batches, totals, 1, true));
+    check("empty-incremental", text, 1, &["--mode", "incremental"], &running);
+}
