@@ -1,8 +1,8 @@
 //! Memory over time per mode, under a steady stream of fresh (never repeated) words.
 //!
 //! Run with `cargo bench --bench memory`. Each mode runs for `NETWC_MEMORY_SECS` seconds
-//! (default 10) with 100 ms batches while a loopback server sends 200,000 new words a second;
-//! the table shows resident memory after the first second and at the end. Batch and window modes
+//! (default 20) with 100 ms batches while a loopback server sends 200,000 new words a second;
+//! the table shows resident memory after the first second, half way and at the end. Batch and window modes
 //! hold only the live batch or window, so their memory stays flat; incremental mode keeps every
 //! word it has seen, so its memory grows with the vocabulary.
 
@@ -64,13 +64,16 @@ fn main() {
     let secs: u64 = std::env::var("NETWC_MEMORY_SECS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(10);
+        .unwrap_or(20);
     eprintln!(
         "memory: {} fresh words/s, 100 ms batches, {secs} s per run",
         LINES_PER_TICK * WORDS_PER_LINE * 1000 / TICK.as_millis() as u64
     );
-    println!("| mode | workers | RSS after 1 s (MiB) | RSS at {secs} s (MiB) |");
-    println!("|---|---|---|---|");
+    println!(
+        "| mode | workers | RSS after 1 s (MiB) | at {} s | at {secs} s |",
+        secs / 2
+    );
+    println!("|---|---|---|---|---|");
     let modes: [(&str, &[&str]); 3] = [
         ("batch", &["--mode", "batch"]),
         ("window 1s", &["--mode", "window", "--window", "1s"]),
@@ -103,13 +106,17 @@ fn main() {
                 .expect("netwc runs");
             std::thread::sleep(Duration::from_secs(1));
             let early = rss_kib(child.id());
-            std::thread::sleep(Duration::from_millis(secs * 1000 - 1300));
+            std::thread::sleep(Duration::from_millis(secs * 500 - 1000));
+            let half = rss_kib(child.id());
+            std::thread::sleep(Duration::from_millis(secs * 500 - 300));
             let late = rss_kib(child.id());
             child.wait().unwrap();
+            let mib = |kib: u64| kib as f64 / 1024.0;
             println!(
-                "| {name} | {workers} | {:.0} | {:.0} |",
-                early as f64 / 1024.0,
-                late as f64 / 1024.0
+                "| {name} | {workers} | {:.0} | {:.0} | {:.0} |",
+                mib(early),
+                mib(half),
+                mib(late)
             );
         }
     }

@@ -189,7 +189,13 @@ fn empty_batches_in_windows_and_totals() {
     assert_eq!(batches.len(), 5);
     let window = |k: usize| sum(&batches[(k + 1).saturating_sub(2)..=k]);
     let all = expected_tsv(&expected_reports(&batches, window, 1, false));
-    check("empty-window", text, 1, &["--mode", "window", "--window", "2"], &all);
+    check(
+        "empty-window",
+        text,
+        1,
+        &["--mode", "window", "--window", "2"],
+        &all,
+    );
     let changes = expected_tsv(&expected_reports(&batches, window, 1, true));
     check(
         "empty-window-changes",
@@ -200,5 +206,11 @@ fn empty_batches_in_windows_and_totals() {
     );
     let totals = |k: usize| sum(&batches[..=k]);
     let running = expected_tsv(&expected_reports(&batches, totals, 1, true));
-    check("empty-incremental", text, 1, &["--mode", "incremental"], &running);
+    check(
+        "empty-incremental",
+        text,
+        1,
+        &["--mode", "incremental"],
+        &running,
+    );
 }
