@@ -136,6 +136,42 @@ pub struct Args {
     )]
     pub workers: usize,
 
+    /// Run as one process of a cluster of N processes (timely's `-n`); all of them form one
+    /// computation. Every process needs the same --hostfile, --workers and counting flags.
+    #[arg(
+        short = 'n',
+        long,
+        value_name = "N",
+        default_value_t = 1,
+        help_heading = "Cluster"
+    )]
+    pub processes: usize,
+
+    /// This process's index in the cluster, 0 to N-1 (timely's `-p`). Process 0 prints.
+    #[arg(
+        short = 'p',
+        long,
+        value_name = "I",
+        default_value_t = 0,
+        help_heading = "Cluster"
+    )]
+    pub process: usize,
+
+    /// The cluster's addresses: one `host:port` a line, in process order (blank lines and lines
+    /// starting with # are skipped). Default: 127.0.0.1:2101, 127.0.0.1:2102, ...
+    #[arg(long, value_name = "FILE", help_heading = "Cluster")]
+    pub hostfile: Option<PathBuf>,
+
+    /// Every process reads its own source (its own HOST PORT, --listen address, file or stdin)
+    /// instead of process 0 alone, so that ingest scales with processes; the totals are those of
+    /// all sources together.
+    #[arg(long, help_heading = "Cluster")]
+    pub every_process_reads: bool,
+
+    /// How long processes wait at start for the other processes of the cluster.
+    #[arg(long, value_name = "DUR", value_parser = parse_duration, default_value = "30s", help_heading = "Cluster")]
+    pub connect_timeout: Duration,
+
     /// Stop after N batches (the last one is closed and reported as at end of input).
     #[arg(long, value_name = "N", help_heading = "Running")]
     pub batches: Option<u64>,

@@ -123,6 +123,39 @@ pub struct StopAfter {
     pub duration: Option<Duration>,
 }
 
+/// How this process takes part in a cluster of processes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterConfig {
+    /// Processes in the cluster.
+    pub processes: usize,
+    /// This process's index.
+    pub process: usize,
+    /// The hostfile, or `None` for timely's default addresses.
+    pub hostfile: Option<PathBuf>,
+    /// Whether every process reads its own source.
+    pub every_process_reads: bool,
+    /// How long to wait for the other processes at start.
+    pub connect_timeout: Duration,
+}
+
+impl ClusterConfig {
+    /// A single process: no cluster.
+    pub fn single() -> ClusterConfig {
+        ClusterConfig {
+            processes: 1,
+            process: 0,
+            hostfile: None,
+            every_process_reads: false,
+            connect_timeout: Duration::from_secs(30),
+        }
+    }
+
+    /// Whether this process reads the source.
+    pub fn reads_source(&self) -> bool {
+        self.process == 0 || self.every_process_reads
+    }
+}
+
 /// Everything a run needs to know.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -152,6 +185,8 @@ pub struct Config {
     pub stats: bool,
     /// Stop conditions.
     pub stop: StopAfter,
+    /// This process's place in a cluster.
+    pub cluster: ClusterConfig,
 }
 
 /// A flag, or a combination of flags, that cannot run. Always a usage error (exit 2).
@@ -204,6 +239,7 @@ impl Config {
             workers: 1,
             stats: false,
             stop: StopAfter::default(),
+            cluster: ClusterConfig::single(),
         }
     }
 
@@ -239,6 +275,7 @@ impl Config {
             (None, Mode::Incremental) => Emit::Changes,
             (None, _) => Emit::All,
         };
+        let cluster = cluster_of(&args)?;
         let mut stop = StopAfter {
             batches: args.batches,
             duration: args.duration,
@@ -263,6 +300,7 @@ impl Config {
             workers: args.workers,
             stats: args.stats,
             stop,
+            cluster,
         })
     }
 }
@@ -316,6 +354,35 @@ fn source_of(args: &Args) -> Result<Source, ConfigError> {
             )))
         }
     }
+}
+
+fn cluster_of(args: &Args) -> Result<ClusterConfig, ConfigError> {
+    if args.processes == 0 {
+        return Err(invalid(
+            "invalid value '0' for '--processes <N>': expected at least 1 process".into(),
+        ));
+    }
+    if args.process >= args.processes {
+        return Err(invalid(format!(
+            "invalid value '{}' for '--process <I>': with --processes {} the index is 0 to {}",
+            args.process,
+            args.processes,
+            args.processes - 1
+        )));
+    }
+    if args.processes == 1 && (args.hostfile.is_some() || args.every_process_reads) {
+        return Err(conflict(
+            "--hostfile and --every-process-reads are for clusters: add --processes N (and --process I)"
+                .into(),
+        ));
+    }
+    Ok(ClusterConfig {
+        processes: args.processes,
+        process: args.process,
+        hostfile: args.hostfile.clone(),
+        every_process_reads: args.every_process_reads,
+        connect_timeout: args.connect_timeout,
+    })
 }
 
 fn batching_of(args: &Args) -> Result<Batching, ConfigError> {
@@ -479,6 +546,25 @@ mod tests {
         assert!(err.message.contains("needs --window"));
         let err = config("--stdin --batch-lines 5 --mode window --window 2s").unwrap_err();
         assert!(err.message.contains("whole number of batches"));
+    }
+
+    #[test]
+    fn cluster_flags_are_checked() {
+        let third = config("--stdin -n 3 -p 2").unwrap();
+        assert_eq!(third.cluster.processes, 3);
+        assert!(!third.cluster.reads_source());
+        assert!(config("--stdin -n 2 -p 2")
+            .unwrap_err()
+            .message
+            .contains("0 to 1"));
+        assert!(config("--stdin -n 0")
+            .unwrap_err()
+            .message
+            .contains("--processes"));
+        assert!(config("--stdin --every-process-reads")
+            .unwrap_err()
+            .message
+            .contains("for clusters"));
     }
 
     #[test]

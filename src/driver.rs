@@ -62,7 +62,16 @@ struct EpochMeta {
     closed_micros: u64,
 }
 
-/// Worker 0's state.
+/// What a driving worker does besides feeding its process's source into the dataflow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Worker 0: it also reports every batch.
+    FeedAndReport,
+    /// The first worker of another process that reads its own source.
+    Feed,
+}
+
+/// The driving worker's state.
 pub struct Driver {
     /// `None` once the input is closed.
     input: Option<InputHandleVec<Epoch, Chunk>>,
@@ -74,6 +83,10 @@ pub struct Driver {
     stop: StopAfter,
     print_stats: bool,
     max_in_flight: u64,
+    reports: bool,
+    /// Several processes feed: each epoch is marked in the dataflow, so that the reporter
+    /// learns the epochs other processes closed.
+    marks_epochs: bool,
     ends: Ends,
     printer: Box<dyn Printer + Send>,
     table: ResultTable,
@@ -84,16 +97,23 @@ pub struct Driver {
     closed: BTreeMap<Epoch, EpochMeta>,
     batches_closed: u64,
     lines_left: u64,
-    chunks_sent: u64,
+    /// Chunks handed out so far: the dataflow sends chunk i to worker i+1 mod `peers`.
+    chunks_routed: u64,
+    /// Of those, the chunks that went to this process's workers.
+    local_sent: u64,
+    /// Workers in the whole computation.
+    peers: u64,
+    /// The global indexes of this process's workers.
+    local_workers: std::ops::Range<u64>,
     next_report: Epoch,
-    /// Set when the run stops: the last epoch that is reported (`None` inside: none is).
-    last_epoch: Option<Option<Epoch>>,
+    /// Set when this driver stops: one past the last of its epochs to report.
+    end: Option<Epoch>,
     summary: Summary,
 }
 
 impl Driver {
-    /// Worker 0's driver for `config`, over the dataflow `wc`, with `workers` workers in all.
-    pub fn new(config: &Config, wc: WordCount, ends: Ends, workers: usize) -> Driver {
+    /// The driver for `config` over the dataflow `wc`, with `workers` workers per process.
+    pub fn new(config: &Config, wc: WordCount, ends: Ends, workers: usize, role: Role) -> Driver {
         let clock = BatchClock::new(config.batching);
         let first_epoch = clock.first_epoch();
         let lines_per_batch = match config.batching {
@@ -111,6 +131,8 @@ impl Driver {
             stop: config.stop,
             print_stats: config.stats,
             max_in_flight: IN_FLIGHT_PER_WORKER * workers as u64,
+            reports: role == Role::FeedAndReport,
+            marks_epochs: config.cluster.every_process_reads && config.cluster.processes > 1,
             ends,
             printer: printer(config.format),
             table: ResultTable::new(config.emit, config.top),
@@ -120,9 +142,13 @@ impl Driver {
             closed: BTreeMap::new(),
             batches_closed: 0,
             lines_left: lines_per_batch.unwrap_or(0),
-            chunks_sent: 0,
+            chunks_routed: 0,
+            local_sent: 0,
+            peers: (workers * config.cluster.processes) as u64,
+            local_workers: (workers * config.cluster.process) as u64
+                ..(workers * (config.cluster.process + 1)) as u64,
             next_report: first_epoch,
-            last_epoch: None,
+            end: None,
             summary: Summary::default(),
         }
     }
@@ -136,7 +162,7 @@ impl Driver {
             return self.output_failed(e);
         }
         let mut failure = None;
-        while self.last_epoch.is_none() {
+        while self.end.is_none() {
             let now = unix_micros();
             if self.clock.is_timed() {
                 self.close_epochs_until(self.clock.epoch_at(now));
@@ -162,12 +188,17 @@ impl Driver {
                 return self.output_failed(e);
             }
         }
-        // Drain: every closed epoch up to the last is reported before the run ends.
-        while matches!(self.last_epoch, Some(Some(last)) if self.next_report <= last) {
-            worker.step_or_park(Some(MAX_PARK));
+        // Drain: every closed epoch up to the last is reported before the run ends. When
+        // several processes feed, the last is known once every input has closed.
+        while self.reports {
             if let Err(e) = self.report_ready() {
                 return self.output_failed(e);
             }
+            let all_fed = !self.marks_epochs || self.probe.done();
+            if all_fed && self.next_report >= self.report_bound() {
+                break;
+            }
+            worker.step_or_park(Some(MAX_PARK));
         }
         match failure {
             Some(why) => Err(Error::runtime(why)),
@@ -179,7 +210,7 @@ impl Driver {
     /// the end of the input (or a failure, recorded in `failure`).
     fn take_events(&mut self, limit: u64, failure: &mut Option<String>) -> bool {
         let mut ended = false;
-        while self.in_flight() < limit && self.last_epoch.is_none() {
+        while self.in_flight() < limit && self.end.is_none() {
             match self.ends.events.try_recv() {
                 Ok(Event::Text(framed)) => {
                     if self.clock.is_timed() {
@@ -206,7 +237,7 @@ impl Driver {
     }
 
     fn in_flight(&self) -> u64 {
-        self.chunks_sent
+        self.local_sent
             .saturating_sub(self.ends.progress.processed())
     }
 
@@ -230,7 +261,7 @@ impl Driver {
             ends_mid_line,
         } = framed.chunk;
         let mut start = 0;
-        while lines >= self.lines_left && self.last_epoch.is_none() {
+        while lines >= self.lines_left && self.end.is_none() {
             let take = self.lines_left;
             let end = end_of_lines(&text[start..], take).map_or(text.len(), |len| start + len);
             let piece = Chunk {
@@ -244,7 +275,7 @@ impl Driver {
             lines -= take;
             start = end;
         }
-        if start < text.len() && self.last_epoch.is_none() {
+        if start < text.len() && self.end.is_none() {
             self.lines_left -= lines;
             let rest = Chunk {
                 text: text[start..].to_vec(),
@@ -256,20 +287,34 @@ impl Driver {
     }
 
     fn send(&mut self, chunk: Chunk, lines: u64) {
-        let Some(input) = &mut self.input else { return };
-        if chunk.text.is_empty() {
+        if self.input.is_none() || chunk.text.is_empty() {
             return;
         }
         self.open.lines += lines;
         self.open.has_text = true;
         self.summary.lines += lines;
-        self.chunks_sent += 1;
-        input.send(chunk);
+        self.count_routed();
+        if let Some(input) = &mut self.input {
+            input.send(chunk);
+        }
+    }
+
+    /// Counts a chunk about to be handed out, and whether one of this process's workers gets
+    /// it: only those report their progress here, so only those count as in flight. Chunks for
+    /// other processes are interleaved with local ones, so they are bounded alongside.
+    fn count_routed(&mut self) {
+        self.chunks_routed += 1;
+        if self
+            .local_workers
+            .contains(&(self.chunks_routed % self.peers))
+        {
+            self.local_sent += 1;
+        }
     }
 
     /// Closes epochs until `epoch` is the open one (time batches), or a stop condition hits.
     fn close_epochs_until(&mut self, epoch: Epoch) {
-        while self.open_epoch < epoch && self.last_epoch.is_none() {
+        while self.open_epoch < epoch && self.end.is_none() {
             self.close_open_epoch();
         }
     }
@@ -291,15 +336,15 @@ impl Driver {
     /// Ends the run: the open epoch is closed and is the last reported, except an empty line
     /// batch (line batches exist only for lines), where the one before it is the last.
     fn close_last_epoch(&mut self) {
-        if self.last_epoch.is_some() {
+        if self.end.is_some() {
             return;
         }
         let empty_line_batch = self.lines_per_batch.is_some() && !self.open.has_text;
         if empty_line_batch {
-            self.last_epoch = Some(self.open_epoch.checked_sub(1));
+            self.end = Some(self.open_epoch);
         } else {
             self.retire_open_epoch();
-            self.last_epoch = Some(Some(self.open_epoch));
+            self.end = Some(self.open_epoch + 1);
         }
         // Dropping the input closes every epoch from the open one on.
         self.input = None;
@@ -307,10 +352,21 @@ impl Driver {
 
     /// Moves the open epoch's record to those waiting for their report.
     fn retire_open_epoch(&mut self) {
+        if self.marks_epochs {
+            // An empty chunk: the reporter then sees a tally for this epoch.
+            if self.input.is_some() {
+                self.count_routed();
+            }
+            if let Some(input) = &mut self.input {
+                input.send(Chunk::default());
+            }
+        }
         let now = Instant::now();
         self.open.closed_at = now;
         self.open.closed_micros = unix_micros();
-        self.closed.insert(self.open_epoch, self.open);
+        if self.reports {
+            self.closed.insert(self.open_epoch, self.open);
+        }
         self.batches_closed += 1;
         self.open = EpochMeta::opened(now);
     }
@@ -323,16 +379,38 @@ impl Driver {
             .map_or(MAX_PARK, |until_end| until_end.min(MAX_PARK))
     }
 
+    /// One past the last epoch that may be reported now: the open one while this driver runs;
+    /// at the end its last, or the last any feeding process closed.
+    fn report_bound(&self) -> Epoch {
+        match self.end {
+            None => self.open_epoch,
+            Some(end) if self.marks_epochs => {
+                let elsewhere = self.gathered.borrow().last_epoch().map_or(end, |e| e + 1);
+                end.max(elsewhere)
+            }
+            Some(end) => end,
+        }
+    }
+
     /// Reports every closed epoch that the probe has passed, in order.
     fn report_ready(&mut self) -> io::Result<()> {
-        while let Some((&epoch, _)) = self.closed.first_key_value() {
-            if epoch != self.next_report || self.probe.less_equal(&epoch) {
+        if !self.reports {
+            return Ok(());
+        }
+        loop {
+            let epoch = self.next_report;
+            let bound = self.report_bound();
+            if epoch >= bound || self.probe.less_equal(&epoch) {
                 break;
             }
-            let meta = self.closed.remove(&epoch).expect("first closed epoch");
+            let now = Instant::now();
+            let meta = self
+                .closed
+                .remove(&epoch)
+                .unwrap_or_else(|| EpochMeta::opened(now));
             let result = self.gathered.borrow_mut().take(epoch);
             self.table.apply(result.changes);
-            let is_last = self.last_epoch == Some(Some(epoch));
+            let is_last = self.end.is_some() && epoch + 1 == bound;
             let time = self.clock.batch_name(epoch);
             if is_last || (epoch + 1).is_multiple_of(self.slide) {
                 let rows = self.table.report();

@@ -6,6 +6,7 @@
 //!
 //! # Layout
 //! - [`cli`]: the command line as typed (clap); [`config`]: the validated job ([`Config`]).
+//! - [`cluster`]: the handshake and timely's cluster configuration.
 //! - [`source`]: readers (socket, `--listen`, stdin, file, demo) and line framing.
 //! - [`batching`]: epochs, batch names and the clock.
 //! - [`tokenize`]: lines to words (split rules, case folding, stop words).
@@ -19,6 +20,7 @@
 
 pub mod batching;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod dataflow;
 pub mod driver;

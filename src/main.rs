@@ -8,10 +8,21 @@ use netwc::{Config, Error};
 
 fn main() {
     // A panicking worker would leave its siblings waiting on its frontier forever: end the
-    // whole process instead, as a runtime failure.
+    // whole process instead, as a runtime failure. In a cluster, timely's network threads
+    // panic when a peer process goes away: say which one, without a backtrace.
     let default_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        default_hook(info);
+        let thread = std::thread::current();
+        let name = thread.name().unwrap_or("");
+        match name
+            .strip_prefix("timely:recv-")
+            .or_else(|| name.strip_prefix("timely:send-"))
+        {
+            Some(peer) => netwc::log!(
+                "error: lost the connection to process {peer} of the cluster: it stopped or cannot be reached; stopping too"
+            ),
+            None => default_hook(info),
+        }
         std::process::exit(1);
     }));
 
@@ -28,11 +39,8 @@ fn main() {
         }
     };
     match netwc::run(config) {
-        Ok(summary) => {
-            if !summary.output_closed {
-                netwc::log!("{summary}");
-            }
-        }
+        Ok(Some(summary)) if !summary.output_closed => netwc::log!("{summary}"),
+        Ok(_) => {}
         Err(error) => {
             netwc::log!("error: {error}");
             std::process::exit(match error {

@@ -1,13 +1,16 @@
-//! One run of the job: open the source and the output, start the timely workers, and let
-//! worker 0 drive and report while the others count.
+//! One run of the job: open the source and the output, join the cluster if there is one,
+//! start the timely workers, and let the reading worker drive while the others count.
 
-use std::fs::OpenOptions;
+use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
+use std::os::fd::FromRawFd;
+use std::sync::mpsc::sync_channel;
 use std::sync::{Arc, Mutex};
 
+use crate::cluster::{self, Watchdog};
 use crate::config::Config;
 use crate::dataflow::{self, ChunkProgress};
-use crate::driver::{Driver, Ends};
+use crate::driver::{Driver, Ends, Role};
 use crate::error::Error;
 use crate::shutdown::Shutdown;
 use crate::source::{self, Waker};
@@ -18,17 +21,32 @@ use crate::tokenize::{StopWords, Tokenizer};
 const IDLE_MERGE_EFFORT: isize = 100_000;
 
 /// Runs the job described by `config` to its end and says what it did. Results go to stdout
-/// or the `-o` file; logs and statistics go to stderr.
-pub fn run(config: Config) -> Result<Summary, Error> {
+/// or the `-o` file (on process 0 only); logs and statistics go to stderr. The summary is
+/// `None` on a process of a cluster that reads no source.
+pub fn run(config: Config) -> Result<Option<Summary>, Error> {
     let stop_words = load_stop_words(&config)?;
-    let (out, appending) = open_output(&config)?;
+    let clustered = config.cluster.processes > 1;
+    // Timely prints its connection progress with `println!`: in a cluster, file descriptor 1
+    // goes to stderr and results go to a copy of the real stdout.
+    let stdout = if clustered {
+        Some(stdout_for_results()?)
+    } else {
+        None
+    };
+    let (out, appending) = open_output(&config, stdout)?;
     let shutdown = Shutdown::install()?;
     let waker = Waker::default();
-    let events = source::open(&config.source, config.split, waker.clone())?;
+    let reads = config.cluster.reads_source();
+    let events = if reads {
+        source::open(&config.source, config.split, waker.clone())?
+    } else {
+        sync_channel(0).1
+    };
+    let communication = cluster::join(&config, &stop_words)?;
     let progress = Arc::new(ChunkProgress::new(waker.clone()));
     let tokenizer = Tokenizer::new(config.split, config.lowercase, stop_words);
 
-    // Worker 0 takes these; the closure below must be `Fn + Sync`.
+    // The reading worker takes these; the closure below must be `Fn + Sync`.
     let ends = Mutex::new(Some(Ends {
         events,
         progress: progress.clone(),
@@ -37,10 +55,9 @@ pub fn run(config: Config) -> Result<Summary, Error> {
         shutdown,
     }));
     let workers = config.workers;
-    let mut timely_config = if workers > 1 {
-        timely::Config::process(workers)
-    } else {
-        timely::Config::thread()
+    let mut timely_config = timely::Config {
+        communication,
+        worker: timely::WorkerConfig::default(),
     };
     // Arrangements keep merging while the workers are idle, so that what a batch or a window
     // retracted is also freed between batches, not only when later batches push merges along.
@@ -48,6 +65,7 @@ pub fn run(config: Config) -> Result<Summary, Error> {
         &mut timely_config.worker,
         &differential_dataflow::Config::default().idle_merge_effort(Some(IDLE_MERGE_EFFORT)),
     );
+    let watchdog = clustered.then(|| Watchdog::start(config.cluster.connect_timeout));
     let config = Arc::new(config);
     let guards = timely::execute(timely_config, move |worker| {
         let wc = dataflow::build(
@@ -56,22 +74,30 @@ pub fn run(config: Config) -> Result<Summary, Error> {
             config.mode.retraction_delay(),
             progress.clone(),
         );
-        if worker.index() != 0 {
-            // Only worker 0 feeds the input; an open input here would hold the frontier back.
-            drop(wc.input);
-            return Ok(None);
-        }
+        // The first worker of each reading process feeds the input; worker 0 reports.
+        let role = match (worker.index(), worker.index() % workers == 0 && reads) {
+            (0, _) => Role::FeedAndReport,
+            (_, true) => Role::Feed,
+            (_, false) => {
+                // An open input here would hold the frontier back.
+                drop(wc.input);
+                return Ok(None);
+            }
+        };
         waker.register_current();
         let ends = ends
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take()
-            .expect("worker 0 starts once");
-        Driver::new(&config, wc, ends, workers)
+            .expect("one worker per process feeds");
+        Driver::new(&config, wc, ends, workers, role)
             .run(worker)
             .map(Some)
     })
     .map_err(|e| Error::runtime(format!("could not start the workers: {e}")))?;
+    if let Some(watchdog) = watchdog {
+        watchdog.connected();
+    }
 
     let mut summary = None;
     for result in guards.join() {
@@ -82,7 +108,7 @@ pub fn run(config: Config) -> Result<Summary, Error> {
             Err(panic) => return Err(Error::runtime(format!("a worker failed: {panic}"))),
         }
     }
-    summary.ok_or_else(|| Error::runtime("worker 0 ended without a summary"))
+    Ok(summary)
 }
 
 fn load_stop_words(config: &Config) -> Result<StopWords, Error> {
@@ -102,10 +128,37 @@ fn load_stop_words(config: &Config) -> Result<StopWords, Error> {
         .collect())
 }
 
-/// Opens stdout or the `-o` file (appending); says whether a file already held output.
-fn open_output(config: &Config) -> Result<(Box<dyn Write + Send>, bool), Error> {
+/// A handle on the real stdout for results, after which file descriptor 1 writes to stderr.
+fn stdout_for_results() -> Result<File, Error> {
+    // SAFETY: dup and dup2 on the process's own standard descriptors; the duplicate is owned by
+    // the returned File alone.
+    unsafe {
+        let copy = libc::dup(1);
+        if copy < 0 || libc::dup2(2, 1) < 0 {
+            return Err(Error::runtime(format!(
+                "cannot set up stdout: {}",
+                std::io::Error::last_os_error()
+            )));
+        }
+        Ok(File::from_raw_fd(copy))
+    }
+}
+
+/// Opens stdout (or its copy) or the `-o` file (appending); says whether a file already held
+/// output.
+fn open_output(
+    config: &Config,
+    stdout: Option<File>,
+) -> Result<(Box<dyn Write + Send>, bool), Error> {
+    if config.cluster.process != 0 {
+        // Only process 0 reports; the others' stdout stays empty.
+        return Ok((Box::new(std::io::sink()), false));
+    }
     match &config.output {
-        None => Ok((Box::new(BufWriter::new(std::io::stdout())), false)),
+        None => Ok(match stdout {
+            Some(file) => (Box::new(BufWriter::new(file)), false),
+            None => (Box::new(BufWriter::new(std::io::stdout())), false),
+        }),
         Some(path) => {
             let file = OpenOptions::new()
                 .create(true)

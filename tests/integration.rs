@@ -5,6 +5,7 @@
 mod util;
 
 mod cli;
+mod cluster;
 mod modes;
 mod oracle;
 mod signals;

@@ -24,6 +24,8 @@ pub struct EpochResult {
 #[derive(Debug, Default)]
 pub struct Gathered {
     by_epoch: BTreeMap<Epoch, EpochResult>,
+    /// The latest epoch any worker had chunks (or an epoch mark) in.
+    last_epoch: Option<Epoch>,
 }
 
 impl Gathered {
@@ -32,9 +34,9 @@ impl Gathered {
         self.by_epoch.remove(&epoch).unwrap_or_default()
     }
 
-    /// Forgets everything before `epoch` (results past the last reported batch at shutdown).
-    pub fn discard_before(&mut self, epoch: Epoch) {
-        self.by_epoch = self.by_epoch.split_off(&epoch);
+    /// The latest epoch that any worker saw chunks in.
+    pub fn last_epoch(&self) -> Option<Epoch> {
+        self.last_epoch
     }
 }
 
@@ -78,6 +80,7 @@ pub fn gather_tallies<'scope>(
                 let mut gathered = gathered.borrow_mut();
                 input.for_each(|cap, data| {
                     let Some(&epoch) = cap.least() else { return };
+                    gathered.last_epoch = gathered.last_epoch.max(Some(epoch));
                     let entry = gathered.by_epoch.entry(epoch).or_default();
                     for tally in data.drain(..) {
                         entry.tally += tally;

@@ -56,6 +56,8 @@ pub fn pre_aggregate<'scope>(
     progress: Arc<ChunkProgress>,
 ) -> (WordUpdates<'scope>, StreamVec<'scope, Epoch, EpochTally>) {
     let mut builder = OperatorBuilder::new("SplitAndCombine".to_owned(), chunks.scope());
+    // Chunk i (from 1) goes to worker i mod peers: the driver mirrors this to know which
+    // chunks its own process's workers split (`Driver::count_routed`).
     let mut next_worker = 0u64;
     let round_robin = Exchange::new(move |_: &Chunk| {
         next_worker = next_worker.wrapping_add(1);

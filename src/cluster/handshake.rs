@@ -1,0 +1,237 @@
+//! The meeting before timely connects: every process says who it is and how it was started,
+//! and all of them check that they agree and that nobody is missing.
+//!
+//! Process i listens on its own hostfile address and connects to every process j < i, as timely
+//! will. Each side sends a [`Hello`] line (JSON), reads the other's, and compares settings. Then
+//! each process closes its listener, so that the port is free for timely, and says `ready`; once
+//! every peer has said `ready`, all listeners are closed and timely can connect.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream, ToSocketAddrs};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::Config;
+use crate::error::Error;
+use crate::tokenize::StopWords;
+
+/// Identifies the handshake, so that something else on the port is told apart.
+const MAGIC: &str = "netwc-cluster/1";
+
+/// The settings every process must share, by flag name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settings(BTreeMap<String, String>);
+
+impl Settings {
+    /// What must agree across processes for `config`.
+    pub fn of(config: &Config, stop_words: &StopWords) -> Settings {
+        let mut words: Vec<&String> = stop_words.iter().collect();
+        words.sort();
+        let stop_list = words.iter().fold(0xcbf2_9ce4_8422_2325u64, |hash, word| {
+            word.bytes()
+                .chain(std::iter::once(b'\n'))
+                .fold(hash, |h, b| {
+                    (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+                })
+        });
+        let entries = [
+            ("netwc version", env!("CARGO_PKG_VERSION").to_string()),
+            ("--processes", config.cluster.processes.to_string()),
+            ("--workers", config.workers.to_string()),
+            ("batching", format!("{:?}", config.batching)),
+            ("--mode", format!("{:?}", config.mode)),
+            ("--split", format!("{:?}", config.split)),
+            ("--lowercase", config.lowercase.to_string()),
+            (
+                "--stop-words",
+                format!("{} words, hash {stop_list:016x}", words.len()),
+            ),
+            (
+                "--every-process-reads",
+                config.cluster.every_process_reads.to_string(),
+            ),
+        ];
+        Settings(
+            entries
+                .into_iter()
+                .map(|(name, value)| (name.to_string(), value))
+                .collect(),
+        )
+    }
+
+    /// Each setting that differs, as `name: here vs there`.
+    fn differences(&self, theirs: &Settings) -> Vec<String> {
+        self.0
+            .iter()
+            .filter_map(|(name, mine)| {
+                let other = theirs.0.get(name).map_or("(not set)", String::as_str);
+                (other != mine).then(|| format!("{name} is {mine} here but {other} there"))
+            })
+            .collect()
+    }
+}
+
+/// The line each process sends first.
+#[derive(Debug, Serialize, Deserialize)]
+struct Hello {
+    magic: String,
+    process: usize,
+    settings: Settings,
+}
+
+/// One peer's connection and what it said.
+struct Peer {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+}
+
+/// Meets every other process or fails by `deadline`.
+pub fn meet(
+    me: usize,
+    addresses: &[String],
+    settings: &Settings,
+    deadline: Instant,
+) -> Result<(), Error> {
+    let waited = deadline.saturating_duration_since(Instant::now());
+    let listener = TcpListener::bind(&addresses[me]).map_err(|e| {
+        Error::runtime(format!(
+            "cannot listen on {} (process {me}'s address in the hostfile): {e}",
+            addresses[me]
+        ))
+    })?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| Error::runtime(format!("cannot listen on {}: {e}", addresses[me])))?;
+    let hello = serde_json::to_string(&Hello {
+        magic: MAGIC.into(),
+        process: me,
+        settings: settings.clone(),
+    })
+    .expect("settings serialize");
+
+    let mut peers: BTreeMap<usize, Peer> = BTreeMap::new();
+    let mut problems = Vec::new();
+    while peers.len() + 1 < addresses.len() && Instant::now() < deadline {
+        let mut progressed = false;
+        // Connect to every lower process not met yet.
+        for (j, address) in addresses.iter().enumerate().take(me) {
+            if peers.contains_key(&j) {
+                continue;
+            }
+            if let Some(stream) = try_connect(address) {
+                let (process, peer) = exchange(stream, &hello, settings, deadline, &mut problems)?;
+                if process != j {
+                    return Err(Error::Usage(format!(
+                        "{address} is process {j} in this hostfile, but the process there says it is process {process}: every process needs the same hostfile"
+                    )));
+                }
+                peers.insert(j, peer);
+                progressed = true;
+            }
+        }
+        // Accept higher processes.
+        match listener.accept() {
+            Ok((stream, _)) => {
+                let _ = stream.set_nonblocking(false);
+                let (process, peer) = exchange(stream, &hello, settings, deadline, &mut problems)?;
+                if process <= me || process >= addresses.len() || peers.contains_key(&process) {
+                    return Err(Error::Usage(format!(
+                        "a process that says it is process {process} connected to process {me}: every process needs the same hostfile and its own --process index"
+                    )));
+                }
+                peers.insert(process, peer);
+                progressed = true;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => {
+                return Err(Error::runtime(format!(
+                    "accepting a cluster peer failed: {e}"
+                )))
+            }
+        }
+        if !problems.is_empty() {
+            break;
+        }
+        if !progressed {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Error::Usage(format!(
+            "the processes of the cluster were started with different settings: {}; start every process with the same --workers, --mode, --window, --slide, batching and counting flags",
+            problems.join("; ")
+        )));
+    }
+    let missing: Vec<String> = (0..addresses.len())
+        .filter(|j| *j != me && !peers.contains_key(j))
+        .map(|j| format!("process {j} ({})", addresses[j]))
+        .collect();
+    if !missing.is_empty() {
+        return Err(Error::runtime(format!(
+            "{} never joined the cluster (waited {}): start every process with the same --hostfile and its own --process index, or wait longer with --connect-timeout",
+            missing.join(", "),
+            crate::duration::format_millis(waited.as_millis() as u64)
+        )));
+    }
+    // Free the port for timely, then wait until every peer has freed its own.
+    drop(listener);
+    for peer in peers.values_mut() {
+        let _ = peer.writer.write_all(b"ready\n");
+    }
+    for (j, peer) in peers.iter_mut() {
+        let mut line = String::new();
+        let ready = peer.reader.read_line(&mut line).is_ok() && line == "ready\n";
+        if !ready {
+            return Err(Error::runtime(format!(
+                "process {j} ({}) left the cluster during start",
+                addresses[*j]
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn try_connect(address: &str) -> Option<TcpStream> {
+    let target = address.to_socket_addrs().ok()?.next()?;
+    TcpStream::connect_timeout(&target, Duration::from_millis(200)).ok()
+}
+
+/// Sends our hello and reads the peer's; a settings difference is added to `problems`.
+fn exchange(
+    stream: TcpStream,
+    hello: &str,
+    settings: &Settings,
+    deadline: Instant,
+    problems: &mut Vec<String>,
+) -> Result<(usize, Peer), Error> {
+    let wait = deadline
+        .saturating_duration_since(Instant::now())
+        .max(Duration::from_millis(100));
+    let _ = stream.set_read_timeout(Some(wait));
+    let mut writer = stream
+        .try_clone()
+        .map_err(|e| Error::runtime(format!("cluster handshake failed: {e}")))?;
+    writer
+        .write_all(format!("{hello}\n").as_bytes())
+        .map_err(|e| Error::runtime(format!("cluster handshake failed: {e}")))?;
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    reader
+        .read_line(&mut line)
+        .map_err(|e| Error::runtime(format!("cluster handshake failed: {e}")))?;
+    let theirs: Hello = serde_json::from_str(&line)
+        .ok()
+        .filter(|h: &Hello| h.magic == MAGIC)
+        .ok_or_else(|| {
+            Error::runtime(
+                "something that is not a netwc process answered at a cluster address; check the hostfile"
+                    .to_string(),
+            )
+        })?;
+    for difference in settings.differences(&theirs.settings) {
+        problems.push(format!("process {}: {difference}", theirs.process));
+    }
+    Ok((theirs.process, Peer { reader, writer }))
+}

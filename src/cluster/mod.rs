@@ -1,0 +1,157 @@
+//! Running one job over several processes: timely's own cluster, made safe to start.
+//!
+//! Before timely connects, the processes meet in a [`handshake`] on the hostfile addresses:
+//! each checks that the others run with the same settings (workers, mode, batching, counting
+//! rules) and that all of them arrive within `--connect-timeout`. Only then does timely
+//! connect, with its connection messages on stderr. A process that dies later ends the others
+//! through timely's closed sockets (see `main.rs` for the message they print).
+
+mod handshake;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use timely::CommunicationConfig;
+
+use crate::config::{ClusterConfig, Config};
+use crate::error::Error;
+use crate::tokenize::StopWords;
+
+pub use handshake::Settings;
+
+/// Timely's default cluster addresses: process i at 127.0.0.1:2101+i.
+const DEFAULT_BASE_PORT: u16 = 2101;
+
+/// The address of each process, from the hostfile or timely's defaults.
+pub fn addresses(cluster: &ClusterConfig) -> Result<Vec<String>, Error> {
+    match &cluster.hostfile {
+        None => Ok((0..cluster.processes)
+            .map(|i| format!("127.0.0.1:{}", DEFAULT_BASE_PORT as usize + i))
+            .collect()),
+        Some(path) => read_hostfile(path, cluster.processes),
+    }
+}
+
+/// Reads `host:port` lines; blank lines and `#` comments are skipped.
+pub fn read_hostfile(path: &Path, processes: usize) -> Result<Vec<String>, Error> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::Usage(format!("cannot read --hostfile '{}': {e}", path.display())))?;
+    let mut addresses = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let valid = line.rsplit_once(':').is_some_and(|(host, port)| {
+            !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0)
+        });
+        if !valid {
+            return Err(Error::Usage(format!(
+                "--hostfile '{}' line {}: '{line}' is not host:port (e.g. 10.0.0.1:2101 or localhost:2101)",
+                path.display(),
+                number + 1
+            )));
+        }
+        addresses.push(line.to_string());
+    }
+    if addresses.len() < processes {
+        return Err(Error::Usage(format!(
+            "--hostfile '{}' lists {} address(es), but --processes is {processes}: it needs one host:port line per process",
+            path.display(),
+            addresses.len()
+        )));
+    }
+    addresses.truncate(processes);
+    Ok(addresses)
+}
+
+/// Meets the other processes, checks that they agree, and returns timely's configuration.
+pub fn join(config: &Config, stop_words: &StopWords) -> Result<CommunicationConfig, Error> {
+    let cluster = &config.cluster;
+    if cluster.processes == 1 {
+        return Ok(if config.workers > 1 {
+            CommunicationConfig::Process(config.workers)
+        } else {
+            CommunicationConfig::Thread
+        });
+    }
+    let addresses = addresses(cluster)?;
+    let deadline = Instant::now() + cluster.connect_timeout;
+    crate::log!(
+        "process {} of {}: waiting for the cluster ({}) for up to {}",
+        cluster.process,
+        cluster.processes,
+        addresses.join(", "),
+        crate::duration::format_millis(cluster.connect_timeout.as_millis() as u64)
+    );
+    handshake::meet(
+        cluster.process,
+        &addresses,
+        &Settings::of(config, stop_words),
+        deadline,
+    )?;
+    Ok(CommunicationConfig::Cluster {
+        threads: config.workers,
+        process: cluster.process,
+        addresses,
+        report: false,
+        zerocopy: false,
+    })
+}
+
+/// Ends the process if timely has not connected the cluster within `timeout`: timely itself
+/// retries forever. Call [`Watchdog::connected`] once it has.
+pub struct Watchdog(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Watchdog {
+    /// Starts watching.
+    pub fn start(timeout: Duration) -> Watchdog {
+        let connected = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = connected.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(timeout);
+            if !flag.load(std::sync::atomic::Ordering::Acquire) {
+                crate::log!(
+                    "error: the cluster did not connect within {}: a process stopped after the handshake, or its address is not reachable from here",
+                    crate::duration::format_millis(timeout.as_millis() as u64)
+                );
+                std::process::exit(1);
+            }
+        });
+        Watchdog(connected)
+    }
+
+    /// Timely is connected: stop watching.
+    pub fn connected(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::Release);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostfiles_are_checked_line_by_line() {
+        let dir = std::env::temp_dir().join(format!("netwc-hostfile-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("hosts");
+        std::fs::write(&path, "# cluster\nlocalhost:2101\n\n10.0.0.2:2102\n").unwrap();
+        assert_eq!(
+            read_hostfile(&path, 2).unwrap(),
+            ["localhost:2101", "10.0.0.2:2102"]
+        );
+        let short = read_hostfile(&path, 3).unwrap_err().to_string();
+        assert!(
+            short.contains("lists 2 address(es), but --processes is 3"),
+            "{short}"
+        );
+        std::fs::write(&path, "localhost:2101\nlocalhost\n").unwrap();
+        let bad = read_hostfile(&path, 2).unwrap_err().to_string();
+        assert!(
+            bad.contains("line 2: 'localhost' is not host:port"),
+            "{bad}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,199 @@
+//! Clusters of netwc processes on loopback: the output of process 0 equals a single process's,
+//! byte for byte; the others print nothing on stdout; and every way a cluster can fail to form
+//! or break ends every process with a clear message within seconds.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::util::*;
+
+/// A hostfile for `n` processes on free loopback ports.
+fn hostfile(dir: &TempDir, n: usize) -> PathBuf {
+    let lines: String = (0..n)
+        .map(|_| format!("127.0.0.1:{}\n", free_port()))
+        .collect();
+    dir.write("hosts.txt", format!("# test cluster\n{lines}").as_bytes())
+}
+
+/// Starts process `i` of `n` with `args`.
+fn start(hosts: &Path, n: usize, i: usize, args: &[String]) -> Child {
+    netwc()
+        .args(args)
+        .args(["-n", &n.to_string(), "-p", &i.to_string()])
+        .arg("--hostfile")
+        .arg(hosts)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Runs a whole cluster; returns each process's output, process 0 first.
+fn run_cluster(
+    dir: &TempDir,
+    n: usize,
+    args_of: impl Fn(usize) -> Vec<String>,
+) -> Vec<std::process::Output> {
+    let hosts = hostfile(dir, n);
+    let children: Vec<Child> = (0..n).map(|i| start(&hosts, n, i, &args_of(i))).collect();
+    children
+        .into_iter()
+        .map(|child| wait_output(child, Duration::from_secs(60)))
+        .collect()
+}
+
+fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|a| a.to_string()).collect()
+}
+
+#[test]
+fn process_0_prints_what_a_single_process_prints() {
+    let dir = TempDir::new("cluster-same");
+    let text = zipf_text(31, 3_000, 8, 500);
+    let file = dir.write("input.txt", text.as_bytes());
+    let file = file.to_str().unwrap();
+    for mode in [
+        &["--mode", "batch"][..],
+        &["--mode", "window", "--window", "3", "--slide", "2"],
+    ] {
+        let mut args = strings(&["--file", file, "--batch-lines", "200", "--format", "tsv"]);
+        args.extend(strings(mode));
+        let single = stdout_of(&run(netwc().args(&args)));
+        for (n, w) in [(2, 1), (2, 2), (3, 1), (3, 2)] {
+            let mut cluster_args = args.clone();
+            cluster_args.extend(strings(&["-w", &w.to_string()]));
+            let outputs = run_cluster(&dir, n, |_| cluster_args.clone());
+            assert_eq!(stdout_of(&outputs[0]), single, "{mode:?}: -n {n} -w {w}");
+            for (i, output) in outputs.iter().enumerate().skip(1) {
+                assert_eq!(
+                    stdout_of(output),
+                    "",
+                    "process {i} prints nothing on stdout"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn every_process_reads_its_own_source() {
+    let dir = TempDir::new("cluster-every");
+    let texts: Vec<String> = (0..3).map(|i| random_text(40 + i, 700)).collect();
+    let files: Vec<PathBuf> = texts
+        .iter()
+        .enumerate()
+        .map(|(i, t)| dir.write(&format!("input{i}.txt"), t.as_bytes()))
+        .collect();
+    let outputs = run_cluster(&dir, 3, |i| {
+        let mut args = strings(&[
+            "--batch-lines",
+            "100",
+            "--format",
+            "tsv",
+            "-w",
+            "2",
+            "--every-process-reads",
+        ]);
+        args.push("--file".into());
+        args.push(files[i].to_str().unwrap().into());
+        args
+    });
+    let batches = parse_tsv(&stdout_of(&outputs[0]));
+    assert_eq!(batches.len(), 7, "700 lines a process, 100 a batch");
+    let mut expected = Counts::new();
+    for text in &texts {
+        for (word, count) in oracle_totals(text) {
+            *expected.entry(word).or_default() += count;
+        }
+    }
+    assert_eq!(totals(&batches), expected);
+    for output in &outputs[1..] {
+        assert_eq!(stdout_of(output), "");
+    }
+}
+
+#[test]
+fn processes_that_disagree_stop_and_say_how() {
+    let dir = TempDir::new("cluster-disagree");
+    let file = dir.write("input.txt", b"a b\n");
+    let file = file.to_str().unwrap().to_string();
+    let outputs = run_cluster(&dir, 2, |i| {
+        strings(&["--file", &file, "-w", if i == 0 { "1" } else { "2" }])
+    });
+    for (i, output) in outputs.iter().enumerate() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "process {i}: {stderr}");
+        assert!(
+            stderr.contains("different settings"),
+            "process {i}: {stderr}"
+        );
+        assert!(stderr.contains("--workers is"), "process {i}: {stderr}");
+    }
+}
+
+#[test]
+fn bad_hostfiles_and_indexes_are_usage_errors() {
+    let dir = TempDir::new("cluster-bad");
+    let short = dir.write("short.txt", b"127.0.0.1:2101\n");
+    let output = run(netwc()
+        .args(["--stdin", "-n", "2", "-p", "0", "--hostfile"])
+        .arg(&short));
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr)
+        .contains("lists 1 address(es), but --processes is 2"));
+    let bad = dir.write("bad.txt", b"127.0.0.1:2101\nlocalhost:http\n");
+    let output = run(netwc()
+        .args(["--stdin", "-n", "2", "-p", "0", "--hostfile"])
+        .arg(&bad));
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr)
+        .contains("line 2: 'localhost:http' is not host:port"));
+    let output = run(netwc().args(["--stdin", "-n", "2", "-p", "2"]));
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("the index is 0 to 1"));
+}
+
+#[test]
+fn a_missing_peer_is_named_after_the_connect_timeout() {
+    let dir = TempDir::new("cluster-missing");
+    let hosts = hostfile(&dir, 3);
+    let start_time = Instant::now();
+    let mut args = strings(&["--stdin", "--connect-timeout", "1s"]);
+    args.push("-w".into());
+    args.push("1".into());
+    let child = start(&hosts, 3, 0, &args);
+    let output = wait_output(child, Duration::from_secs(20));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("process 1 (127.0.0.1:"), "{stderr}");
+    assert!(stderr.contains("process 2 (127.0.0.1:"), "{stderr}");
+    assert!(stderr.contains("never joined the cluster"), "{stderr}");
+    assert!(start_time.elapsed() < Duration::from_secs(10));
+}
+
+#[test]
+fn a_killed_process_ends_the_others_naming_it() {
+    let dir = TempDir::new("cluster-kill");
+    let hosts = hostfile(&dir, 2);
+    // Process 0 reads a feeder that stays connected, so the job would run on and on.
+    let feeder = Feeder::start(b"x y\n".repeat(100), 4, Duration::from_millis(100));
+    let args = strings(&["127.0.0.1", &feeder.port.to_string(), "--batch", "100ms"]);
+    let mut one = start(&hosts, 2, 1, &args);
+    let zero = start(&hosts, 2, 0, &args);
+    // Let the cluster form and run a little, then kill process 1.
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(one.try_wait().unwrap().is_none(), "process 1 is running");
+    send_signal(one.id(), "KILL");
+    let _ = one.wait();
+    let killed_at = Instant::now();
+    let output = wait_output(zero, Duration::from_secs(20));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("lost the connection to process 1"),
+        "{stderr}"
+    );
+    assert!(killed_at.elapsed() < Duration::from_secs(5));
+}
