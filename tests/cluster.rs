@@ -197,3 +197,24 @@ fn a_killed_process_ends_the_others_naming_it() {
     );
     assert!(killed_at.elapsed() < Duration::from_secs(5));
 }
+
+#[test]
+fn an_address_in_use_is_a_clear_error() {
+    let dir = TempDir::new("cluster-in-use");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let hosts = dir.write(
+        "hosts.txt",
+        format!("127.0.0.1:{port}\n127.0.0.1:{}\n", free_port()).as_bytes(),
+    );
+    let output = run(netwc()
+        .args(["--stdin", "-n", "2", "-p", "0", "--hostfile"])
+        .arg(&hosts));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot listen on 127.0.0.1:{port}")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("in use"), "{stderr}");
+}

@@ -19,6 +19,9 @@ use crate::tokenize::StopWords;
 
 pub use handshake::Settings;
 
+/// How long a process waits after the handshake before timely connects (see [`join`]).
+const STAGGER: Duration = Duration::from_millis(100);
+
 /// Timely's default cluster addresses: process i at 127.0.0.1:2101+i.
 const DEFAULT_BASE_PORT: u16 = 2101;
 
@@ -90,6 +93,11 @@ pub fn join(config: &Config, stop_words: &StopWords) -> Result<CommunicationConf
         &Settings::of(config, stop_words),
         deadline,
     )?;
+    if cluster.process > 0 {
+        // Timely retries a refused connection only after a second: give the lower processes,
+        // which timely connects to, a moment to bind their listeners first.
+        std::thread::sleep(STAGGER);
+    }
     Ok(CommunicationConfig::Cluster {
         threads: config.workers,
         process: cluster.process,
