@@ -43,6 +43,24 @@ pub struct Args {
     #[arg(long, value_name = "ADDR", help_heading = "Source (choose one)")]
     pub listen: Option<String>,
 
+    /// With --listen: accept at most N producers at once; more are refused and logged.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 1000,
+        help_heading = "Source (choose one)"
+    )]
+    pub max_connections: usize,
+
+    /// With HOST PORT: keep running when the server is absent or closes, and retry every
+    /// --retry-delay, like Spark's receiver (empty batches are reported meanwhile).
+    #[arg(long, help_heading = "Source (choose one)")]
+    pub reconnect: bool,
+
+    /// With --reconnect: how long to wait between attempts.
+    #[arg(long, value_name = "DUR", value_parser = parse_duration, help_heading = "Source (choose one)")]
+    pub retry_delay: Option<Duration>,
+
     /// Read standard input.
     #[arg(long, help_heading = "Source (choose one)")]
     pub stdin: bool,

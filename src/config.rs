@@ -33,6 +33,20 @@ pub enum Source {
     Demo,
 }
 
+/// How sources behave beyond where they read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SourceOptions {
+    /// How lines are cut into words (over-long lines are cut between words of this rule).
+    pub split: SplitRule,
+    /// With `HOST PORT`: keep reconnecting, waiting this long between attempts.
+    pub reconnect: Option<Duration>,
+    /// With `--listen`: the most producers at once.
+    pub max_connections: usize,
+}
+
+/// Spark's receiver waits 2 s between connection attempts.
+pub const DEFAULT_RETRY_DELAY: Duration = Duration::from_secs(2);
+
 /// How the stream is cut into batches (timely epochs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Batching {
@@ -175,6 +189,10 @@ pub struct Config {
     pub output: Option<PathBuf>,
     /// How lines are cut into words.
     pub split: SplitRule,
+    /// With `HOST PORT`: reconnect after this delay when the server is absent or closes.
+    pub reconnect: Option<Duration>,
+    /// With `--listen`: the most producers at once.
+    pub max_connections: usize,
     /// Fold words to lower case.
     pub lowercase: bool,
     /// File of words to drop.
@@ -234,6 +252,8 @@ impl Config {
             top: Some(10),
             output: None,
             split: SplitRule::Whitespace,
+            reconnect: None,
+            max_connections: 1000,
             lowercase: false,
             stop_words: None,
             workers: 1,
@@ -276,6 +296,7 @@ impl Config {
             (None, _) => Emit::All,
         };
         let cluster = cluster_of(&args)?;
+        source_flags_fit(&args, &source)?;
         let mut stop = StopAfter {
             batches: args.batches,
             duration: args.duration,
@@ -295,6 +316,10 @@ impl Config {
                 SplitArg::Whitespace => SplitRule::Whitespace,
                 SplitArg::Spark => SplitRule::Spark,
             },
+            reconnect: args
+                .reconnect
+                .then(|| args.retry_delay.unwrap_or(DEFAULT_RETRY_DELAY)),
+            max_connections: args.max_connections,
             lowercase: args.lowercase,
             stop_words: args.stop_words,
             workers: args.workers,
@@ -352,6 +377,36 @@ fn source_of(args: &Args) -> Result<Source, ConfigError> {
                 "{} cannot be used together: choose exactly one of {SOURCES}",
                 names.join(" and ")
             )))
+        }
+    }
+}
+
+/// Flags that only one kind of source uses are refused with the others.
+fn source_flags_fit(args: &Args, source: &Source) -> Result<(), ConfigError> {
+    let connects = matches!(source, Source::Connect { .. });
+    if args.reconnect && !connects {
+        return Err(conflict(
+            "--reconnect is for HOST PORT (a text server netwc connects to); producers reconnect to --listen by themselves".into(),
+        ));
+    }
+    if args.retry_delay.is_some() && !args.reconnect {
+        return Err(conflict("--retry-delay needs --reconnect".into()));
+    }
+    if args.max_connections == 0 {
+        return Err(invalid(
+            "invalid value '0' for '--max-connections <N>': expected at least 1".into(),
+        ));
+    }
+    Ok(())
+}
+
+impl Config {
+    /// The options sources run with.
+    pub fn source_options(&self) -> SourceOptions {
+        SourceOptions {
+            split: self.split,
+            reconnect: self.reconnect,
+            max_connections: self.max_connections,
         }
     }
 }

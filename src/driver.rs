@@ -286,13 +286,18 @@ impl Driver {
         }
     }
 
+    /// Counts the lines that end in `chunk` and hands it to the dataflow (unless it is empty:
+    /// the end of a line whose text went in earlier chunks).
     fn send(&mut self, chunk: Chunk, lines: u64) {
-        if self.input.is_none() || chunk.text.is_empty() {
+        if self.input.is_none() {
             return;
         }
         self.open.lines += lines;
-        self.open.has_text = true;
         self.summary.lines += lines;
+        self.open.has_text |= lines > 0 || !chunk.text.is_empty();
+        if chunk.text.is_empty() {
+            return;
+        }
         self.count_routed();
         if let Some(input) = &mut self.input {
             input.send(chunk);

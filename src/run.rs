@@ -38,7 +38,7 @@ pub fn run(config: Config) -> Result<Option<Summary>, Error> {
     let waker = Waker::default();
     let reads = config.cluster.reads_source();
     let events = if reads {
-        source::open(&config.source, config.split, waker.clone())?
+        source::open(&config.source, config.source_options(), waker.clone())?
     } else {
         sync_channel(0).1
     };

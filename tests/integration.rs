@@ -8,5 +8,6 @@ mod cli;
 mod cluster;
 mod modes;
 mod oracle;
+mod robustness;
 mod signals;
 mod sockets;

@@ -3,13 +3,21 @@
 //! mid-line, and a connection's partial last line is counted when it closes.
 
 use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use super::{pump, Event, LineFramer, Sender};
 use crate::config::SplitRule;
 use crate::error::Error;
 
-/// Binds `address` and accepts producers on a thread of its own, until the process exits.
-pub(crate) fn start(address: &str, split: SplitRule, sender: Sender) -> Result<(), Error> {
+/// Binds `address` and accepts up to `max_connections` producers at once on a thread of its
+/// own, until the process exits.
+pub(crate) fn start(
+    address: &str,
+    split: SplitRule,
+    max_connections: usize,
+    sender: Sender,
+) -> Result<(), Error> {
     let listener = TcpListener::bind(address).map_err(|e| {
         Error::runtime(format!(
             "cannot listen on {address}: {e} (expected a free local address such as 127.0.0.1:9999)"
@@ -21,20 +29,38 @@ pub(crate) fn start(address: &str, split: SplitRule, sender: Sender) -> Result<(
     crate::log!("listening on {bound}; producers may connect and send lines");
     std::thread::Builder::new()
         .name("netwc:listen".into())
-        .spawn(move || accept_loop(listener, split, sender))
+        .spawn(move || accept_loop(listener, split, max_connections, sender))
         .map_err(|e| Error::runtime(format!("could not start the listener thread: {e}")))?;
     Ok(())
 }
 
-fn accept_loop(listener: TcpListener, split: SplitRule, sender: Sender) {
+fn accept_loop(listener: TcpListener, split: SplitRule, max_connections: usize, sender: Sender) {
+    let active = Arc::new(AtomicUsize::new(0));
     for connection in listener.incoming() {
         match connection {
             Ok(stream) => {
+                if active.load(Ordering::Acquire) >= max_connections {
+                    // Closed before a byte is read: the producer sees the refusal at once.
+                    let peer = stream
+                        .peer_addr()
+                        .map(|a| a.to_string())
+                        .unwrap_or_default();
+                    crate::log!(
+                        "refused {peer}: --max-connections {max_connections} producers are connected"
+                    );
+                    continue;
+                }
+                active.fetch_add(1, Ordering::AcqRel);
                 let sender = sender.clone();
+                let slot = active.clone();
                 let spawned = std::thread::Builder::new()
                     .name("netwc:producer".into())
-                    .spawn(move || serve(stream, split, sender));
+                    .spawn(move || {
+                        serve(stream, split, sender);
+                        slot.fetch_sub(1, Ordering::AcqRel);
+                    });
                 if let Err(e) = spawned {
+                    active.fetch_sub(1, Ordering::AcqRel);
                     crate::log!("could not start a thread for a producer: {e}");
                 }
             }

@@ -12,6 +12,7 @@
 mod demo;
 mod framing;
 mod listen;
+mod reconnect;
 
 use std::fs::File;
 use std::io::Read;
@@ -22,7 +23,7 @@ use std::thread::Thread;
 
 pub use framing::{Chunk, Framed, LineFramer, MAX_PENDING, READ_SIZE};
 
-use crate::config::{Source, SplitRule};
+use crate::config::{Source, SourceOptions, SplitRule};
 use crate::error::Error;
 
 /// Chunks that may wait between the readers and the workers; the bound is the backpressure.
@@ -75,10 +76,19 @@ impl Sender {
 
 /// Connects, opens or binds `source` and starts its reader threads. The events arrive on the
 /// returned receiver; `waker` is woken after each.
-pub fn open(source: &Source, split: SplitRule, waker: Waker) -> Result<Receiver<Event>, Error> {
+pub fn open(
+    source: &Source,
+    options: SourceOptions,
+    waker: Waker,
+) -> Result<Receiver<Event>, Error> {
     let (sender, receiver) = sync_channel(CHANNEL_CHUNKS);
     let sender = Sender { sender, waker };
+    let split = options.split;
     match source {
+        Source::Connect { host, port } if options.reconnect.is_some() => {
+            let retry = options.reconnect.unwrap_or_default();
+            reconnect::start(host.clone(), *port, split, retry, sender)?;
+        }
         Source::Connect { host, port } => {
             let stream = connect(host, *port)?;
             spawn_reader("netwc:socket", stream, split, sender)?;
@@ -92,7 +102,7 @@ pub fn open(source: &Source, split: SplitRule, waker: Waker) -> Result<Receiver<
             })?;
             spawn_reader("netwc:demo-reader", stream, split, sender)?;
         }
-        Source::Listen(address) => listen::start(address, split, sender)?,
+        Source::Listen(address) => listen::start(address, split, options.max_connections, sender)?,
         Source::Stdin => spawn_reader("netwc:stdin", std::io::stdin(), split, sender)?,
         Source::File(path) => {
             let file = File::open(path).map_err(|e| {

@@ -1,0 +1,391 @@
+//! Never lose a word: reconnects, many producers with a bound, hostile input, backpressure.
+//! Every count is compared with the oracle; memory is read from /proc while netwc runs.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, ChildStderr, Stdio};
+use std::sync::mpsc::{channel, Receiver};
+use std::time::{Duration, Instant};
+
+use crate::util::*;
+
+/// Forwards each stderr line of netwc to a channel (and keeps reading, so netwc never blocks).
+fn stderr_lines(stderr: ChildStderr) -> Receiver<String> {
+    let (lines, received) = channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    received
+}
+
+/// Waits (bounded) until `count` stderr lines contain `needle`; returns every line seen.
+fn wait_for(lines: &Receiver<String>, needle: &str, count: usize) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut seen = Vec::new();
+    let mut found = 0;
+    while found < count {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(line) => {
+                found += usize::from(line.contains(needle));
+                seen.push(line);
+            }
+            Err(_) => panic!("waited for {count}× {needle:?}; stderr so far: {seen:#?}"),
+        }
+    }
+    seen
+}
+
+/// The highest resident memory of `child` until it exits, in KiB, and its output.
+fn peak_rss_and_output(mut child: Child) -> (u64, std::process::Output) {
+    let pid = child.id();
+    let stdout = child.stdout.take();
+    let reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(mut stdout) = stdout {
+            stdout.read_to_end(&mut buf).unwrap();
+        }
+        buf
+    });
+    let mut peak = 0;
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        assert!(start.elapsed() < RUN_LIMIT, "netwc did not finish");
+        if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
+            if let Some(kib) = status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<u64>().ok())
+            {
+                peak = peak.max(kib);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let status = child.wait().unwrap();
+    let stdout = reader.join().unwrap();
+    (
+        peak,
+        std::process::Output {
+            status,
+            stdout,
+            stderr: Vec::new(),
+        },
+    )
+}
+
+#[test]
+fn reconnect_survives_a_server_that_comes_and_goes() {
+    let port = free_port();
+    let mut child = netwc()
+        .args([
+            "127.0.0.1",
+            &port.to_string(),
+            "--reconnect",
+            "--retry-delay",
+            "100ms",
+        ])
+        .args(["--batch", "100ms", "--format", "tsv"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = stderr_lines(child.stderr.take().unwrap());
+    // The server is absent at start: netwc keeps trying.
+    wait_for(&lines, "could not connect", 2);
+    let mut expected = Counts::new();
+    for round in 0..3u64 {
+        let text = random_text(60 + round, 300);
+        for (word, count) in oracle_totals(&text) {
+            *expected.entry(word).or_default() += count;
+        }
+        let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
+        let (mut stream, _) = listener.accept().unwrap();
+        stream.write_all(text.as_bytes()).unwrap();
+        drop(stream);
+        drop(listener);
+        wait_for(&lines, "closed the connection", 1);
+    }
+    send_signal(child.id(), "TERM");
+    let output = wait_output(child, Duration::from_secs(20));
+    assert_eq!(totals(&parse_tsv(&stdout_of(&output))), expected);
+}
+
+#[test]
+fn listen_refuses_producers_past_max_connections() {
+    let port = free_port();
+    let mut child = netwc()
+        .args([
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--max-connections",
+            "2",
+        ])
+        .args(["--batch", "100ms", "--format", "tsv"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = stderr_lines(child.stderr.take().unwrap());
+    wait_listening(port);
+    let mut first = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut second = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    wait_for(&lines, "connected", 2);
+    let mut third = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    wait_for(&lines, "refused", 1);
+    third
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut byte = [0u8; 1];
+    assert!(
+        matches!(third.read(&mut byte), Ok(0) | Err(_)),
+        "the third producer is closed at once"
+    );
+    first.write_all(b"a b\nc").unwrap();
+    second.write_all(b"b\n").unwrap();
+    drop(first);
+    drop(second);
+    wait_for(&lines, "closed", 2);
+    send_signal(child.id(), "TERM");
+    let output = wait_output(child, Duration::from_secs(20));
+    assert_eq!(
+        totals(&parse_tsv(&stdout_of(&output))),
+        oracle_totals("a b\nc\nb\n")
+    );
+}
+
+#[test]
+fn binary_garbage_is_counted_like_a_lossy_decoder_would() {
+    let mut rng = Rng::new(77);
+    // Mostly letters and spaces, with newlines, CR, NUL, tabs and invalid UTF-8 sprinkled in.
+    let alphabet: &[u8] = b"abc  \n\r\t\0\xff\xfe\xc3\xa9\xe6\x9d";
+    let bytes: Vec<u8> = (0..400_000)
+        .map(|_| alphabet[rng.below(alphabet.len() as u64) as usize])
+        .collect();
+    let dir = TempDir::new("garbage");
+    let file = dir.write("input.bin", &bytes);
+    // The oracle: lines split on \n, each decoded lossily, split on white space.
+    let mut batches: Vec<Counts> = Vec::new();
+    let mut lines: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
+    if lines.last().is_some_and(|l| l.is_empty()) {
+        lines.pop();
+    }
+    for batch in lines.chunks(500) {
+        let mut counts = Counts::new();
+        for line in batch {
+            for word in String::from_utf8_lossy(line).split_whitespace() {
+                *counts.entry(word.to_string()).or_default() += 1;
+            }
+        }
+        batches.push(counts);
+    }
+    let reports: Vec<(u64, Vec<(String, i64)>)> = batches
+        .iter()
+        .enumerate()
+        .map(|(k, counts)| (k as u64 + 1, sorted_rows(counts)))
+        .collect();
+    for workers in ["1", "3"] {
+        let output = run(netwc().arg("--file").arg(&file).args([
+            "--batch-lines",
+            "500",
+            "--format",
+            "tsv",
+            "-w",
+            workers,
+        ]));
+        assert_eq!(stdout_of(&output), expected_tsv(&reports), "-w {workers}");
+    }
+}
+
+#[test]
+fn a_huge_line_is_counted_in_bounded_memory() {
+    // 40 MB without a newline: netwc must not hold it whole.
+    let words = 7_000_000;
+    let mut text = String::with_capacity(words * 6);
+    for i in 0..words {
+        text.push_str(&format!("w{} ", i % 1000));
+    }
+    let size_kib = text.len() as u64 / 1024;
+    let feeder = Feeder::start(text.into_bytes(), 1 << 20, Duration::ZERO);
+    let child = netwc()
+        .args(["127.0.0.1", &feeder.port.to_string(), "--format", "tsv"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (peak_kib, output) = peak_rss_and_output(child);
+    feeder.join();
+    let totals = totals(&parse_tsv(&stdout_of(&output)));
+    assert_eq!(totals.len(), 1000);
+    assert!(
+        totals.values().all(|&c| c == 7_000),
+        "every word 7,000 times"
+    );
+    assert!(
+        peak_kib < size_kib,
+        "peak RSS {peak_kib} KiB while the line is {size_kib} KiB"
+    );
+}
+
+#[test]
+fn a_word_longer_than_the_limit_is_cut_warned_once_and_counted() {
+    let long = "x".repeat(10 << 20);
+    let text = format!("a {long} b\n{long}\nc");
+    let dir = TempDir::new("long-word");
+    let file = dir.write("input.txt", text.as_bytes());
+    let output = run(netwc().arg("--file").arg(&file).args([
+        "--batch-lines",
+        "10",
+        "--format",
+        "tsv",
+        "--stats",
+    ]));
+    let stdout = stdout_of(&output);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let counts = totals(&parse_tsv(&stdout));
+    let cut = "x".repeat(netwc::source::MAX_PENDING);
+    let expected: Counts = [("a", 1), ("b", 1), ("c", 1), (cut.as_str(), 2)]
+        .into_iter()
+        .map(|(w, c)| (w.to_string(), c))
+        .collect();
+    assert_eq!(counts, expected);
+    assert_eq!(
+        stderr.matches("warning: a word longer than").count(),
+        1,
+        "{stderr}"
+    );
+    assert!(stderr.contains(" cut=2 "), "{stderr}");
+}
+
+#[test]
+fn a_connection_reset_mid_line_counts_what_arrived() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        stream.write_all(b"p q\nr s").unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        // SO_LINGER 0: closing sends a reset instead of a clean end.
+        let linger = libc::linger {
+            l_onoff: 1,
+            l_linger: 0,
+        };
+        use std::os::fd::AsRawFd;
+        // SAFETY: a valid socket and a properly sized option value.
+        let set = unsafe {
+            libc::setsockopt(
+                stream.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_LINGER,
+                &linger as *const libc::linger as *const libc::c_void,
+                std::mem::size_of::<libc::linger>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(set, 0);
+    });
+    let output = run(netwc().args(["127.0.0.1", &port.to_string(), "--format", "tsv"]));
+    server.join().unwrap();
+    assert_eq!(
+        totals(&parse_tsv(&stdout_of(&output))),
+        oracle_totals("p q\nr s")
+    );
+}
+
+#[test]
+fn an_idle_producer_holds_nothing_back() {
+    let port = free_port();
+    let mut child = netwc()
+        .args([
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--batch",
+            "50ms",
+            "--format",
+            "jsonl",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = stderr_lines(child.stderr.take().unwrap());
+    wait_listening(port);
+    // One producer connects and says nothing; another sends and leaves.
+    let idle = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut busy = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    busy.write_all(b"hello idle world\n").unwrap();
+    drop(busy);
+    wait_for(&lines, "closed", 1);
+    std::thread::sleep(Duration::from_millis(1_000));
+    send_signal(child.id(), "TERM");
+    let output = wait_output(child, Duration::from_secs(20));
+    drop(idle);
+    let stdout = stdout_of(&output);
+    assert!(
+        stdout.lines().count() >= 15,
+        "batches kept coming: {stdout}"
+    );
+    assert_eq!(stdout.matches("\"word\":\"idle\"").count(), 1);
+}
+
+#[test]
+fn a_flood_into_a_slow_reader_is_counted_exactly_in_bounded_memory() {
+    // Far more text than netwc prints quickly, into a stdout read slowly: netwc must read
+    // slower (backpressure), not buffer without bound or drop anything.
+    let text = zipf_text(99, 60_000, 10, 5_000);
+    let expected = oracle_totals(&text);
+    let feeder = Feeder::start(text.into_bytes(), 1 << 16, Duration::ZERO);
+    let mut child = netwc()
+        .args([
+            "127.0.0.1",
+            &feeder.port.to_string(),
+            "--batch",
+            "20ms",
+            "--format",
+            "tsv",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut all = Vec::new();
+        let mut buf = [0u8; 4 * 1024];
+        loop {
+            match stdout.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => all.extend_from_slice(&buf[..n]),
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        all
+    });
+    let mut peak = 0u64;
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        assert!(start.elapsed() < RUN_LIMIT, "netwc did not finish");
+        if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
+            if let Some(kib) = status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<u64>().ok())
+            {
+                peak = peak.max(kib);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    feeder.join();
+    let out = String::from_utf8(reader.join().unwrap()).unwrap();
+    assert_eq!(totals(&parse_tsv(&out)), expected);
+    assert!(peak < 100 * 1024, "peak RSS {peak} KiB");
+    eprintln!(
+        "flood: peak RSS {peak} KiB, {} s",
+        start.elapsed().as_secs_f32()
+    );
+}
