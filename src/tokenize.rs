@@ -52,25 +52,36 @@ impl Tokenizer {
     pub fn for_each_word(&self, chunk: &Chunk, mut word: impl FnMut(&str)) -> TokenTally {
         let mut tally = TokenTally::default();
         let text = String::from_utf8_lossy(&chunk.text);
-        let mut lines = text.split_terminator('\n').peekable();
-        let mut first = true;
-        while let Some(line) = lines.next() {
-            let line = line.strip_suffix('\r').unwrap_or(line);
-            let continues = first && chunk.continues_line;
-            let ends_mid_line = chunk.ends_mid_line && lines.peek().is_none();
-            first = false;
-            let mut emit = |raw: &str| {
-                let folded = self.fold(raw);
-                if !self.stop_words.is_empty() && self.stop_words.contains(folded.as_ref()) {
-                    tally.stopped += 1;
+        let mut emit = |raw: &str| {
+            let folded = self.fold(raw);
+            if !self.stop_words.is_empty() && self.stop_words.contains(folded.as_ref()) {
+                tally.stopped += 1;
+            } else {
+                tally.words += 1;
+                word(&folded);
+            }
+        };
+        match self.split {
+            // Newlines and CRs are white space too, so the whole chunk splits at once. ASCII
+            // text takes the faster ASCII splitter, unless it holds a vertical tab: Unicode
+            // counts that as white space, the ASCII splitter does not.
+            SplitRule::Whitespace => {
+                if text.is_ascii() && !text.as_bytes().contains(&0x0B) {
+                    text.split_ascii_whitespace().for_each(&mut emit)
                 } else {
-                    tally.words += 1;
-                    word(&folded);
+                    text.split_whitespace().for_each(&mut emit)
                 }
-            };
-            match self.split {
-                SplitRule::Whitespace => line.split_whitespace().for_each(&mut emit),
-                SplitRule::Spark => split_like_java(line, continues, ends_mid_line, &mut emit),
+            }
+            SplitRule::Spark => {
+                let mut lines = text.split_terminator('\n').peekable();
+                let mut first = true;
+                while let Some(line) = lines.next() {
+                    let line = line.strip_suffix('\r').unwrap_or(line);
+                    let continues = first && chunk.continues_line;
+                    let ends_mid_line = chunk.ends_mid_line && lines.peek().is_none();
+                    first = false;
+                    split_like_java(line, continues, ends_mid_line, &mut emit);
+                }
             }
         }
         tally
@@ -150,6 +161,12 @@ mod tests {
         let mut out = Vec::new();
         tokenizer.for_each_word(&chunk, |w| out.push(w.to_string()));
         out
+    }
+
+    #[test]
+    fn a_vertical_tab_separates_words_as_in_unicode() {
+        assert_eq!(words(SplitRule::Whitespace, "a\x0Bb c\n"), ["a", "b", "c"]);
+        assert_eq!(words(SplitRule::Whitespace, "a\x0Bb é\n"), ["a", "b", "é"]);
     }
 
     #[test]
