@@ -10,7 +10,9 @@
 //!   words/s and the ratio netwc/naive;
 //! - latency: the same text at a steady 200,000 words/s with 100 ms batches for 5 s: p50 and
 //!   p99 of `--stats` `delay_ms`, the time from a batch's end to its report;
-//! - peak RSS (VmHWM) of the throughput runs.
+//! - peak RSS (VmHWM) of the throughput runs;
+//! - and, below the table, the delay of 1 ms batches at a steady 500,000 words/s (batch mode,
+//!   `-w 1`, 3 s).
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -257,6 +259,15 @@ fn main() {
             ));
         }
     }
+    // Millisecond batches with the input at a tenth or so of capacity: how soon is a batch out?
+    let (port, server) = serve_steady(text.clone(), 500_000);
+    let mut fast = netwc_run(
+        port,
+        &["--mode", "batch"],
+        "1",
+        &["--batch", "1ms", "--duration", "3s"],
+    );
+    server.join().unwrap();
     let naive = median(&mut naive_rates);
     println!(
         "| naive HashMap, 1 thread | {:.2}M | 1.00 | – | – |",
@@ -269,4 +280,11 @@ fn main() {
             rate / naive
         );
     }
+    let batches = fast.delays_ms.len();
+    println!(
+        "\n--batch 1ms at 500,000 words/s, -w 1: {batches} batches, delay p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        percentile(&mut fast.delays_ms, 0.5),
+        percentile(&mut fast.delays_ms, 0.99),
+        percentile(&mut fast.delays_ms, 1.0)
+    );
 }

@@ -1,5 +1,5 @@
 //! Criterion micro-benchmarks of the per-byte and per-word paths: line framing, splitting and
-//! the per-batch combine, the word key, and the report table.
+//! the per-batch combine, the word key, the report table, and the exchange encoding.
 //!
 //! Run with `cargo bench --bench hot_paths`. Throughput is reported per input byte or word.
 
@@ -113,5 +113,39 @@ fn keys_and_reports(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, framing, splitting, keys_and_reports);
+/// What crosses between processes: a batch's word updates, bincode-encoded by timely.
+fn exchange_encoding(c: &mut Criterion) {
+    use timely::dataflow::channels::ContainerBytes;
+    let updates: Vec<(WordKey, u64, isize)> = (0..10_000)
+        .map(|i| (WordKey::new(format!("w{i}")), 1_795_611_460, 3))
+        .collect();
+    let mut group = c.benchmark_group("exchange encoding");
+    group.throughput(Throughput::Elements(updates.len() as u64));
+    group.bench_function("encode 10,000 word updates", |b| {
+        let mut buffer = Vec::with_capacity(updates.length_in_bytes());
+        b.iter(|| {
+            buffer.clear();
+            updates.into_bytes(&mut buffer);
+            black_box(buffer.len())
+        })
+    });
+    let mut encoded = Vec::new();
+    updates.into_bytes(&mut encoded);
+    group.bench_function("decode 10,000 word updates", |b| {
+        b.iter_batched(
+            || timely::bytes::arc::BytesMut::from(encoded.clone()).freeze(),
+            |bytes| black_box(Vec::<(WordKey, u64, isize)>::from_bytes(bytes).len()),
+            BatchSize::LargeInput,
+        )
+    });
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    framing,
+    splitting,
+    keys_and_reports,
+    exchange_encoding
+);
 criterion_main!(benches);
