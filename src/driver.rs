@@ -1,42 +1,36 @@
-//! Worker 0's loop: take lines from the source, cut them into epochs, step the dataflow, and
-//! report each epoch once the probe says it is complete.
+//! The reading worker's loop: take lines from the source, cut them into epochs, step the
+//! dataflow, and (on worker 0) hand each closed epoch to the [`Reporter`].
 //!
-//! Only worker 0 feeds the input, so it alone moves the frontier: every other worker dropped
-//! its input handle when the dataflow was built. An epoch is closed when the clock passes its
-//! end (time batches) or its N-th line arrives (line batches), and at the end of the run. Each
-//! closed epoch is reported exactly once, in order, whether or not it held data, because the
-//! reporter walks epoch numbers rather than the data.
+//! Only the reading worker of each reading process feeds the input, so they alone move the
+//! frontier: every other worker dropped its input handle when the dataflow was built. An epoch
+//! is closed when the clock passes its end (time batches) or its N-th line arrives (line
+//! batches), and at the end of the run.
 
-use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use std::cell::RefCell;
-use std::rc::Rc;
-
-use timely::dataflow::{InputHandleVec, ProbeHandle};
+use timely::dataflow::InputHandleVec;
 use timely::worker::Worker;
 
 use crate::batching::{unix_micros, BatchClock};
 use crate::config::{Batching, Config, StopAfter};
-use crate::dataflow::{ChunkProgress, Epoch, EpochTally, Gathered, WordCount};
+use crate::dataflow::{ChunkProgress, Epoch, WordCount};
 use crate::error::Error;
-use crate::output::{printer, Printer, Report};
-use crate::report::ResultTable;
+use crate::reporter::{EpochMeta, Reporter};
 use crate::shutdown::Shutdown;
 use crate::source::{Chunk, Event, Framed};
-use crate::stats::{BatchStats, Summary};
+use crate::stats::Summary;
 
 /// Chunks handed to the dataflow but not yet split, per worker, before ingest waits: enough
 /// to keep every worker busy, few enough that memory stays bounded when they fall behind.
 const IN_FLIGHT_PER_WORKER: u64 = 4;
 
-/// The longest worker 0 parks before it looks at signals and deadlines again.
+/// The longest the reading worker parks before it looks at signals and deadlines again.
 const MAX_PARK: Duration = Duration::from_millis(20);
 
-/// Where worker 0 gets its input and writes its output.
+/// Where the reading worker gets its input and writes its output.
 pub struct Ends {
     /// Events from the source's reader threads.
     pub events: Receiver<Event>,
@@ -48,18 +42,6 @@ pub struct Ends {
     pub appending: bool,
     /// Signals.
     pub shutdown: Shutdown,
-}
-
-/// What an epoch that is open or waiting for its report has seen.
-#[derive(Debug, Clone, Copy)]
-struct EpochMeta {
-    lines: u64,
-    cut_words: u64,
-    has_text: bool,
-    opened_at: Instant,
-    closed_at: Instant,
-    /// When the epoch was closed, in µs since the Unix epoch (for the delay).
-    closed_micros: u64,
 }
 
 /// What a driving worker does besides feeding its process's source into the dataflow.
@@ -75,26 +57,20 @@ pub enum Role {
 pub struct Driver {
     /// `None` once the input is closed.
     input: Option<InputHandleVec<Epoch, Chunk>>,
-    probe: ProbeHandle<Epoch>,
-    gathered: Rc<RefCell<Gathered>>,
     clock: BatchClock,
     lines_per_batch: Option<u64>,
-    slide: u64,
     stop: StopAfter,
-    print_stats: bool,
     max_in_flight: u64,
-    reports: bool,
+    /// On worker 0: reports each closed epoch.
+    reporter: Option<Reporter>,
     /// Several processes feed: each epoch is marked in the dataflow, so that the reporter
     /// learns the epochs other processes closed.
     marks_epochs: bool,
     ends: Ends,
-    printer: Box<dyn Printer + Send>,
-    table: ResultTable,
 
     started: Instant,
     open_epoch: Epoch,
     open: EpochMeta,
-    closed: BTreeMap<Epoch, EpochMeta>,
     batches_closed: u64,
     lines_left: u64,
     /// Chunks handed out so far: the dataflow sends chunk i to worker i+1 mod `peers`.
@@ -105,7 +81,6 @@ pub struct Driver {
     peers: u64,
     /// The global indexes of this process's workers.
     local_workers: std::ops::Range<u64>,
-    next_report: Epoch,
     /// Set when this driver stops: one past the last of its epochs to report.
     end: Option<Epoch>,
     summary: Summary,
@@ -121,25 +96,21 @@ impl Driver {
             Batching::Time { .. } => None,
         };
         let now = Instant::now();
+        let marks_epochs = config.cluster.every_process_reads && config.cluster.processes > 1;
+        let reporter = (role == Role::FeedAndReport)
+            .then(|| Reporter::new(config, wc.probe, wc.gathered, first_epoch, marks_epochs));
         Driver {
             input: Some(wc.input),
-            probe: wc.probe,
-            gathered: wc.gathered,
             clock,
             lines_per_batch,
-            slide: config.mode.slide(),
             stop: config.stop,
-            print_stats: config.stats,
             max_in_flight: IN_FLIGHT_PER_WORKER * workers as u64,
-            reports: role == Role::FeedAndReport,
-            marks_epochs: config.cluster.every_process_reads && config.cluster.processes > 1,
+            reporter,
+            marks_epochs,
             ends,
-            printer: printer(config.format),
-            table: ResultTable::new(config.emit, config.top),
             started: now,
             open_epoch: first_epoch,
             open: EpochMeta::opened(now),
-            closed: BTreeMap::new(),
             batches_closed: 0,
             lines_left: lines_per_batch.unwrap_or(0),
             chunks_routed: 0,
@@ -147,7 +118,6 @@ impl Driver {
             peers: (workers * config.cluster.processes) as u64,
             local_workers: (workers * config.cluster.process) as u64
                 ..(workers * (config.cluster.process + 1)) as u64,
-            next_report: first_epoch,
             end: None,
             summary: Summary::default(),
         }
@@ -158,8 +128,10 @@ impl Driver {
         if let Some(input) = &mut self.input {
             input.advance_to(self.open_epoch);
         }
-        if let Err(e) = self.printer.begin(&mut self.ends.out, self.ends.appending) {
-            return self.output_failed(e);
+        if let Some(reporter) = &mut self.reporter {
+            if let Err(e) = reporter.begin(&mut self.ends.out, self.ends.appending) {
+                return self.output_failed(e);
+            }
         }
         let mut failure = None;
         while self.end.is_none() {
@@ -188,17 +160,19 @@ impl Driver {
                 return self.output_failed(e);
             }
         }
-        // Drain: every closed epoch up to the last is reported before the run ends. When
-        // several processes feed, the last is known once every input has closed.
-        while self.reports {
+        // Drain: every closed epoch up to the last is reported before the run ends.
+        loop {
             if let Err(e) = self.report_ready() {
                 return self.output_failed(e);
             }
-            let all_fed = !self.marks_epochs || self.probe.done();
-            if all_fed && self.next_report >= self.report_bound() {
+            let (open, end) = (self.open_epoch, self.end);
+            if self.reporter.as_ref().is_none_or(|r| r.finished(open, end)) {
                 break;
             }
             worker.step_or_park(Some(MAX_PARK));
+        }
+        if let Some(reporter) = &self.reporter {
+            reporter.add_to(&mut self.summary);
         }
         match failure {
             Some(why) => Err(Error::runtime(why)),
@@ -369,8 +343,8 @@ impl Driver {
         let now = Instant::now();
         self.open.closed_at = now;
         self.open.closed_micros = unix_micros();
-        if self.reports {
-            self.closed.insert(self.open_epoch, self.open);
+        if let Some(reporter) = &mut self.reporter {
+            reporter.closed(self.open_epoch, self.open);
         }
         self.batches_closed += 1;
         self.open = EpochMeta::opened(now);
@@ -384,81 +358,11 @@ impl Driver {
             .map_or(MAX_PARK, |until_end| until_end.min(MAX_PARK))
     }
 
-    /// One past the last epoch that may be reported now: the open one while this driver runs;
-    /// at the end its last, or the last any feeding process closed.
-    fn report_bound(&self) -> Epoch {
-        match self.end {
-            None => self.open_epoch,
-            Some(end) if self.marks_epochs => {
-                let elsewhere = self.gathered.borrow().last_epoch().map_or(end, |e| e + 1);
-                end.max(elsewhere)
-            }
-            Some(end) => end,
-        }
-    }
-
-    /// Reports every closed epoch that the probe has passed, in order.
+    /// Reports what is ready, if this worker reports.
     fn report_ready(&mut self) -> io::Result<()> {
-        if !self.reports {
-            return Ok(());
-        }
-        loop {
-            let epoch = self.next_report;
-            let bound = self.report_bound();
-            if epoch >= bound || self.probe.less_equal(&epoch) {
-                break;
-            }
-            let now = Instant::now();
-            let meta = self
-                .closed
-                .remove(&epoch)
-                .unwrap_or_else(|| EpochMeta::opened(now));
-            let result = self.gathered.borrow_mut().take(epoch);
-            self.table.apply(result.changes);
-            let is_last = self.end.is_some() && epoch + 1 == bound;
-            let time = self.clock.batch_name(epoch);
-            if is_last || (epoch + 1).is_multiple_of(self.slide) {
-                let rows = self.table.report();
-                self.printer
-                    .report(&mut self.ends.out, &Report { time, rows: &rows })?;
-                self.ends.out.flush()?;
-            }
-            self.summary.batches += 1;
-            self.summary.tally += result.tally;
-            self.summary.cut_words += meta.cut_words;
-            if self.print_stats {
-                crate::log!("{}", self.batch_stats(epoch, time, &meta, result.tally));
-            }
-            self.next_report = epoch + 1;
-        }
-        Ok(())
-    }
-
-    fn batch_stats(
-        &self,
-        epoch: Epoch,
-        time: u64,
-        meta: &EpochMeta,
-        tally: EpochTally,
-    ) -> BatchStats {
-        let ended = self
-            .clock
-            .end_micros(epoch)
-            .map_or(meta.closed_micros, |end| end.min(meta.closed_micros));
-        let open_secs = meta.closed_at.duration_since(meta.opened_at).as_secs_f64();
-        BatchStats {
-            time,
-            lines: meta.lines,
-            tally,
-            cut_words: meta.cut_words,
-            distinct: self.table.distinct(),
-            processing_ms: meta.closed_at.elapsed().as_secs_f64() * 1e3,
-            delay_ms: unix_micros().saturating_sub(ended) as f64 / 1e3,
-            lines_per_sec: if open_secs > 0.0 {
-                meta.lines as f64 / open_secs
-            } else {
-                0.0
-            },
+        match &mut self.reporter {
+            Some(reporter) => reporter.report_ready(&mut self.ends.out, self.open_epoch, self.end),
+            None => Ok(()),
         }
     }
 
@@ -466,6 +370,9 @@ impl Driver {
     /// filters do); any other write error is a failure.
     fn output_failed(mut self, error: io::Error) -> Result<Summary, Error> {
         self.input = None;
+        if let Some(reporter) = &self.reporter {
+            reporter.add_to(&mut self.summary);
+        }
         if error.kind() == io::ErrorKind::BrokenPipe {
             self.summary.output_closed = true;
             Ok(self.summary)
@@ -473,19 +380,6 @@ impl Driver {
             Err(Error::runtime(format!(
                 "writing the output failed: {error}"
             )))
-        }
-    }
-}
-
-impl EpochMeta {
-    fn opened(now: Instant) -> EpochMeta {
-        EpochMeta {
-            lines: 0,
-            cut_words: 0,
-            has_text: false,
-            opened_at: now,
-            closed_at: now,
-            closed_micros: 0,
         }
     }
 }

@@ -11,7 +11,8 @@
 //! - [`batching`]: epochs, batch names and the clock.
 //! - [`tokenize`]: lines to words (split rules, case folding, stop words).
 //! - [`dataflow`]: the timely/differential dataflow.
-//! - [`driver`]: worker 0's loop that feeds epochs and reports them.
+//! - [`driver`]: the reading worker's loop that feeds and closes epochs.
+//! - [`reporter`]: worker 0's reports, each epoch once and in order.
 //! - [`report`]: the table of current counts and the rows of a report.
 //! - [`output`]: the `spark`, `jsonl` and `tsv` formats.
 //! - [`stats`], [`shutdown`], [`duration`], [`error`], [`log`]: the rest.
@@ -29,6 +30,7 @@ pub mod error;
 pub mod log;
 pub mod output;
 pub mod report;
+pub mod reporter;
 pub mod run;
 pub mod shutdown;
 pub mod source;

@@ -1,0 +1,194 @@
+//! Worker 0's reports: each closed epoch, exactly once and in order, as soon as the probe says
+//! every worker is done with it, whether or not it held data (the reporter walks epoch numbers,
+//! not the data).
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+use std::rc::Rc;
+use std::time::Instant;
+
+use timely::dataflow::ProbeHandle;
+
+use crate::batching::{unix_micros, BatchClock};
+use crate::config::Config;
+use crate::dataflow::{Epoch, EpochTally, Gathered};
+use crate::output::{printer, Printer, Report};
+use crate::report::ResultTable;
+use crate::stats::{BatchStats, Summary};
+
+/// What the reading worker saw of an epoch, kept for its `--stats` line.
+#[derive(Debug, Clone, Copy)]
+pub struct EpochMeta {
+    /// Lines that ended in the epoch.
+    pub lines: u64,
+    /// Words cut to the length limit.
+    pub cut_words: u64,
+    /// Whether any text or line went into the epoch.
+    pub has_text: bool,
+    /// When the epoch opened.
+    pub opened_at: Instant,
+    /// When it closed.
+    pub closed_at: Instant,
+    /// When it closed, in µs since the Unix epoch (for the delay).
+    pub closed_micros: u64,
+}
+
+impl EpochMeta {
+    /// An epoch opened at `now`, with nothing in it yet.
+    pub fn opened(now: Instant) -> EpochMeta {
+        EpochMeta {
+            lines: 0,
+            cut_words: 0,
+            has_text: false,
+            opened_at: now,
+            closed_at: now,
+            closed_micros: 0,
+        }
+    }
+}
+
+/// Turns gathered changes into reports.
+pub struct Reporter {
+    probe: ProbeHandle<Epoch>,
+    gathered: Rc<RefCell<Gathered>>,
+    clock: BatchClock,
+    slide: u64,
+    print_stats: bool,
+    printer: Box<dyn Printer + Send>,
+    table: ResultTable,
+    /// Epochs this process closed, waiting for their report.
+    closed: BTreeMap<Epoch, EpochMeta>,
+    next: Epoch,
+    /// Other processes feed too: the last epoch is known from the gathered tallies.
+    others_feed: bool,
+    summary: Summary,
+}
+
+impl Reporter {
+    /// A reporter for `config`, starting at `first_epoch`.
+    pub fn new(
+        config: &Config,
+        probe: ProbeHandle<Epoch>,
+        gathered: Rc<RefCell<Gathered>>,
+        first_epoch: Epoch,
+        others_feed: bool,
+    ) -> Reporter {
+        Reporter {
+            probe,
+            gathered,
+            clock: BatchClock::new(config.batching),
+            slide: config.mode.slide(),
+            print_stats: config.stats,
+            printer: printer(config.format),
+            table: ResultTable::new(config.emit, config.top),
+            closed: BTreeMap::new(),
+            next: first_epoch,
+            others_feed,
+            summary: Summary::default(),
+        }
+    }
+
+    /// Writes what comes before the first report.
+    pub fn begin(&mut self, out: &mut dyn Write, appending: bool) -> io::Result<()> {
+        self.printer.begin(out, appending)
+    }
+
+    /// Records that this process closed `epoch`.
+    pub fn closed(&mut self, epoch: Epoch, meta: EpochMeta) {
+        self.closed.insert(epoch, meta);
+    }
+
+    /// One past the last epoch that may be reported: the open one while the driver runs
+    /// (`end` is `None`); at the end, its last, or the last any feeding process closed.
+    fn bound(&self, open_epoch: Epoch, end: Option<Epoch>) -> Epoch {
+        match end {
+            None => open_epoch,
+            Some(end) if self.others_feed => {
+                let elsewhere = self.gathered.borrow().last_epoch().map_or(end, |e| e + 1);
+                end.max(elsewhere)
+            }
+            Some(end) => end,
+        }
+    }
+
+    /// Whether every epoch up to the last has been reported (after the driver's end). When
+    /// other processes feed, the last is known once every input has closed.
+    pub fn finished(&self, open_epoch: Epoch, end: Option<Epoch>) -> bool {
+        end.is_some()
+            && (!self.others_feed || self.probe.done())
+            && self.next >= self.bound(open_epoch, end)
+    }
+
+    /// Reports every closed epoch that the probe has passed, in order.
+    pub fn report_ready(
+        &mut self,
+        out: &mut dyn Write,
+        open_epoch: Epoch,
+        end: Option<Epoch>,
+    ) -> io::Result<()> {
+        loop {
+            let epoch = self.next;
+            let bound = self.bound(open_epoch, end);
+            if epoch >= bound || self.probe.less_equal(&epoch) {
+                return Ok(());
+            }
+            // Epochs that only other processes closed have no record here.
+            let meta = self
+                .closed
+                .remove(&epoch)
+                .unwrap_or_else(|| EpochMeta::opened(Instant::now()));
+            let result = self.gathered.borrow_mut().take(epoch);
+            self.table.apply(result.changes);
+            let is_last = end.is_some() && epoch + 1 == bound;
+            let time = self.clock.batch_name(epoch);
+            if is_last || (epoch + 1).is_multiple_of(self.slide) {
+                let rows = self.table.report();
+                self.printer.report(out, &Report { time, rows: &rows })?;
+                out.flush()?;
+            }
+            self.summary.batches += 1;
+            self.summary.tally += result.tally;
+            self.summary.cut_words += meta.cut_words;
+            if self.print_stats {
+                crate::log!("{}", self.batch_stats(epoch, time, &meta, result.tally));
+            }
+            self.next = epoch + 1;
+        }
+    }
+
+    /// Adds what was reported (batches, words) to a run's summary.
+    pub fn add_to(&self, summary: &mut Summary) {
+        summary.batches += self.summary.batches;
+        summary.tally += self.summary.tally;
+        summary.cut_words += self.summary.cut_words;
+    }
+
+    fn batch_stats(
+        &self,
+        epoch: Epoch,
+        time: u64,
+        meta: &EpochMeta,
+        tally: EpochTally,
+    ) -> BatchStats {
+        let ended = self
+            .clock
+            .end_micros(epoch)
+            .map_or(meta.closed_micros, |end| end.min(meta.closed_micros));
+        let open_secs = meta.closed_at.duration_since(meta.opened_at).as_secs_f64();
+        BatchStats {
+            time,
+            lines: meta.lines,
+            tally,
+            cut_words: meta.cut_words,
+            distinct: self.table.distinct(),
+            processing_ms: meta.closed_at.elapsed().as_secs_f64() * 1e3,
+            delay_ms: unix_micros().saturating_sub(ended) as f64 / 1e3,
+            lines_per_sec: if open_secs > 0.0 {
+                meta.lines as f64 / open_secs
+            } else {
+                0.0
+            },
+        }
+    }
+}
