@@ -1,48 +1,15 @@
 //! Never lose a word: reconnects, many producers with a bound, hostile input, backpressure.
 //! Every count is compared with the oracle; memory is read from /proc while netwc runs.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Child, ChildStderr, Stdio};
-use std::sync::mpsc::{channel, Receiver};
-use std::time::{Duration, Instant};
+use std::process::{Child, Stdio};
+use std::time::Duration;
 
 use crate::util::*;
 
-/// Forwards each stderr line of netwc to a channel (and keeps reading, so netwc never blocks).
-fn stderr_lines(stderr: ChildStderr) -> Receiver<String> {
-    let (lines, received) = channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if lines.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    received
-}
-
-/// Waits (bounded) until `count` stderr lines contain `needle`; returns every line seen.
-fn wait_for(lines: &Receiver<String>, needle: &str, count: usize) -> Vec<String> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut seen = Vec::new();
-    let mut found = 0;
-    while found < count {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match lines.recv_timeout(left) {
-            Ok(line) => {
-                found += usize::from(line.contains(needle));
-                seen.push(line);
-            }
-            Err(_) => panic!("waited for {count}× {needle:?}; stderr so far: {seen:#?}"),
-        }
-    }
-    seen
-}
-
-/// The highest resident memory of `child` until it exits, in KiB, and its output.
+/// The peak resident memory of `child` until it exits, in KiB, and its stdout.
 fn peak_rss_and_output(mut child: Child) -> (u64, std::process::Output) {
-    let pid = child.id();
     let stdout = child.stdout.take();
     let reader = std::thread::spawn(move || {
         let mut buf = Vec::new();
@@ -51,49 +18,31 @@ fn peak_rss_and_output(mut child: Child) -> (u64, std::process::Output) {
         }
         buf
     });
-    let mut peak = 0;
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        assert!(start.elapsed() < RUN_LIMIT, "netwc did not finish");
-        if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
-            if let Some(kib) = status
-                .lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<u64>().ok())
-            {
-                peak = peak.max(kib);
-            }
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let peak = wait_with_peak_rss(&mut child);
     let status = child.wait().unwrap();
     let stdout = reader.join().unwrap();
-    (
-        peak,
-        std::process::Output {
-            status,
-            stdout,
-            stderr: Vec::new(),
-        },
-    )
+    let output = std::process::Output {
+        status,
+        stdout,
+        stderr: Vec::new(),
+    };
+    (peak, output)
 }
 
 #[test]
 fn reconnect_survives_a_server_that_comes_and_goes() {
     let port = free_port();
-    let mut child = netwc()
-        .args([
-            "127.0.0.1",
-            &port.to_string(),
-            "--reconnect",
-            "--retry-delay",
-            "100ms",
-        ])
-        .args(["--batch", "100ms", "--format", "tsv"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn(&[
+        "127.0.0.1",
+        &port.to_string(),
+        "--reconnect",
+        "--retry-delay",
+        "100ms",
+        "--batch",
+        "100ms",
+        "--format",
+        "tsv",
+    ]);
     let lines = stderr_lines(child.stderr.take().unwrap());
     // The server is absent at start: netwc keeps trying.
     wait_for(&lines, "could not connect", 2);
@@ -118,18 +67,16 @@ fn reconnect_survives_a_server_that_comes_and_goes() {
 #[test]
 fn listen_refuses_producers_past_max_connections() {
     let port = free_port();
-    let mut child = netwc()
-        .args([
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--max-connections",
-            "2",
-        ])
-        .args(["--batch", "100ms", "--format", "tsv"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn(&[
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+        "--max-connections",
+        "2",
+        "--batch",
+        "100ms",
+        "--format",
+        "tsv",
+    ]);
     let lines = stderr_lines(child.stderr.take().unwrap());
     wait_listening(port);
     let mut first = TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -298,19 +245,14 @@ fn a_connection_reset_mid_line_counts_what_arrived() {
 #[test]
 fn an_idle_producer_holds_nothing_back() {
     let port = free_port();
-    let mut child = netwc()
-        .args([
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--batch",
-            "50ms",
-            "--format",
-            "jsonl",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn(&[
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+        "--batch",
+        "50ms",
+        "--format",
+        "jsonl",
+    ]);
     let lines = stderr_lines(child.stderr.take().unwrap());
     wait_listening(port);
     // One producer connects and says nothing; another sends and leaves.
@@ -351,7 +293,6 @@ fn a_flood_into_a_slow_reader_is_counted_exactly_in_bounded_memory() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let pid = child.id();
     let mut stdout = child.stdout.take().unwrap();
     let reader = std::thread::spawn(move || {
         let mut all = Vec::new();
@@ -365,27 +306,9 @@ fn a_flood_into_a_slow_reader_is_counted_exactly_in_bounded_memory() {
         }
         all
     });
-    let mut peak = 0u64;
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        assert!(start.elapsed() < RUN_LIMIT, "netwc did not finish");
-        if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
-            if let Some(kib) = status
-                .lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<u64>().ok())
-            {
-                peak = peak.max(kib);
-            }
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let peak = wait_with_peak_rss(&mut child);
     feeder.join();
     let out = String::from_utf8(reader.join().unwrap()).unwrap();
     assert_eq!(totals(&parse_tsv(&out)), expected);
     assert!(peak < 100 * 1024, "peak RSS {peak} KiB");
-    eprintln!(
-        "flood: peak RSS {peak} KiB, {} s",
-        start.elapsed().as_secs_f32()
-    );
 }

@@ -24,20 +24,15 @@ fn holding_server(text: &'static [u8]) -> (u16, mpsc::Sender<()>) {
 
 fn graceful_stop_on(signal: &str) {
     let (port, stop) = holding_server(b"one two\ntwo three\nthree");
-    let child = netwc()
-        .args([
-            "127.0.0.1",
-            &port.to_string(),
-            "--batch",
-            "1h",
-            "--format",
-            "tsv",
-            "--stats",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn(&[
+        "127.0.0.1",
+        &port.to_string(),
+        "--batch",
+        "1h",
+        "--format",
+        "tsv",
+        "--stats",
+    ]);
     // The hour-long batch can only end by the signal. Give netwc a moment to read the lines.
     std::thread::sleep(Duration::from_millis(500));
     send_signal(child.id(), signal);

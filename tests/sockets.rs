@@ -116,21 +116,16 @@ fn the_real_nc_as_the_text_server() {
 #[test]
 fn listen_counts_every_line_of_many_producers() {
     let port = free_port();
-    let mut child = netwc()
-        .args([
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--batch",
-            "50ms",
-            "--format",
-            "tsv",
-            "-w",
-            "2",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn(&[
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+        "--batch",
+        "50ms",
+        "--format",
+        "tsv",
+        "-w",
+        "2",
+    ]);
     wait_listening(port);
     let producers = 20;
     let mut expected = Counts::new();
@@ -151,31 +146,10 @@ fn listen_counts_every_line_of_many_producers() {
     for thread in threads {
         thread.join().unwrap();
     }
-    // Wait (bounded) until netwc has read every connection to its end, then stop it. Its
-    // stderr is read to the end, so that netwc can always write its logs.
-    let stderr = child.stderr.take().unwrap();
-    let (closed_all, all_closed) = std::sync::mpsc::channel();
-    let log_reader = std::thread::spawn(move || {
-        use std::io::BufRead;
-        let mut closed = 0;
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if line.ends_with(" closed") {
-                closed += 1;
-                if closed == producers {
-                    closed_all.send(()).unwrap();
-                }
-            }
-        }
-    });
-    assert!(
-        all_closed.recv_timeout(Duration::from_secs(20)).is_ok(),
-        "every producer's connection was read to its end"
-    );
+    // Wait (bounded) until netwc has read every connection to its end, then stop it.
+    let lines = stderr_lines(child.stderr.take().unwrap());
+    wait_for(&lines, " closed", producers as usize);
     send_signal(child.id(), "TERM");
     let output = wait_output(child, Duration::from_secs(20));
-    log_reader.join().unwrap();
     assert_eq!(totals_over_batches(&stdout_of(&output)), expected);
 }

@@ -4,11 +4,12 @@
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::process::{Child, ChildStderr, Command, ExitStatus, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{channel, Receiver};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -356,4 +357,67 @@ pub fn send_signal(pid: u32, signal: &str) {
 /// Reads `path` as text, or an empty string.
 pub fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_default()
+}
+
+/// Starts netwc with `args`, stdout and stderr piped.
+pub fn spawn(args: &[&str]) -> Child {
+    netwc()
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("netwc starts")
+}
+
+/// Forwards each stderr line of netwc to a channel (and keeps reading, so netwc never blocks).
+pub fn stderr_lines(stderr: ChildStderr) -> Receiver<String> {
+    let (lines, received) = channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    received
+}
+
+/// Waits (bounded) until `count` stderr lines contain `needle`; returns every line seen.
+pub fn wait_for(lines: &Receiver<String>, needle: &str, count: usize) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut seen = Vec::new();
+    let mut found = 0;
+    while found < count {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(line) => {
+                found += usize::from(line.contains(needle));
+                seen.push(line);
+            }
+            Err(_) => panic!("waited for {count}× {needle:?}; stderr so far: {seen:#?}"),
+        }
+    }
+    seen
+}
+
+/// The peak resident memory of process `pid` so far (VmHWM), in KiB.
+pub fn peak_rss_kib(pid: u32) -> Option<u64> {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+}
+
+/// Waits for `child` (bounded) while reading its peak resident memory; returns that peak.
+pub fn wait_with_peak_rss(child: &mut Child) -> u64 {
+    let mut peak = 0;
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        assert!(start.elapsed() < RUN_LIMIT, "netwc did not finish");
+        peak = peak.max(peak_rss_kib(child.id()).unwrap_or(0));
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    peak
 }
