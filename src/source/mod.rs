@@ -27,7 +27,7 @@ use crate::config::{Source, SourceOptions, SplitRule};
 use crate::error::Error;
 
 /// Chunks that may wait between the readers and the workers; the bound is the backpressure.
-pub const CHANNEL_CHUNKS: usize = 64;
+pub const CHANNEL_CHUNKS: usize = 16;
 
 /// What a source tells the workers.
 #[derive(Debug)]
