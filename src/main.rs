@@ -4,7 +4,7 @@
 use clap::{CommandFactory, Parser};
 
 use netwc::cli::Args;
-use netwc::{Config, Error};
+use netwc::Config;
 
 fn main() {
     // A panicking worker would leave its siblings waiting on its frontier forever: end the
@@ -43,10 +43,7 @@ fn main() {
         Ok(_) => {}
         Err(error) => {
             netwc::log!("error: {error}");
-            std::process::exit(match error {
-                Error::Usage(_) => 2,
-                Error::Runtime(_) => 1,
-            });
+            std::process::exit(error.exit_code());
         }
     }
 }

@@ -21,6 +21,7 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread::Thread;
 
+pub use demo::{Zipf, VOCABULARY};
 pub use framing::{Chunk, Framed, LineFramer, MAX_PENDING, READ_SIZE};
 
 use crate::config::{Source, SourceOptions, SplitRule};
