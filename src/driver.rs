@@ -350,8 +350,8 @@ impl Driver {
         self.open = EpochMeta::opened(now);
     }
 
-    /// How long worker 0 may park: until the open epoch ends, at most [`MAX_PARK`]. Readers
-    /// and workers wake it early when they have something for it.
+    /// How long the reading worker may park: until the open epoch ends, at most
+    /// [`MAX_PARK`]. Readers and workers wake it early when they have something for it.
     fn park_time(&self, now_micros: u64) -> Duration {
         self.clock
             .until_end(self.open_epoch, now_micros)

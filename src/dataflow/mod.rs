@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! chunks ──round-robin──▶ split + combine per batch ──▶ count_total (by word hash)
-//!  (worker 0 feeds)        (every worker)                 (every worker)
+//!  (a reading worker)      (every worker)                 (every worker)
 //!                              │ tallies                         │ changed counts
 //!                              └──────────────▶ gather on worker 0 ◀┘ ──▶ probe
 //! ```
@@ -34,8 +34,8 @@ pub use pre_aggregate::EpochTally;
 use crate::source::{Chunk, Waker};
 use crate::tokenize::Tokenizer;
 
-/// How many chunks the workers of this process have split, so that worker 0 hands out only a
-/// bounded number ahead of them; each worker wakes worker 0 as it finishes some.
+/// How many chunks the workers of this process have split, so that the reading worker hands
+/// out only a bounded number ahead of them; each worker wakes it as it finishes some.
 #[derive(Debug, Default)]
 pub struct ChunkProgress {
     processed: AtomicU64,
@@ -70,7 +70,7 @@ pub type Word = String;
 
 /// A worker's handles on its copy of the dataflow.
 pub struct WordCount {
-    /// Where worker 0 feeds chunks; other workers drop theirs at once.
+    /// Where the reading worker feeds chunks; other workers drop theirs at once.
     pub input: InputHandleVec<Epoch, Chunk>,
     /// Passes epoch e once every worker is done with it and its results reached worker 0.
     pub probe: ProbeHandle<Epoch>,
