@@ -51,6 +51,18 @@ fn bad_flags_are_usage_errors_that_say_what_is_accepted() {
         &["--stdin", "--batch", "1s", "--batch-lines", "5"],
         &["--batch-lines", "--batch"],
     );
+    usage_error(
+        &["--stdin", "--reconnect"],
+        &["--reconnect is for HOST PORT"],
+    );
+    usage_error(
+        &["localhost", "9", "--retry-delay", "1s"],
+        &["--retry-delay needs --reconnect"],
+    );
+    usage_error(
+        &["--stdin", "--max-connections", "0"],
+        &["--max-connections", "at least 1"],
+    );
 }
 
 #[test]
@@ -172,6 +184,14 @@ fn help_lists_every_option() {
         "--workers",
         "--batches",
         "--duration",
+        "--reconnect",
+        "--retry-delay",
+        "--max-connections",
+        "--processes",
+        "--process",
+        "--hostfile",
+        "--every-process-reads",
+        "--connect-timeout",
     ] {
         assert!(help.contains(flag), "--help lacks {flag}");
     }
