@@ -15,7 +15,7 @@
 //! - [`reporter`]: worker 0's reports, each epoch once and in order.
 //! - [`report`]: the table of current counts and the rows of a report.
 //! - [`output`]: the `spark`, `jsonl` and `tsv` formats.
-//! - [`stats`], [`shutdown`], [`duration`], [`error`], [`log`]: the rest.
+//! - [`stats`], [`shutdown`], [`duration`], [`error`], [`mod@log`]: the rest.
 
 #![warn(missing_docs)]
 

@@ -1,6 +1,6 @@
 //! Running one job over several processes: timely's own cluster, made safe to start.
 //!
-//! Before timely connects, the processes meet in a [`handshake`] on the hostfile addresses:
+//! Before timely connects, the processes meet in a handshake on the hostfile addresses:
 //! each checks that the others run with the same settings (workers, mode, batching, counting
 //! rules) and that all of them arrive within `--connect-timeout`. Only then does timely
 //! connect, with its connection messages on stderr. A process that dies later ends the others
