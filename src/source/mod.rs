@@ -17,6 +17,7 @@ mod reconnect;
 use std::fs::File;
 use std::io::Read;
 use std::net::TcpStream;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread::Thread;
@@ -149,12 +150,12 @@ fn spawn_reader(
 /// Returns the event that ends the stream. A connection reset by the peer ends the stream like
 /// EOF: what had arrived is counted.
 pub(crate) fn pump(mut input: impl Read, mut framer: LineFramer, sender: &Sender) -> Event {
-    let mut warned_cut = false;
+    // One warning per process, however many connections send long words.
+    static WARNED_CUT: AtomicBool = AtomicBool::new(false);
     loop {
         let cut_before = framer.cut_words();
         let result = framer.read_from(&mut input);
-        if framer.cut_words() > cut_before && !warned_cut {
-            warned_cut = true;
+        if framer.cut_words() > cut_before && !WARNED_CUT.swap(true, Ordering::Relaxed) {
             crate::log!(
                 "warning: a word longer than {} bytes was cut to its first {} bytes (cut words are counted in --stats)",
                 MAX_PENDING, MAX_PENDING
