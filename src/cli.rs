@@ -144,6 +144,24 @@ pub struct Args {
     #[arg(long, help_heading = "Output")]
     pub stats: bool,
 
+    /// Keep the counts' state and the unprocessed input durable in DIR: a write-ahead log of
+    /// everything read, and a snapshot every 10 batches. A restart with the same DIR (after a
+    /// crash, even kill -9) resumes exactly; batches printed before are not printed again.
+    #[arg(long, value_name = "DIR", help_heading = "Running")]
+    pub checkpoint: Option<PathBuf>,
+
+    /// With --checkpoint: when the log is forced to disk. `batch` = at every batch's close (a
+    /// power loss loses at most the open batch); `read` = after every read (loses nothing that
+    /// was read, slower). A crash of netwc alone loses nothing with either.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "WHEN",
+        hide_possible_values = true,
+        help_heading = "Running"
+    )]
+    pub fsync: Option<FsyncArg>,
+
     /// Worker threads that split and count (per process).
     #[arg(
         short,
@@ -226,6 +244,15 @@ pub enum EmitArg {
     All,
     /// Only words whose count changed since the previous report.
     Changes,
+}
+
+/// `--fsync`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FsyncArg {
+    /// At every batch's close.
+    Batch,
+    /// After every read.
+    Read,
 }
 
 /// `--format`.

@@ -7,7 +7,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::cli::{Args, EmitArg, FormatArg, ModeArg, SplitArg};
+use crate::checkpoint::Fsync;
+use crate::cli::{Args, EmitArg, FormatArg, FsyncArg, ModeArg, SplitArg};
 use crate::duration::{format_millis, parse_millis};
 
 /// How many batches `--demo` runs when neither `--batches` nor `--duration` is given.
@@ -205,6 +206,10 @@ pub struct Config {
     pub stop: StopAfter,
     /// This process's place in a cluster.
     pub cluster: ClusterConfig,
+    /// `--checkpoint`: where state and the input log are kept.
+    pub checkpoint: Option<PathBuf>,
+    /// When the input log is forced to disk.
+    pub fsync: Fsync,
 }
 
 /// A flag, or a combination of flags, that cannot run. Always a usage error (exit 2).
@@ -260,6 +265,8 @@ impl Config {
             stats: false,
             stop: StopAfter::default(),
             cluster: ClusterConfig::single(),
+            checkpoint: None,
+            fsync: Fsync::Batch,
         }
     }
 
@@ -297,6 +304,14 @@ impl Config {
         };
         let cluster = cluster_of(&args)?;
         source_flags_fit(&args, &source)?;
+        if args.fsync.is_some() && args.checkpoint.is_none() {
+            return Err(conflict("--fsync needs --checkpoint DIR".into()));
+        }
+        if args.checkpoint.is_some() && cluster.every_process_reads {
+            return Err(conflict(
+                "--checkpoint works with one reading process (process 0); it cannot be combined with --every-process-reads yet".into(),
+            ));
+        }
         let mut stop = StopAfter {
             batches: args.batches,
             duration: args.duration,
@@ -325,6 +340,11 @@ impl Config {
             workers: args.workers,
             stats: args.stats,
             stop,
+            fsync: match args.fsync {
+                Some(FsyncArg::Read) => Fsync::Read,
+                _ => Fsync::Batch,
+            },
+            checkpoint: args.checkpoint,
             cluster,
         })
     }

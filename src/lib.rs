@@ -6,6 +6,7 @@
 //!
 //! # Layout
 //! - [`cli`]: the command line as typed (clap); [`config`]: the validated job ([`Config`]).
+//! - [`checkpoint`]: `--checkpoint`: the write-ahead log, snapshots, recovery.
 //! - [`cluster`]: the handshake and timely's cluster configuration.
 //! - [`source`]: readers (socket, `--listen`, stdin, file, demo) and line framing.
 //! - [`batching`]: epochs, batch names and the clock.
@@ -20,6 +21,7 @@
 #![warn(missing_docs)]
 
 pub mod batching;
+pub mod checkpoint;
 pub mod cli;
 pub mod cluster;
 pub mod config;

@@ -56,6 +56,11 @@ impl ResultTable {
         self.counts.len()
     }
 
+    /// Every word with a non-zero count, and its count.
+    pub fn counts(&self) -> impl Iterator<Item = (&Word, isize)> {
+        self.counts.iter().map(|(word, &count)| (word, count))
+    }
+
     /// Adds each change to its word's count.
     pub fn apply(&mut self, changes: Vec<(Word, isize)>) {
         let track = self.emit == Emit::Changes;

@@ -3,7 +3,7 @@
 //! not the data).
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io::{self, Write};
 use std::rc::Rc;
 use std::time::Instant;
@@ -11,8 +11,9 @@ use std::time::Instant;
 use timely::dataflow::ProbeHandle;
 
 use crate::batching::{unix_micros, BatchClock};
+use crate::checkpoint::{Snapshot, FORMAT, SNAPSHOT_EVERY};
 use crate::config::Config;
-use crate::dataflow::{Epoch, EpochTally, Gathered};
+use crate::dataflow::{Epoch, EpochTally, Gathered, Word};
 use crate::output::{printer, Printer, Report};
 use crate::report::ResultTable;
 use crate::stats::{BatchStats, Summary};
@@ -63,6 +64,48 @@ pub struct Reporter {
     /// Other processes feed too: the last epoch is known from the gathered tallies.
     others_feed: bool,
     summary: Summary,
+    /// With `--checkpoint`: what a snapshot needs.
+    history: Option<History>,
+    /// After a restart: epochs up to this one were reported before; they are recomputed
+    /// without printing.
+    silent_through: Option<Epoch>,
+    /// After a restart: batches while netwc was down, passed without printing.
+    down: Option<std::ops::RangeInclusive<Epoch>>,
+    /// Epochs processed since the last snapshot.
+    since_snapshot: u64,
+    /// A snapshot is due: the last epoch processed was printed and enough have passed.
+    snapshot_due: bool,
+}
+
+/// The input counts of each batch still in the window, kept for snapshots. Batch `t`'s counts
+/// follow from the changes at `t` and the counts of batch `t − W`, which `t` retracts:
+/// `c(t) = changes(t) + c(t − W)`.
+struct History {
+    /// The retraction delay W; `None` (running totals) keeps no history: the table is the state.
+    delay: Option<u64>,
+    epochs: VecDeque<(Epoch, HashMap<Word, isize>)>,
+}
+
+impl History {
+    fn record(&mut self, epoch: Epoch, changes: &[(Word, isize)]) {
+        let Some(delay) = self.delay else { return };
+        let mut counts = if self.epochs.len() as u64 >= delay {
+            self.epochs
+                .pop_front()
+                .map(|(_, counts)| counts)
+                .unwrap_or_default()
+        } else {
+            HashMap::new()
+        };
+        for (word, change) in changes {
+            let count = counts.entry(word.clone()).or_insert(0);
+            *count += change;
+            if *count == 0 {
+                counts.remove(word);
+            }
+        }
+        self.epochs.push_back((epoch, counts));
+    }
 }
 
 impl Reporter {
@@ -86,6 +129,61 @@ impl Reporter {
             next: first_epoch,
             others_feed,
             summary: Summary::default(),
+            history: config.checkpoint.as_ref().map(|_| History {
+                delay: config.mode.retraction_delay(),
+                epochs: VecDeque::new(),
+            }),
+            silent_through: None,
+            down: None,
+            since_snapshot: 0,
+            snapshot_due: false,
+        }
+    }
+
+    /// After a restart: start at `first`, recompute epochs up to `silent_through` without
+    /// printing them again, and pass the batches in `down` (while netwc was down) silently.
+    pub fn resume(
+        &mut self,
+        first: Epoch,
+        silent_through: Option<Epoch>,
+        down: Option<std::ops::RangeInclusive<Epoch>>,
+    ) {
+        self.next = first;
+        self.silent_through = silent_through;
+        self.down = down;
+    }
+
+    /// Whether a snapshot should be taken now (see [`Reporter::snapshot`]).
+    pub fn snapshot_due(&self) -> bool {
+        self.snapshot_due
+    }
+
+    /// What the counts depend on after the last processed epoch (taken after a printed
+    /// report, so that a restart's first report compares with the right one).
+    pub fn snapshot(&mut self) -> Snapshot {
+        self.snapshot_due = false;
+        self.since_snapshot = 0;
+        let reported = self.next.saturating_sub(1);
+        let state = match &self.history {
+            Some(History {
+                delay: Some(_),
+                epochs,
+            }) => epochs
+                .iter()
+                .map(|(epoch, counts)| {
+                    let counts = counts.iter().map(|(w, &c)| (w.clone(), c)).collect();
+                    (*epoch, counts)
+                })
+                .collect(),
+            _ => vec![(
+                reported,
+                self.table.counts().map(|(w, c)| (w.clone(), c)).collect(),
+            )],
+        };
+        Snapshot {
+            format: FORMAT,
+            reported,
+            state,
         }
     }
 
@@ -120,12 +218,14 @@ impl Reporter {
             && self.next >= self.bound(open_epoch, end)
     }
 
-    /// Reports every closed epoch that the probe has passed, in order.
+    /// Reports every closed epoch that the probe has passed, in order; calls `processed` with
+    /// each epoch that is newly reported (not those recomputed after a restart).
     pub fn report_ready(
         &mut self,
         out: &mut dyn Write,
         open_epoch: Epoch,
         end: Option<Epoch>,
+        mut processed: impl FnMut(Epoch),
     ) -> io::Result<()> {
         loop {
             let epoch = self.next;
@@ -139,21 +239,38 @@ impl Reporter {
                 .remove(&epoch)
                 .unwrap_or_else(|| EpochMeta::opened(Instant::now()));
             let result = self.gathered.borrow_mut().take(epoch);
+            if let Some(history) = &mut self.history {
+                history.record(epoch, &result.changes);
+            }
             self.table.apply(result.changes);
             let is_last = end.is_some() && epoch + 1 == bound;
-            let time = self.clock.batch_name(epoch);
-            if is_last || (epoch + 1).is_multiple_of(self.slide) {
+            let due = is_last || (epoch + 1).is_multiple_of(self.slide);
+            let silent = self.silent_through.is_some_and(|through| epoch <= through)
+                || self.down.as_ref().is_some_and(|down| down.contains(&epoch));
+            self.next = epoch + 1;
+            if due {
                 let rows = self.table.report();
-                self.printer.report(out, &Report { time, rows: &rows })?;
-                out.flush()?;
+                if !silent {
+                    let time = self.clock.batch_name(epoch);
+                    self.printer.report(out, &Report { time, rows: &rows })?;
+                    out.flush()?;
+                }
             }
+            if silent {
+                continue;
+            }
+            processed(epoch);
             self.summary.batches += 1;
             self.summary.tally += result.tally;
             self.summary.cut_words += meta.cut_words;
             if self.print_stats {
+                let time = self.clock.batch_name(epoch);
                 crate::log!("{}", self.batch_stats(epoch, time, &meta, result.tally));
             }
-            self.next = epoch + 1;
+            if self.history.is_some() {
+                self.since_snapshot += 1;
+                self.snapshot_due |= due && self.since_snapshot >= SNAPSHOT_EVERY;
+            }
         }
     }
 

@@ -7,7 +7,8 @@ use std::os::fd::FromRawFd;
 use std::sync::mpsc::sync_channel;
 use std::sync::{Arc, Mutex};
 
-use crate::cluster::{self, Watchdog};
+use crate::checkpoint::Checkpoint;
+use crate::cluster::{self, Settings, Watchdog};
 use crate::config::Config;
 use crate::dataflow::{self, ChunkProgress};
 use crate::driver::{Driver, Ends, Role};
@@ -42,6 +43,13 @@ pub fn run(config: Config) -> Result<Option<Summary>, Error> {
     } else {
         sync_channel(0).1
     };
+    let checkpoint = match (&config.checkpoint, reads) {
+        (Some(dir), true) => {
+            let settings = Settings::for_checkpoint(&config, &stop_words);
+            Some(Checkpoint::open(dir, &settings, config.fsync)?)
+        }
+        _ => None,
+    };
     let communication = cluster::join(&config, &stop_words)?;
     let progress = Arc::new(ChunkProgress::new(waker.clone()));
     let tokenizer = Tokenizer::new(config.split, config.lowercase, stop_words);
@@ -53,6 +61,7 @@ pub fn run(config: Config) -> Result<Option<Summary>, Error> {
         out,
         appending,
         shutdown,
+        checkpoint,
     }));
     let workers = config.workers;
     let mut timely_config = timely::Config {
@@ -79,8 +88,9 @@ pub fn run(config: Config) -> Result<Option<Summary>, Error> {
             (0, _) => Role::FeedAndReport,
             (_, true) => Role::Feed,
             (_, false) => {
-                // An open input here would hold the frontier back.
+                // Open inputs here would hold the frontier back.
                 drop(wc.input);
+                drop(wc.restore);
                 return Ok(None);
             }
         };

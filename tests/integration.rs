@@ -4,6 +4,7 @@
 
 mod util;
 
+mod checkpoint;
 mod cli;
 mod cluster;
 mod modes;

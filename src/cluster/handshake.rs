@@ -61,8 +61,23 @@ impl Settings {
         )
     }
 
-    /// Each setting that differs, as `name: here vs there`.
-    fn differences(&self, theirs: &Settings) -> Vec<String> {
+    /// The settings a checkpoint must share with the run that resumes it: those that shape
+    /// the counts, not how many workers or processes compute them.
+    pub fn for_checkpoint(config: &Config, stop_words: &StopWords) -> Settings {
+        let mut settings = Settings::of(config, stop_words);
+        for name in [
+            "netwc version",
+            "--processes",
+            "--workers",
+            "--every-process-reads",
+        ] {
+            settings.0.remove(name);
+        }
+        settings
+    }
+
+    /// Each setting that differs, as `name is mine here but theirs there`.
+    pub fn differences(&self, theirs: &Settings) -> Vec<String> {
         self.0
             .iter()
             .filter_map(|(name, mine)| {

@@ -23,7 +23,7 @@ use differential_dataflow::operators::CountTotal;
 use differential_dataflow::AsCollection;
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::pact::Pipeline;
-use timely::dataflow::operators::{Operator, Probe};
+use timely::dataflow::operators::{Concat, Operator, Probe};
 use timely::dataflow::{InputHandleVec, ProbeHandle};
 use timely::worker::Worker;
 
@@ -72,6 +72,9 @@ pub type Word = String;
 pub struct WordCount {
     /// Where the reading worker feeds chunks; other workers drop theirs at once.
     pub input: InputHandleVec<Epoch, Chunk>,
+    /// Where worker 0 feeds a checkpoint's counts back after a restart: differential updates,
+    /// retractions included; dropped once fed (or at once).
+    pub restore: InputHandleVec<Epoch, (WordKey, Epoch, isize)>,
     /// Passes epoch e once every worker is done with it and its results reached worker 0.
     pub probe: ProbeHandle<Epoch>,
     /// On worker 0: each epoch's changed counts and tallies (empty on other workers).
@@ -87,6 +90,7 @@ pub fn build(
     progress: Arc<ChunkProgress>,
 ) -> WordCount {
     let mut input = InputHandleVec::new();
+    let mut restore = InputHandleVec::new();
     let probe = ProbeHandle::new();
     let gathered = Rc::new(RefCell::new(Gathered::default()));
     worker.dataflow::<Epoch, _, _>(|scope| {
@@ -101,12 +105,16 @@ pub fn build(
             });
         let (words, tallies) =
             pre_aggregate::pre_aggregate(chunks, tokenizer, retraction_delay, progress);
-        let counts = words.as_collection().count_total();
+        let counts = words
+            .concat(restore.to_stream(scope))
+            .as_collection()
+            .count_total();
         gather::gather_counts(counts.inner, gathered.clone()).probe_with(&probe);
         gather::gather_tallies(tallies, gathered.clone()).probe_with(&probe);
     });
     WordCount {
         input,
+        restore,
         probe,
         gathered,
     }

@@ -14,9 +14,12 @@ use std::time::{Duration, Instant};
 use timely::dataflow::InputHandleVec;
 use timely::worker::Worker;
 
+mod recovery;
+
 use crate::batching::{unix_micros, BatchClock};
+use crate::checkpoint::{Checkpoint, Recovery};
 use crate::config::{Batching, Config, StopAfter};
-use crate::dataflow::{ChunkProgress, Epoch, WordCount};
+use crate::dataflow::{ChunkProgress, Epoch, WordCount, WordKey};
 use crate::error::Error;
 use crate::reporter::{EpochMeta, Reporter};
 use crate::shutdown::Shutdown;
@@ -42,6 +45,8 @@ pub struct Ends {
     pub appending: bool,
     /// Signals.
     pub shutdown: Shutdown,
+    /// `--checkpoint`: the open directory, and what a restart must restore.
+    pub checkpoint: Option<(Checkpoint, Option<Recovery>)>,
 }
 
 /// What a driving worker does besides feeding its process's source into the dataflow.
@@ -57,6 +62,17 @@ pub enum Role {
 pub struct Driver {
     /// `None` once the input is closed.
     input: Option<InputHandleVec<Epoch, Chunk>>,
+    /// Where a checkpoint's counts go back in; dropped once used.
+    restore: Option<InputHandleVec<Epoch, (WordKey, Epoch, isize)>>,
+    /// `--checkpoint`: the log every chunk goes to before the dataflow.
+    checkpoint: Option<Checkpoint>,
+    /// What a restart restores, until [`Driver::run`] has restored it.
+    recovery: Option<Recovery>,
+    /// Replaying the log: chunks are not logged again.
+    replaying: bool,
+    /// The first checkpoint write that failed; it ends the run.
+    checkpoint_error: Option<Error>,
+    retraction_delay: Option<u64>,
     clock: BatchClock,
     lines_per_batch: Option<u64>,
     stop: StopAfter,
@@ -88,9 +104,22 @@ pub struct Driver {
 
 impl Driver {
     /// The driver for `config` over the dataflow `wc`, with `workers` workers per process.
-    pub fn new(config: &Config, wc: WordCount, ends: Ends, workers: usize, role: Role) -> Driver {
+    pub fn new(
+        config: &Config,
+        wc: WordCount,
+        mut ends: Ends,
+        workers: usize,
+        role: Role,
+    ) -> Driver {
         let clock = BatchClock::new(config.batching);
-        let first_epoch = clock.first_epoch();
+        let (checkpoint, recovery) = match ends.checkpoint.take() {
+            Some((checkpoint, recovery)) => (Some(checkpoint), recovery),
+            None => (None, None),
+        };
+        let first_epoch = recovery
+            .as_ref()
+            .and_then(Recovery::resume_epoch)
+            .unwrap_or_else(|| clock.first_epoch());
         let lines_per_batch = match config.batching {
             Batching::Lines { per_batch } => Some(per_batch),
             Batching::Time { .. } => None,
@@ -101,6 +130,12 @@ impl Driver {
             .then(|| Reporter::new(config, wc.probe, wc.gathered, first_epoch, marks_epochs));
         Driver {
             input: Some(wc.input),
+            restore: Some(wc.restore),
+            checkpoint,
+            recovery,
+            replaying: false,
+            checkpoint_error: None,
+            retraction_delay: config.mode.retraction_delay(),
             clock,
             lines_per_batch,
             stop: config.stop,
@@ -128,6 +163,11 @@ impl Driver {
         if let Some(input) = &mut self.input {
             input.advance_to(self.open_epoch);
         }
+        if let Some(recovery) = self.recovery.take() {
+            self.restore_and_replay(recovery);
+        }
+        // Nothing more is restored: an open restore input would hold the frontier back.
+        self.restore = None;
         if let Some(reporter) = &mut self.reporter {
             if let Err(e) = reporter.begin(&mut self.ends.out, self.ends.appending) {
                 return self.output_failed(e);
@@ -159,6 +199,10 @@ impl Driver {
             if let Err(e) = self.report_ready() {
                 return self.output_failed(e);
             }
+            if let Some(error) = self.checkpoint_error.take() {
+                self.input = None;
+                return Err(error);
+            }
         }
         // Drain: every closed epoch up to the last is reported before the run ends.
         loop {
@@ -170,6 +214,10 @@ impl Driver {
                 break;
             }
             worker.step_or_park(Some(MAX_PARK));
+        }
+        self.save_snapshot();
+        if let Some(error) = self.checkpoint_error.take() {
+            return Err(error);
         }
         if let Some(reporter) = &self.reporter {
             reporter.add_to(&mut self.summary);
@@ -269,6 +317,11 @@ impl Driver {
         self.open.lines += lines;
         self.summary.lines += lines;
         self.open.has_text |= lines > 0 || !chunk.text.is_empty();
+        if let Some(checkpoint) = self.checkpoint.as_mut().filter(|_| !self.replaying) {
+            if let Err(e) = checkpoint.log_chunk(self.open_epoch, lines, &chunk) {
+                self.checkpoint_error.get_or_insert(e);
+            }
+        }
         if chunk.text.is_empty() {
             return;
         }
@@ -340,6 +393,11 @@ impl Driver {
                 input.send(Chunk::default());
             }
         }
+        if let Some(checkpoint) = self.checkpoint.as_mut().filter(|_| !self.replaying) {
+            if let Err(e) = checkpoint.epoch_closed() {
+                self.checkpoint_error.get_or_insert(e);
+            }
+        }
         let now = Instant::now();
         self.open.closed_at = now;
         self.open.closed_micros = unix_micros();
@@ -358,12 +416,23 @@ impl Driver {
             .map_or(MAX_PARK, |until_end| until_end.min(MAX_PARK))
     }
 
-    /// Reports what is ready, if this worker reports.
+    /// Reports what is ready, if this worker reports; notes each report in the checkpoint log
+    /// and takes a snapshot when one is due.
     fn report_ready(&mut self) -> io::Result<()> {
-        match &mut self.reporter {
-            Some(reporter) => reporter.report_ready(&mut self.ends.out, self.open_epoch, self.end),
-            None => Ok(()),
+        let Some(reporter) = &mut self.reporter else {
+            return Ok(());
+        };
+        let checkpoint = &mut self.checkpoint;
+        let error = &mut self.checkpoint_error;
+        reporter.report_ready(&mut self.ends.out, self.open_epoch, self.end, |epoch| {
+            if let Some(Err(e)) = checkpoint.as_mut().map(|c| c.log_reported(epoch)) {
+                error.get_or_insert(e);
+            }
+        })?;
+        if reporter.snapshot_due() {
+            self.save_snapshot();
         }
+        Ok(())
     }
 
     /// The output failed: a reader that went away ends the run quietly (exit 0, as Unix

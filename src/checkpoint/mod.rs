@@ -1,0 +1,292 @@
+//! `--checkpoint DIR`: durable state, so that a restart after a crash (even `kill -9`) resumes
+//! with counts equal to those of a run that never crashed.
+//!
+//! - Every chunk of lines is appended to a write-ahead log ([`wal`]) before it enters the
+//!   dataflow, and every printed report is noted there.
+//! - Every few reports, worker 0 writes a [`Snapshot`] of what the counts depend on (the live
+//!   window's per-batch counts, or the running totals) atomically, and the log before it is
+//!   dropped.
+//! - At start, the snapshot is fed back into the dataflow and the log after it is replayed;
+//!   batches already printed are recomputed silently, so nothing is printed twice.
+//!
+//! The directory also holds the settings that shaped the counts (mode, window, batching,
+//! splitting, case, stop words); a run with other settings is refused with the difference.
+
+pub mod wal;
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::cluster::Settings;
+use crate::dataflow::Epoch;
+use crate::error::Error;
+use crate::source::Chunk;
+
+pub use wal::{Record, Wal};
+
+/// The version of the files in a checkpoint directory.
+pub const FORMAT: u32 = 1;
+
+/// Reports between snapshots.
+pub const SNAPSHOT_EVERY: u64 = 10;
+
+const META: &str = "netwc-checkpoint.json";
+const SNAPSHOT: &str = "snapshot.json";
+const LOG: &str = "wal.log";
+
+/// When the log is forced to disk. Appended records survive the process at once; these say
+/// what survives the machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fsync {
+    /// At every batch's close: a power loss loses at most the open batch.
+    Batch,
+    /// After every chunk read: a power loss loses nothing that was read.
+    Read,
+}
+
+/// What a checkpoint holds besides the log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// The file format.
+    pub format: u32,
+    /// The last batch whose report was printed when the snapshot was taken.
+    pub reported: Epoch,
+    /// What the counts depend on: each live batch's word counts (window and batch modes), or
+    /// the running totals at `reported` (incremental mode).
+    pub state: Vec<(Epoch, Vec<(String, isize)>)>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Meta {
+    format: u32,
+    settings: Settings,
+}
+
+/// What a restart finds.
+#[derive(Debug, Default)]
+pub struct Recovery {
+    /// The latest snapshot, if one was written.
+    pub snapshot: Option<Snapshot>,
+    /// Chunks logged after the snapshot: (epoch, lines, chunk), in order.
+    pub replay: Vec<(Epoch, u64, Chunk)>,
+    /// The last batch whose report was printed.
+    pub last_reported: Option<Epoch>,
+}
+
+impl Recovery {
+    /// The number of distinct words in the snapshot's state.
+    pub fn words_in_state(&self) -> usize {
+        let mut words = std::collections::HashSet::new();
+        for (_, counts) in self.snapshot.iter().flat_map(|s| &s.state) {
+            words.extend(counts.iter().map(|(w, _)| w.as_str()));
+        }
+        words.len()
+    }
+}
+
+/// An open checkpoint directory.
+pub struct Checkpoint {
+    dir: PathBuf,
+    wal: Wal,
+    fsync: Fsync,
+    /// Where each epoch's first chunk starts in the log, to drop what a snapshot covers.
+    epoch_starts: BTreeMap<Epoch, u64>,
+}
+
+impl Checkpoint {
+    /// Opens `dir` (creating it on a first start) for a run with `settings`; says what a
+    /// restart must restore, or `None` on a first start.
+    pub fn open(
+        dir: &Path,
+        settings: &Settings,
+        fsync: Fsync,
+    ) -> Result<(Checkpoint, Option<Recovery>), Error> {
+        let meta_path = dir.join(META);
+        let fresh = !meta_path.exists();
+        if fresh {
+            let foreign = std::fs::read_dir(dir)
+                .map(|mut entries| entries.next().is_some())
+                .unwrap_or(false);
+            if foreign {
+                return Err(Error::runtime(format!(
+                    "--checkpoint '{}' holds files but no {META}: it is not a netwc checkpoint; choose an empty or new directory",
+                    dir.display()
+                )));
+            }
+            std::fs::create_dir_all(dir).map_err(|e| {
+                Error::runtime(format!(
+                    "cannot create --checkpoint '{}': {e}",
+                    dir.display()
+                ))
+            })?;
+            let meta = Meta {
+                format: FORMAT,
+                settings: settings.clone(),
+            };
+            let text = serde_json::to_vec_pretty(&meta).expect("meta serializes");
+            write_atomically(&dir.join("meta.tmp"), &meta_path, &text).map_err(|e| {
+                Error::runtime(format!("cannot write '{}': {e}", meta_path.display()))
+            })?;
+            crate::log!("Creating new context in {}", dir.display());
+        } else {
+            check_meta(&meta_path, settings)?;
+        }
+        let (wal, records) = Wal::open(&dir.join(LOG))?;
+        let mut checkpoint = Checkpoint {
+            dir: dir.to_path_buf(),
+            wal,
+            fsync,
+            epoch_starts: BTreeMap::new(),
+        };
+        if fresh {
+            return Ok((checkpoint, None));
+        }
+        let snapshot = read_snapshot(&dir.join(SNAPSHOT))?;
+        let covered = snapshot.as_ref().map(|s| s.reported);
+        let mut recovery = Recovery {
+            last_reported: covered,
+            ..Recovery::default()
+        };
+        for (offset, record) in records {
+            match record {
+                Record::Chunk {
+                    epoch,
+                    lines,
+                    chunk,
+                } => {
+                    checkpoint.epoch_starts.entry(epoch).or_insert(offset);
+                    if covered.is_none_or(|c| epoch > c) {
+                        recovery.replay.push((epoch, lines, chunk));
+                    }
+                }
+                Record::Reported(epoch) => {
+                    recovery.last_reported = recovery.last_reported.max(Some(epoch));
+                }
+            }
+        }
+        recovery.snapshot = snapshot;
+        Ok((checkpoint, Some(recovery)))
+    }
+
+    /// Logs a chunk before it is sent into `epoch`.
+    pub fn log_chunk(&mut self, epoch: Epoch, lines: u64, chunk: &Chunk) -> Result<(), Error> {
+        let position = self.wal.position();
+        self.epoch_starts.entry(epoch).or_insert(position);
+        self.wal.append(&Record::Chunk {
+            epoch,
+            lines,
+            chunk: chunk.clone(),
+        })?;
+        if self.fsync == Fsync::Read {
+            self.wal.sync()?;
+        }
+        Ok(())
+    }
+
+    /// An epoch closed: with `Fsync::Batch`, everything logged so far goes to disk.
+    pub fn epoch_closed(&mut self) -> Result<(), Error> {
+        match self.fsync {
+            Fsync::Batch => self.wal.sync(),
+            Fsync::Read => Ok(()),
+        }
+    }
+
+    /// Notes that the report of `epoch` was printed.
+    pub fn log_reported(&mut self, epoch: Epoch) -> Result<(), Error> {
+        self.wal.append(&Record::Reported(epoch))
+    }
+
+    /// Writes `snapshot` atomically, then drops the log records it covers.
+    pub fn save(&mut self, snapshot: &Snapshot) -> Result<(), Error> {
+        let path = self.dir.join(SNAPSHOT);
+        let text = serde_json::to_vec(snapshot).expect("snapshot serializes");
+        self.wal.sync()?;
+        write_atomically(&self.dir.join("snapshot.tmp"), &path, &text)
+            .map_err(|e| Error::runtime(format!("cannot write '{}': {e}", path.display())))?;
+        let keep_from = self
+            .epoch_starts
+            .range(snapshot.reported + 1..)
+            .next()
+            .map_or(self.wal.position(), |(_, &offset)| offset);
+        self.wal.truncate_before(keep_from)?;
+        self.epoch_starts = self
+            .epoch_starts
+            .split_off(&(snapshot.reported + 1))
+            .into_iter()
+            .map(|(epoch, offset)| (epoch, offset - keep_from))
+            .collect();
+        Ok(())
+    }
+}
+
+fn check_meta(path: &Path, settings: &Settings) -> Result<(), Error> {
+    let text = std::fs::read(path)
+        .map_err(|e| Error::runtime(format!("cannot read '{}': {e}", path.display())))?;
+    let meta: Meta = serde_json::from_slice(&text).map_err(|e| {
+        Error::runtime(format!(
+            "'{}' is corrupt or not a netwc checkpoint: {e}",
+            path.display()
+        ))
+    })?;
+    if meta.format > FORMAT {
+        return Err(Error::runtime(format!(
+            "'{}' has checkpoint format {}, newer than this netwc's {FORMAT}: use a newer netwc or another directory",
+            path.display(),
+            meta.format
+        )));
+    }
+    let differences = settings.differences(&meta.settings);
+    if !differences.is_empty() {
+        return Err(Error::Usage(format!(
+            "--checkpoint '{}' was written by a run with other settings: {}; resume with the same settings or choose another directory",
+            path.parent().unwrap_or(path).display(),
+            differences.join("; ").replace(" there", " in the checkpoint")
+        )));
+    }
+    Ok(())
+}
+
+fn read_snapshot(path: &Path) -> Result<Option<Snapshot>, Error> {
+    let text = match std::fs::read(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(Error::runtime(format!(
+                "cannot read '{}': {e}",
+                path.display()
+            )))
+        }
+    };
+    let snapshot: Snapshot = serde_json::from_slice(&text).map_err(|e| {
+        Error::runtime(format!(
+            "the snapshot '{}' is corrupt ({e}); it cannot be restored safely",
+            path.display()
+        ))
+    })?;
+    if snapshot.format > FORMAT {
+        return Err(Error::runtime(format!(
+            "the snapshot '{}' has format {}, newer than this netwc's {FORMAT}",
+            path.display(),
+            snapshot.format
+        )));
+    }
+    Ok(Some(snapshot))
+}
+
+/// Writes `bytes` to `temporary`, syncs it, and renames it over `path`, then syncs the folder:
+/// a reader sees the old file or the new one, never a part.
+pub(crate) fn write_atomically(temporary: &Path, path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut file = File::create(temporary)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    drop(file);
+    std::fs::rename(temporary, path)?;
+    if let Some(dir) = path.parent() {
+        File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}

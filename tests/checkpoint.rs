@@ -1,0 +1,273 @@
+//! `--checkpoint`: kill -9 netwc after it has reported part of a stream, restart it on the same
+//! directory, send the rest: the counts equal those of everything sent, and no batch is printed
+//! twice. Also torn and corrupt files, and a directory written with other settings.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::util::*;
+
+/// Serves `text`, then keeps the connection open (if `hold`) or closes it.
+fn serve(text: String, hold: bool) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        stream.write_all(text.as_bytes()).unwrap();
+        if hold {
+            std::thread::sleep(Duration::from_secs(30));
+        }
+    });
+    port
+}
+
+fn start(port: u16, dir: &Path, mode: &[&str]) -> Child {
+    netwc()
+        .args([
+            "127.0.0.1",
+            &port.to_string(),
+            "--batch-lines",
+            "7",
+            "--format",
+            "tsv",
+        ])
+        .arg("--stats")
+        .arg("--checkpoint")
+        .arg(dir)
+        .args(mode)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Runs the crash and the restart; returns both runs' outputs.
+fn crash_and_resume(name: &str, mode: &[&str], seed: u64) -> (String, String, String, String) {
+    let dir = TempDir::new(name);
+    let state = dir.path("state");
+    let first: String = (0..50)
+        .map(|i| format!("w{} x{} y\n", i % 7, i % 3))
+        .collect();
+    let second: String = (0..30)
+        .map(|i| format!("w{} z{}\n", i % 5, i % 2))
+        .collect();
+    let mut child = start(serve(first, true), &state, mode);
+    // Wait until 49 of the 50 lines are reported (7 batches of 7); the 50th is read but its
+    // batch is still open. Then kill at a seeded moment.
+    let stderr = child.stderr.take().unwrap();
+    let mut reported = 0;
+    let mut log = String::new();
+    let start_time = Instant::now();
+    for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+        log.push_str(&line);
+        log.push('\n');
+        if let Some(lines) = line
+            .split_whitespace()
+            .find_map(|f| f.strip_prefix("lines="))
+        {
+            reported += lines.parse::<u64>().unwrap();
+        }
+        if reported >= 49 {
+            break;
+        }
+        assert!(start_time.elapsed() < Duration::from_secs(20), "{log}");
+    }
+    std::thread::sleep(Duration::from_millis(Rng::new(seed).below(200)));
+    send_signal(child.id(), "KILL");
+    let crashed = wait_output(child, Duration::from_secs(10));
+    assert!(log.contains("Creating new context"), "{log}");
+    let resumed = run(netwc()
+        .args(["127.0.0.1", &serve(second, false).to_string()])
+        .args([
+            "--batch-lines",
+            "7",
+            "--format",
+            "tsv",
+            "--stats",
+            "--checkpoint",
+        ])
+        .arg(&state)
+        .args(mode));
+    let resumed_err = String::from_utf8_lossy(&resumed.stderr).to_string();
+    assert!(resumed.status.success(), "{resumed_err}");
+    assert!(
+        resumed_err.contains("restored the checkpoint"),
+        "{resumed_err}"
+    );
+    (
+        String::from_utf8(crashed.stdout).unwrap(),
+        String::from_utf8(resumed.stdout).unwrap(),
+        log,
+        resumed_err,
+    )
+}
+
+fn everything() -> Counts {
+    let first: String = (0..50)
+        .map(|i| format!("w{} x{} y\n", i % 7, i % 3))
+        .collect();
+    let second: String = (0..30)
+        .map(|i| format!("w{} z{}\n", i % 5, i % 2))
+        .collect();
+    oracle_totals(&(first + &second))
+}
+
+/// The rows of the last batch in TSV output.
+fn last_batch(stdout: &str) -> Counts {
+    parse_tsv(stdout)
+        .pop_last()
+        .map(|(_, counts)| counts)
+        .unwrap_or_default()
+}
+
+#[test]
+fn running_totals_survive_kill_9() {
+    for seed in 0..3 {
+        let (_, resumed, _, _) = crash_and_resume(
+            "incremental",
+            &["--mode", "incremental", "--emit", "all"],
+            seed,
+        );
+        assert_eq!(last_batch(&resumed), everything(), "seed {seed}");
+    }
+}
+
+#[test]
+fn a_window_survives_kill_9() {
+    for seed in 3..5 {
+        // A window longer than the whole stream: its last report holds every word.
+        let (_, resumed, _, _) =
+            crash_and_resume("window", &["--mode", "window", "--window", "100"], seed);
+        assert_eq!(last_batch(&resumed), everything(), "seed {seed}");
+    }
+}
+
+#[test]
+fn per_batch_counts_survive_kill_9_and_no_batch_prints_twice() {
+    for seed in 5..7 {
+        let (crashed, resumed, _, _) = crash_and_resume("batch", &["--mode", "batch"], seed);
+        let before = parse_tsv(&crashed);
+        let after = parse_tsv(&resumed);
+        for time in after.keys() {
+            assert!(
+                !before.contains_key(time),
+                "batch {time} printed twice (seed {seed})"
+            );
+        }
+        let mut all = before;
+        all.extend(after);
+        let names: Vec<u64> = all.keys().copied().collect();
+        assert_eq!(
+            names,
+            (1..=names.len() as u64).collect::<Vec<_>>(),
+            "every batch once"
+        );
+        assert_eq!(totals(&all), everything(), "seed {seed}");
+    }
+}
+
+#[test]
+fn a_torn_log_record_is_dropped_with_a_warning() {
+    let dir = TempDir::new("torn");
+    let state = dir.path("state");
+    let file = dir.write("input.txt", b"a b\nc\n");
+    let args = [
+        "--batch-lines",
+        "1",
+        "--format",
+        "tsv",
+        "--mode",
+        "incremental",
+        "--emit",
+        "all",
+    ];
+    let first = run(netwc()
+        .arg("--file")
+        .arg(&file)
+        .args(args)
+        .arg("--checkpoint")
+        .arg(&state));
+    stdout_of(&first);
+    // A crash in the middle of appending a record.
+    let mut log = std::fs::OpenOptions::new()
+        .append(true)
+        .open(state.join("wal.log"))
+        .unwrap();
+    log.write_all(&[40, 0, 0, 0, 9, 9, 9]).unwrap();
+    drop(log);
+    let again = run(netwc()
+        .arg("--file")
+        .arg(&file)
+        .args(args)
+        .arg("--checkpoint")
+        .arg(&state));
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(again.status.success(), "{stderr}");
+    assert!(stderr.contains("dropped a torn last record"), "{stderr}");
+    assert_eq!(
+        last_batch(&stdout_of(&again)),
+        oracle_totals("a b\nc\na b\nc\n")
+    );
+}
+
+#[test]
+fn corrupt_or_foreign_checkpoints_are_refused_by_name() {
+    let dir = TempDir::new("corrupt");
+    let state = dir.path("state");
+    let file = dir.write("input.txt", b"a b\n");
+    let incremental = ["--batch-lines", "1", "--mode", "incremental"];
+    stdout_of(&run(netwc()
+        .arg("--file")
+        .arg(&file)
+        .args(incremental)
+        .arg("--checkpoint")
+        .arg(&state)));
+
+    // Other settings.
+    let window = ["--batch-lines", "1", "--mode", "window", "--window", "2"];
+    let output = run(netwc()
+        .arg("--file")
+        .arg(&file)
+        .args(window)
+        .arg("--checkpoint")
+        .arg(&state));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--mode is Window"), "{stderr}");
+
+    // A flipped byte in the snapshot.
+    let snapshot = state.join("snapshot.json");
+    let mut bytes = std::fs::read(&snapshot).unwrap();
+    bytes[0] ^= 0x55;
+    std::fs::write(&snapshot, bytes).unwrap();
+    let output = run(netwc()
+        .arg("--file")
+        .arg(&file)
+        .args(incremental)
+        .arg("--checkpoint")
+        .arg(&state));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("snapshot.json") && stderr.contains("corrupt"),
+        "{stderr}"
+    );
+
+    // A directory that is not a checkpoint.
+    let other = dir.path("other");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(other.join("notes.txt"), b"mine").unwrap();
+    let output = run(netwc()
+        .arg("--file")
+        .arg(&file)
+        .args(incremental)
+        .arg("--checkpoint")
+        .arg(&other));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("not a netwc checkpoint"), "{stderr}");
+}
