@@ -98,6 +98,12 @@ fn crash_and_resume(name: &str, mode: &[&str], seed: u64) -> (String, String, St
         resumed_err.contains("restored the checkpoint"),
         "{resumed_err}"
     );
+    // The run ended with a snapshot: the log it covers is gone.
+    let log_size = std::fs::metadata(state.join("wal.log")).unwrap().len();
+    assert!(
+        log_size < 100,
+        "the log keeps {log_size} bytes after a final snapshot"
+    );
     (
         String::from_utf8(crashed.stdout).unwrap(),
         String::from_utf8(resumed.stdout).unwrap(),
