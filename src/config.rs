@@ -307,11 +307,7 @@ impl Config {
         if args.fsync.is_some() && args.checkpoint.is_none() {
             return Err(conflict("--fsync needs --checkpoint DIR".into()));
         }
-        if args.checkpoint.is_some() && cluster.every_process_reads {
-            return Err(conflict(
-                "--checkpoint works with one reading process (process 0); it cannot be combined with --every-process-reads yet".into(),
-            ));
-        }
+
         let mut stop = StopAfter {
             batches: args.batches,
             duration: args.duration,

@@ -7,7 +7,7 @@ use std::os::fd::FromRawFd;
 use std::sync::mpsc::sync_channel;
 use std::sync::{Arc, Mutex};
 
-use crate::checkpoint::Checkpoint;
+use crate::checkpoint::{self, Checkpoint};
 use crate::cluster::{self, Settings, Watchdog};
 use crate::config::Config;
 use crate::dataflow::{self, ChunkProgress};
@@ -46,11 +46,20 @@ pub fn run(config: Config) -> Result<Option<Summary>, Error> {
     let checkpoint = match (&config.checkpoint, reads) {
         (Some(dir), true) => {
             let settings = Settings::for_checkpoint(&config, &stop_words);
-            Some(Checkpoint::open(dir, &settings, config.fsync)?)
+            let dir = checkpoint::process_dir(dir, &config.cluster);
+            Some(Checkpoint::open(&dir, &settings, config.fsync)?)
         }
         _ => None,
     };
-    let communication = cluster::join(&config, &stop_words)?;
+    let own_snapshot = checkpoint
+        .as_ref()
+        .and_then(|(_, recovery)| recovery.as_ref())
+        .and_then(|recovery| recovery.snapshot.as_ref())
+        .map(|snapshot| snapshot.reported);
+    let (communication, first_snapshot) = cluster::join(&config, &stop_words, own_snapshot)?;
+    // Every reading process replays only what process 0's snapshot does not cover.
+    let checkpoint = checkpoint
+        .map(|(checkpoint, recovery)| (checkpoint, recovery.map(|r| r.covered_by(first_snapshot))));
     let progress = Arc::new(ChunkProgress::new(waker.clone()));
     let tokenizer = Tokenizer::new(config.split, config.lowercase, stop_words);
 
@@ -91,6 +100,7 @@ pub fn run(config: Config) -> Result<Option<Summary>, Error> {
                 // Open inputs here would hold the frontier back.
                 drop(wc.input);
                 drop(wc.restore);
+                drop(wc.control);
                 return Ok(None);
             }
         };

@@ -277,3 +277,99 @@ fn corrupt_or_foreign_checkpoints_are_refused_by_name() {
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("not a netwc checkpoint"), "{stderr}");
 }
+
+#[test]
+fn every_reading_process_of_a_cluster_recovers_its_own_log() {
+    let dir = TempDir::new("cluster-checkpoint");
+    let state = dir.path("state");
+    let hosts = hostfile(&dir, 2);
+    let text = |p: usize, part: usize, lines: usize| -> String {
+        (0..lines)
+            .map(|i| format!("p{p}w{} part{part} shared\n", i % 4))
+            .collect()
+    };
+    let args = |port: u16, p: usize| -> Vec<String> {
+        [
+            "127.0.0.1",
+            &port.to_string(),
+            "--batch-lines",
+            "7",
+            "--format",
+            "tsv",
+            "--stats",
+            "--mode",
+            "incremental",
+            "--emit",
+            "all",
+            "--every-process-reads",
+            "-n",
+            "2",
+            "-p",
+            &p.to_string(),
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .chain(["--hostfile".into(), hosts.to_str().unwrap().into()])
+        .chain(["--checkpoint".into(), state.to_str().unwrap().into()])
+        .collect()
+    };
+    let spawn_with = |args: Vec<String>| {
+        netwc()
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    // First run: each process reads 100 lines from a server that stays connected; process 0
+    // takes a snapshot after 10 batches and announces it, and process 1 drops that part of its
+    // log.
+    let mut one = spawn_with(args(serve(text(1, 0, 100), true), 1));
+    let mut zero = spawn_with(args(serve(text(0, 0, 100), true), 0));
+    let lines = stderr_lines(zero.stderr.take().unwrap());
+    let mut reported = 0;
+    while reported < 98 {
+        let line = lines
+            .recv_timeout(Duration::from_secs(30))
+            .expect("batches are reported");
+        if let Some(n) = line
+            .split_whitespace()
+            .find_map(|f| f.strip_prefix("lines="))
+        {
+            reported += n.parse::<u64>().unwrap();
+        }
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    send_signal(one.id(), "KILL");
+    let _ = one.wait();
+    let lost = wait_output(zero, Duration::from_secs(20));
+    assert_eq!(
+        lost.status.code(),
+        Some(1),
+        "process 0 stops when process 1 dies"
+    );
+    // Second run: each process gets 20 more lines, then its server closes.
+    let one = spawn_with(args(serve(text(1, 1, 20), false), 1));
+    let zero = spawn_with(args(serve(text(0, 1, 20), false), 0));
+    let resumed = wait_output(zero, Duration::from_secs(30));
+    let other = wait_output(one, Duration::from_secs(30));
+    let stderr = String::from_utf8_lossy(&resumed.stderr);
+    assert!(resumed.status.success(), "{stderr}");
+    assert!(
+        other.status.success(),
+        "{}",
+        String::from_utf8_lossy(&other.stderr)
+    );
+    assert!(stderr.contains("restored the checkpoint"), "{stderr}");
+    let mut expected = Counts::new();
+    for (p, part, n) in [(0, 0, 100), (1, 0, 100), (0, 1, 20), (1, 1, 20)] {
+        for (word, count) in oracle_totals(&text(p, part, n)) {
+            *expected.entry(word).or_default() += count;
+        }
+    }
+    assert_eq!(
+        last_batch(&String::from_utf8_lossy(&resumed.stdout)),
+        expected
+    );
+}

@@ -421,3 +421,11 @@ pub fn wait_with_peak_rss(child: &mut Child) -> u64 {
     }
     peak
 }
+
+/// A hostfile for `n` processes on free loopback ports.
+pub fn hostfile(dir: &TempDir, n: usize) -> PathBuf {
+    let lines: String = (0..n)
+        .map(|_| format!("127.0.0.1:{}\n", free_port()))
+        .collect();
+    dir.write("hosts.txt", format!("# test cluster\n{lines}").as_bytes())
+}

@@ -66,11 +66,23 @@ struct Meta {
     settings: Settings,
 }
 
+/// The directory a process keeps its checkpoint in: DIR itself, or `DIR/process-I` in a
+/// cluster, so that processes on one machine can share a DIR.
+pub fn process_dir(dir: &Path, cluster: &crate::config::ClusterConfig) -> PathBuf {
+    if cluster.processes > 1 {
+        dir.join(format!("process-{}", cluster.process))
+    } else {
+        dir.to_path_buf()
+    }
+}
+
 /// What a restart finds.
 #[derive(Debug, Default)]
 pub struct Recovery {
     /// The latest snapshot, if one was written.
     pub snapshot: Option<Snapshot>,
+    /// The last batch a snapshot covers: this process's own, or process 0's in a cluster.
+    pub covered: Option<Epoch>,
     /// Chunks logged after the snapshot: (epoch, lines, chunk), in order.
     pub replay: Vec<(Epoch, u64, Chunk)>,
     /// The last batch whose report was printed.
@@ -78,6 +90,16 @@ pub struct Recovery {
 }
 
 impl Recovery {
+    /// Drops the logged chunks that process 0's snapshot already covers (in a cluster whose
+    /// processes all read, the others' logs are compacted only when process 0 says so).
+    pub fn covered_by(mut self, snapshot: Option<Epoch>) -> Recovery {
+        if let Some(covered) = snapshot.filter(|&c| Some(c) > self.covered) {
+            self.replay.retain(|(epoch, _, _)| *epoch > covered);
+            self.covered = Some(covered);
+        }
+        self
+    }
+
     /// The number of distinct words in the snapshot's state.
     pub fn words_in_state(&self) -> usize {
         let mut words = std::collections::HashSet::new();
@@ -149,6 +171,7 @@ impl Checkpoint {
         let covered = snapshot.as_ref().map(|s| s.reported);
         let mut recovery = Recovery {
             last_reported: covered,
+            covered,
             ..Recovery::default()
         };
         for (offset, record) in records {
@@ -207,15 +230,23 @@ impl Checkpoint {
         self.wal.sync()?;
         write_atomically(&self.dir.join("snapshot.tmp"), &path, &text)
             .map_err(|e| Error::runtime(format!("cannot write '{}': {e}", path.display())))?;
+        self.drop_covered(snapshot.reported)
+    }
+
+    /// Drops the log records of batches up to `covered`, which a snapshot holds.
+    pub fn drop_covered(&mut self, covered: Epoch) -> Result<(), Error> {
         let keep_from = self
             .epoch_starts
-            .range(snapshot.reported + 1..)
+            .range(covered + 1..)
             .next()
             .map_or(self.wal.position(), |(_, &offset)| offset);
+        if keep_from == 0 {
+            return Ok(());
+        }
         self.wal.truncate_before(keep_from)?;
         self.epoch_starts = self
             .epoch_starts
-            .split_off(&(snapshot.reported + 1))
+            .split_off(&(covered + 1))
             .into_iter()
             .map(|(epoch, offset)| (epoch, offset - keep_from))
             .collect();

@@ -94,6 +94,10 @@ struct Hello {
     magic: String,
     process: usize,
     settings: Settings,
+    /// From process 0 with `--checkpoint`: the batch its last snapshot covers, so that the
+    /// other processes replay only what their logs hold after it.
+    #[serde(default)]
+    snapshot: Option<u64>,
 }
 
 /// One peer's connection and what it said.
@@ -103,12 +107,14 @@ struct Peer {
 }
 
 /// Meets every other process or fails by `deadline`.
+/// Returns the batch process 0's last snapshot covers, if it has one.
 pub fn meet(
     me: usize,
     addresses: &[String],
     settings: &Settings,
+    snapshot: Option<u64>,
     deadline: Instant,
-) -> Result<(), Error> {
+) -> Result<Option<u64>, Error> {
     let waited = deadline.saturating_duration_since(Instant::now());
     let listener = TcpListener::bind(&addresses[me]).map_err(|e| {
         Error::runtime(format!(
@@ -123,11 +129,13 @@ pub fn meet(
         magic: MAGIC.into(),
         process: me,
         settings: settings.clone(),
+        snapshot,
     })
     .expect("settings serialize");
 
     let mut peers: BTreeMap<usize, Peer> = BTreeMap::new();
     let mut problems = Vec::new();
+    let mut first_snapshot = if me == 0 { snapshot } else { None };
     while peers.len() + 1 < addresses.len() && Instant::now() < deadline {
         let mut progressed = false;
         // Connect to every lower process not met yet.
@@ -136,7 +144,11 @@ pub fn meet(
                 continue;
             }
             if let Some(stream) = try_connect(address) {
-                let (process, peer) = exchange(stream, &hello, settings, deadline, &mut problems)?;
+                let (process, peer, theirs) =
+                    exchange(stream, &hello, settings, deadline, &mut problems)?;
+                if process == 0 {
+                    first_snapshot = theirs;
+                }
                 if process != j {
                     return Err(Error::Usage(format!(
                         "{address} is process {j} in this hostfile, but the process there says it is process {process}: every process needs the same hostfile"
@@ -150,7 +162,8 @@ pub fn meet(
         match listener.accept() {
             Ok((stream, _)) => {
                 let _ = stream.set_nonblocking(false);
-                let (process, peer) = exchange(stream, &hello, settings, deadline, &mut problems)?;
+                let (process, peer, _) =
+                    exchange(stream, &hello, settings, deadline, &mut problems)?;
                 if process <= me || process >= addresses.len() || peers.contains_key(&process) {
                     return Err(Error::Usage(format!(
                         "a process that says it is process {process} connected to process {me}: every process needs the same hostfile and its own --process index"
@@ -205,7 +218,7 @@ pub fn meet(
             )));
         }
     }
-    Ok(())
+    Ok(first_snapshot)
 }
 
 fn try_connect(address: &str) -> Option<TcpStream> {
@@ -214,13 +227,14 @@ fn try_connect(address: &str) -> Option<TcpStream> {
 }
 
 /// Sends our hello and reads the peer's; a settings difference is added to `problems`.
+/// Returns the peer's index, the connection and the snapshot batch it announced.
 fn exchange(
     stream: TcpStream,
     hello: &str,
     settings: &Settings,
     deadline: Instant,
     problems: &mut Vec<String>,
-) -> Result<(usize, Peer), Error> {
+) -> Result<(usize, Peer, Option<u64>), Error> {
     let wait = deadline
         .saturating_duration_since(Instant::now())
         .max(Duration::from_millis(100));
@@ -248,5 +262,5 @@ fn exchange(
     for difference in settings.differences(&theirs.settings) {
         problems.push(format!("process {}: {difference}", theirs.process));
     }
-    Ok((theirs.process, Peer { reader, writer }))
+    Ok((theirs.process, Peer { reader, writer }, theirs.snapshot))
 }

@@ -68,15 +68,21 @@ pub fn read_hostfile(path: &Path, processes: usize) -> Result<Vec<String>, Error
     Ok(addresses)
 }
 
-/// Meets the other processes, checks that they agree, and returns timely's configuration.
-pub fn join(config: &Config, stop_words: &StopWords) -> Result<CommunicationConfig, Error> {
+/// Meets the other processes, checks that they agree, and returns timely's configuration and
+/// the batch process 0's last snapshot covers (`snapshot` is this process's own, if any).
+pub fn join(
+    config: &Config,
+    stop_words: &StopWords,
+    snapshot: Option<u64>,
+) -> Result<(CommunicationConfig, Option<u64>), Error> {
     let cluster = &config.cluster;
     if cluster.processes == 1 {
-        return Ok(if config.workers > 1 {
+        let communication = if config.workers > 1 {
             CommunicationConfig::Process(config.workers)
         } else {
             CommunicationConfig::Thread
-        });
+        };
+        return Ok((communication, snapshot));
     }
     let addresses = addresses(cluster)?;
     let deadline = Instant::now() + cluster.connect_timeout;
@@ -87,10 +93,11 @@ pub fn join(config: &Config, stop_words: &StopWords) -> Result<CommunicationConf
         addresses.join(", "),
         crate::duration::format_millis(cluster.connect_timeout.as_millis() as u64)
     );
-    handshake::meet(
+    let first_snapshot = handshake::meet(
         cluster.process,
         &addresses,
         &Settings::of(config, stop_words),
+        snapshot,
         deadline,
     )?;
     if cluster.process > 0 {
@@ -98,13 +105,14 @@ pub fn join(config: &Config, stop_words: &StopWords) -> Result<CommunicationConf
         // which timely connects to, a moment to bind their listeners first.
         std::thread::sleep(STAGGER);
     }
-    Ok(CommunicationConfig::Cluster {
+    let communication = CommunicationConfig::Cluster {
         threads: config.workers,
         process: cluster.process,
         addresses,
         report: false,
         zerocopy: false,
-    })
+    };
+    Ok((communication, first_snapshot))
 }
 
 /// Ends the process if timely has not connected the cluster within `timeout`: timely itself

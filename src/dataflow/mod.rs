@@ -14,7 +14,7 @@ mod gather;
 mod key;
 mod pre_aggregate;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -23,7 +23,8 @@ use differential_dataflow::operators::CountTotal;
 use differential_dataflow::AsCollection;
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::pact::Pipeline;
-use timely::dataflow::operators::{Concat, Operator, Probe};
+use timely::dataflow::operators::vec::Broadcast;
+use timely::dataflow::operators::{Concat, Inspect, Operator, Probe};
 use timely::dataflow::{InputHandleVec, ProbeHandle};
 use timely::worker::Worker;
 
@@ -75,6 +76,11 @@ pub struct WordCount {
     /// Where worker 0 feeds a checkpoint's counts back after a restart: differential updates,
     /// retractions included; dropped once fed (or at once).
     pub restore: InputHandleVec<Epoch, (WordKey, Epoch, isize)>,
+    /// With `--checkpoint` and `--every-process-reads`: where worker 0 announces the batch its
+    /// latest snapshot covers, so that every reading process can drop that part of its log.
+    pub control: InputHandleVec<Epoch, Epoch>,
+    /// The latest batch announced on `control`, as seen on this worker.
+    pub covered: Rc<Cell<Option<Epoch>>>,
     /// Passes epoch e once every worker is done with it and its results reached worker 0.
     pub probe: ProbeHandle<Epoch>,
     /// On worker 0: each epoch's changed counts and tallies (empty on other workers).
@@ -91,6 +97,8 @@ pub fn build(
 ) -> WordCount {
     let mut input = InputHandleVec::new();
     let mut restore = InputHandleVec::new();
+    let mut control = InputHandleVec::new();
+    let covered = Rc::new(Cell::new(None));
     let probe = ProbeHandle::new();
     let gathered = Rc::new(RefCell::new(Gathered::default()));
     worker.dataflow::<Epoch, _, _>(|scope| {
@@ -111,10 +119,17 @@ pub fn build(
             .count_total();
         gather::gather_counts(counts.inner, gathered.clone()).probe_with(&probe);
         gather::gather_tallies(tallies, gathered.clone()).probe_with(&probe);
+        let seen = covered.clone();
+        control
+            .to_stream(scope)
+            .broadcast()
+            .inspect(move |&epoch: &Epoch| seen.set(seen.get().max(Some(epoch))));
     });
     WordCount {
         input,
         restore,
+        control,
+        covered,
         probe,
         gathered,
     }

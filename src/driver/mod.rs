@@ -64,6 +64,11 @@ pub struct Driver {
     input: Option<InputHandleVec<Epoch, Chunk>>,
     /// Where a checkpoint's counts go back in; dropped once used.
     restore: Option<InputHandleVec<Epoch, (WordKey, Epoch, isize)>>,
+    /// On worker 0 when every process reads and checkpoints: where snapshots are announced.
+    control: Option<InputHandleVec<Epoch, Epoch>>,
+    /// The latest snapshot batch announced by worker 0, and the latest this log dropped.
+    covered: std::rc::Rc<std::cell::Cell<Option<Epoch>>>,
+    dropped_through: Option<Epoch>,
     /// `--checkpoint`: the log every chunk goes to before the dataflow.
     checkpoint: Option<Checkpoint>,
     /// What a restart restores, until [`Driver::run`] has restored it.
@@ -128,9 +133,13 @@ impl Driver {
         let marks_epochs = config.cluster.every_process_reads && config.cluster.processes > 1;
         let reporter = (role == Role::FeedAndReport)
             .then(|| Reporter::new(config, wc.probe, wc.gathered, first_epoch, marks_epochs));
+        let announces = role == Role::FeedAndReport && marks_epochs && checkpoint.is_some();
         Driver {
             input: Some(wc.input),
             restore: Some(wc.restore),
+            control: announces.then_some(wc.control),
+            covered: wc.covered,
+            dropped_through: None,
             checkpoint,
             recovery,
             replaying: false,
@@ -162,6 +171,9 @@ impl Driver {
     pub fn run(mut self, worker: &mut Worker) -> Result<Summary, Error> {
         if let Some(input) = &mut self.input {
             input.advance_to(self.open_epoch);
+        }
+        if let Some(control) = &mut self.control {
+            control.advance_to(self.open_epoch);
         }
         if let Some(recovery) = self.recovery.take() {
             self.restore_and_replay(recovery);
@@ -199,6 +211,7 @@ impl Driver {
             if let Err(e) = self.report_ready() {
                 return self.output_failed(e);
             }
+            self.drop_announced();
             if let Some(error) = self.checkpoint_error.take() {
                 self.input = None;
                 return Err(error);
@@ -363,6 +376,9 @@ impl Driver {
             input.advance_to(self.open_epoch);
             input.flush();
         }
+        if let Some(control) = &mut self.control {
+            control.advance_to(self.open_epoch);
+        }
     }
 
     /// Ends the run: the open epoch is closed and is the last reported, except an empty line
@@ -378,8 +394,9 @@ impl Driver {
             self.retire_open_epoch();
             self.end = Some(self.open_epoch + 1);
         }
-        // Dropping the input closes every epoch from the open one on.
+        // Dropping the inputs closes every epoch from the open one on.
         self.input = None;
+        self.control = None;
     }
 
     /// Moves the open epoch's record to those waiting for their report.

@@ -9,8 +9,8 @@ impl Recovery {
     /// The epoch a restarted run resumes in: after the snapshot, or the first epoch the log
     /// holds or that was not reported yet; `None` when there is nothing to resume.
     pub fn resume_epoch(&self) -> Option<u64> {
-        if let Some(snapshot) = &self.snapshot {
-            return Some(snapshot.reported + 1);
+        if let Some(covered) = self.covered {
+            return Some(covered + 1);
         }
         let logged = self.replay.first().map(|(epoch, _, _)| *epoch);
         let unreported = self.last_reported.map(|e| e + 1);
@@ -76,7 +76,8 @@ impl Driver {
         );
     }
 
-    /// Takes a snapshot if the run checkpoints and the reporter has processed anything.
+    /// Takes a snapshot if the run checkpoints and the reporter has processed anything, and
+    /// announces it to the other reading processes.
     pub(super) fn save_snapshot(&mut self) {
         let (Some(reporter), Some(checkpoint)) = (&mut self.reporter, &mut self.checkpoint) else {
             return;
@@ -84,6 +85,27 @@ impl Driver {
         let snapshot = reporter.snapshot();
         if let Err(e) = checkpoint.save(&snapshot) {
             self.checkpoint_error.get_or_insert(e);
+            return;
         }
+        if let Some(control) = &mut self.control {
+            control.send(snapshot.reported);
+        }
+    }
+
+    /// On a reading process other than 0: drops the part of the log that process 0's latest
+    /// announced snapshot covers.
+    pub(super) fn drop_announced(&mut self) {
+        let Some(covered) = self.covered.get() else {
+            return;
+        };
+        if self.reporter.is_some() || self.dropped_through >= Some(covered) {
+            return;
+        }
+        if let Some(checkpoint) = &mut self.checkpoint {
+            if let Err(e) = checkpoint.drop_covered(covered) {
+                self.checkpoint_error.get_or_insert(e);
+            }
+        }
+        self.dropped_through = Some(covered);
     }
 }
