@@ -313,20 +313,11 @@ fn every_reading_process_of_a_cluster_recovers_its_own_log() {
         .chain(["--checkpoint".into(), state.to_str().unwrap().into()])
         .collect()
     };
-    let spawn_with = |args: Vec<String>| {
-        netwc()
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
-    };
     // First run: each process reads 100 lines from a server that stays connected; process 0
     // takes a snapshot after 10 batches and announces it, and process 1 drops that part of its
     // log.
-    let mut one = spawn_with(args(serve(text(1, 0, 100), true), 1));
-    let mut zero = spawn_with(args(serve(text(0, 0, 100), true), 0));
+    let mut one = spawn(args(serve(text(1, 0, 100), true), 1));
+    let mut zero = spawn(args(serve(text(0, 0, 100), true), 0));
     let lines = stderr_lines(zero.stderr.take().unwrap());
     let mut reported = 0;
     while reported < 98 {
@@ -350,8 +341,8 @@ fn every_reading_process_of_a_cluster_recovers_its_own_log() {
         "process 0 stops when process 1 dies"
     );
     // Second run: each process gets 20 more lines, then its server closes.
-    let one = spawn_with(args(serve(text(1, 1, 20), false), 1));
-    let zero = spawn_with(args(serve(text(0, 1, 20), false), 0));
+    let one = spawn(args(serve(text(1, 1, 20), false), 1));
+    let zero = spawn(args(serve(text(0, 1, 20), false), 0));
     let resumed = wait_output(zero, Duration::from_secs(30));
     let other = wait_output(one, Duration::from_secs(30));
     let stderr = String::from_utf8_lossy(&resumed.stderr);

@@ -32,7 +32,7 @@ fn peak_rss_and_output(mut child: Child) -> (u64, std::process::Output) {
 #[test]
 fn reconnect_survives_a_server_that_comes_and_goes() {
     let port = free_port();
-    let mut child = spawn(&[
+    let mut child = spawn([
         "127.0.0.1",
         &port.to_string(),
         "--reconnect",
@@ -67,7 +67,7 @@ fn reconnect_survives_a_server_that_comes_and_goes() {
 #[test]
 fn listen_refuses_producers_past_max_connections() {
     let port = free_port();
-    let mut child = spawn(&[
+    let mut child = spawn([
         "--listen",
         &format!("127.0.0.1:{port}"),
         "--max-connections",
@@ -245,7 +245,7 @@ fn a_connection_reset_mid_line_counts_what_arrived() {
 #[test]
 fn an_idle_producer_holds_nothing_back() {
     let port = free_port();
-    let mut child = spawn(&[
+    let mut child = spawn([
         "--listen",
         &format!("127.0.0.1:{port}"),
         "--batch",

@@ -24,7 +24,7 @@ fn holding_server(text: &'static [u8]) -> (u16, mpsc::Sender<()>) {
 
 fn graceful_stop_on(signal: &str) {
     let (port, stop) = holding_server(b"one two\ntwo three\nthree");
-    let child = spawn(&[
+    let child = spawn([
         "127.0.0.1",
         &port.to_string(),
         "--batch",

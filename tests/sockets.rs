@@ -116,7 +116,7 @@ fn the_real_nc_as_the_text_server() {
 #[test]
 fn listen_counts_every_line_of_many_producers() {
     let port = free_port();
-    let mut child = spawn(&[
+    let mut child = spawn([
         "--listen",
         &format!("127.0.0.1:{port}"),
         "--batch",

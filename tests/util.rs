@@ -360,7 +360,7 @@ pub fn read(path: &Path) -> String {
 }
 
 /// Starts netwc with `args`, stdout and stderr piped.
-pub fn spawn(args: &[&str]) -> Child {
+pub fn spawn<S: AsRef<std::ffi::OsStr>>(args: impl IntoIterator<Item = S>) -> Child {
     netwc()
         .args(args)
         .stdin(Stdio::null())
