@@ -7,6 +7,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use clap::ValueEnum;
+
 use crate::checkpoint::Fsync;
 use crate::cli::{Args, EmitArg, FormatArg, FsyncArg, ModeArg, SplitArg};
 use crate::duration::{format_millis, parse_millis};
@@ -473,10 +475,11 @@ fn mode_of(args: &Args, batching: Batching) -> Result<Mode, ConfigError> {
     if args.mode != ModeArg::Window {
         for (flag, value) in [("--window", &args.window), ("--slide", &args.slide)] {
             if value.is_some() {
+                let mode = args.mode.to_possible_value().expect("modes are not hidden");
                 return Err(conflict(format!(
-                    "{flag} is only used with --mode window (the mode is {:?}); add --mode window or drop {flag}",
-                    args.mode
-                ).replace("Batch", "batch").replace("Incremental", "incremental")));
+                    "{flag} is only used with --mode window (the mode is {}); add --mode window or drop {flag}",
+                    mode.get_name()
+                )));
             }
         }
     }

@@ -100,6 +100,20 @@ impl Recovery {
         self
     }
 
+    /// The epoch a restarted run resumes in: after the snapshot, or the first epoch the log
+    /// holds or that was not reported yet; `None` when there is nothing to resume.
+    pub fn resume_epoch(&self) -> Option<u64> {
+        if let Some(covered) = self.covered {
+            return Some(covered + 1);
+        }
+        let logged = self.replay.first().map(|(epoch, _, _)| *epoch);
+        let unreported = self.last_reported.map(|e| e + 1);
+        match (logged, unreported) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
     /// The number of distinct words in the snapshot's state.
     pub fn words_in_state(&self) -> usize {
         let mut words = std::collections::HashSet::new();

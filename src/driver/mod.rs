@@ -401,11 +401,9 @@ impl Driver {
 
     /// Moves the open epoch's record to those waiting for their report.
     fn retire_open_epoch(&mut self) {
-        if self.marks_epochs {
+        if self.marks_epochs && self.input.is_some() {
             // An empty chunk: the reporter then sees a tally for this epoch.
-            if self.input.is_some() {
-                self.count_routed();
-            }
+            self.count_routed();
             if let Some(input) = &mut self.input {
                 input.send(Chunk::default());
             }

@@ -5,22 +5,6 @@ use super::Driver;
 use crate::checkpoint::Recovery;
 use crate::dataflow::WordKey;
 
-impl Recovery {
-    /// The epoch a restarted run resumes in: after the snapshot, or the first epoch the log
-    /// holds or that was not reported yet; `None` when there is nothing to resume.
-    pub fn resume_epoch(&self) -> Option<u64> {
-        if let Some(covered) = self.covered {
-            return Some(covered + 1);
-        }
-        let logged = self.replay.first().map(|(epoch, _, _)| *epoch);
-        let unreported = self.last_reported.map(|e| e + 1);
-        match (logged, unreported) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
-    }
-}
-
 impl Driver {
     /// Restores a checkpoint: the snapshot's counts go back in at their own epochs (with their
     /// retractions), the log after it is replayed into its epochs, and the reporter recomputes
