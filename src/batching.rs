@@ -3,6 +3,12 @@
 //! With time batches, epoch e covers Unix time [e·I, (e+1)·I) for interval I, and is named by
 //! its end, (e+1)·I ms, as Spark names batches. With line batches, epoch k holds lines
 //! kN..(k+1)N and is named k+1.
+//!
+//! After a restart from a checkpoint, epochs keep counting up from where the last run stopped,
+//! but names follow the clock: when the last run already reported the interval the restart is
+//! in (a quick restart after a clean stop), the epochs run ahead of the clock by a fixed
+//! [`BatchClock::resumed_at`] shift, so that the first batch is still named by the interval
+//! the clock is in, never by one in the future.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -21,12 +27,29 @@ pub fn unix_micros() -> u64 {
 #[derive(Debug, Clone, Copy)]
 pub struct BatchClock {
     batching: Batching,
+    /// How far epochs run ahead of the clock's intervals (time batches after a restart).
+    shift: u64,
 }
 
 impl BatchClock {
     /// A clock for `batching`.
     pub fn new(batching: Batching) -> BatchClock {
-        BatchClock { batching }
+        BatchClock { batching, shift: 0 }
+    }
+
+    /// The clock of a restart that goes on at epoch `resume` (the epochs before it were used
+    /// by the last run; those between it and now are passed silently). When the clock has not
+    /// passed `resume`, epochs are shifted so that `resume` is named as the current interval.
+    pub fn resumed_at(batching: Batching, resume: Epoch) -> BatchClock {
+        let clock = BatchClock::new(batching);
+        if !clock.is_timed() {
+            return clock;
+        }
+        let now = clock.epoch_at(unix_micros());
+        BatchClock {
+            batching,
+            shift: resume.saturating_sub(now),
+        }
     }
 
     /// The epoch the job starts in: the current interval, or line batch 0.
@@ -41,7 +64,7 @@ impl BatchClock {
     /// (they are cut by counting, not by the clock).
     pub fn epoch_at(&self, micros: u64) -> Epoch {
         match self.batching {
-            Batching::Time { interval_ms } => micros / (interval_ms * 1_000),
+            Batching::Time { interval_ms } => micros / (interval_ms * 1_000) + self.shift,
             Batching::Lines { .. } => 0,
         }
     }
@@ -54,7 +77,7 @@ impl BatchClock {
     /// The name of `epoch`'s batch: its end time in ms, or k+1 for line batch k.
     pub fn batch_name(&self, epoch: Epoch) -> u64 {
         match self.batching {
-            Batching::Time { interval_ms } => (epoch + 1) * interval_ms,
+            Batching::Time { interval_ms } => (epoch.saturating_sub(self.shift) + 1) * interval_ms,
             Batching::Lines { .. } => epoch + 1,
         }
     }
@@ -62,7 +85,7 @@ impl BatchClock {
     /// With time batches, the wall-clock end of `epoch` in µs since the Unix epoch.
     pub fn end_micros(&self, epoch: Epoch) -> Option<u64> {
         match self.batching {
-            Batching::Time { interval_ms } => Some((epoch + 1) * interval_ms * 1_000),
+            Batching::Time { interval_ms } => Some((epoch.saturating_sub(self.shift) + 1) * interval_ms * 1_000),
             Batching::Lines { .. } => None,
         }
     }
@@ -87,6 +110,20 @@ mod tests {
             clock.until_end(epoch, 1_357_008_429_500_000),
             Some(Duration::from_millis(500))
         );
+    }
+
+    #[test]
+    fn a_restart_is_named_by_the_clock_never_ahead_of_it() {
+        let batching = Batching::Time { interval_ms: 10_000 };
+        let now = BatchClock::new(batching).first_epoch();
+        // The last run reported the current interval and the two after it.
+        let clock = BatchClock::resumed_at(batching, now + 3);
+        assert_eq!(clock.batch_name(now + 3), (now + 1) * 10_000);
+        assert_eq!(clock.epoch_at(unix_micros()), now + 3);
+        // The last run ended long ago: epochs and intervals agree again.
+        let clock = BatchClock::resumed_at(batching, now - 100);
+        assert_eq!(clock.epoch_at(unix_micros()), now);
+        assert_eq!(clock.batch_name(now), (now + 1) * 10_000);
     }
 
     #[test]

@@ -10,6 +10,10 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 
 use crate::duration::parse_duration;
+use crate::numbers::{
+    parse_batch_lines, parse_batches, parse_max_connections, parse_process, parse_processes,
+    parse_top, parse_workers,
+};
 
 /// Spark Streaming's NetworkWordCount on timely and differential dataflow.
 ///
@@ -43,14 +47,10 @@ pub struct Args {
     #[arg(long, value_name = "ADDR", help_heading = "Source (choose one)")]
     pub listen: Option<String>,
 
-    /// With --listen: accept at most N producers at once; more are refused and logged.
-    #[arg(
-        long,
-        value_name = "N",
-        default_value_t = 1000,
-        help_heading = "Source (choose one)"
-    )]
-    pub max_connections: usize,
+    /// With --listen: accept at most N producers at once; more are refused and logged
+    /// [default: 1000].
+    #[arg(long, value_name = "N", value_parser = parse_max_connections, allow_hyphen_values = true, help_heading = "Source (choose one)")]
+    pub max_connections: Option<usize>,
 
     /// With HOST PORT: keep running when the server is absent or closes, and retry every
     /// --retry-delay, like Spark's receiver (empty batches are reported meanwhile).
@@ -58,7 +58,7 @@ pub struct Args {
     pub reconnect: bool,
 
     /// With --reconnect: how long to wait between attempts.
-    #[arg(long, value_name = "DUR", value_parser = parse_duration, help_heading = "Source (choose one)")]
+    #[arg(long, value_name = "DUR", value_parser = parse_duration, allow_hyphen_values = true, help_heading = "Source (choose one)")]
     pub retry_delay: Option<Duration>,
 
     /// Read standard input.
@@ -71,7 +71,7 @@ pub struct Args {
 
     /// Batch interval: 1ms up to hours (500ms, 1s, 2m, 1h). Batches are named by their end
     /// time, aligned to multiples of the interval in Unix epoch milliseconds, as in Spark.
-    #[arg(short, long, value_name = "DUR", value_parser = parse_duration, help_heading = "Batching")]
+    #[arg(short, long, value_name = "DUR", value_parser = parse_duration, allow_hyphen_values = true, help_heading = "Batching")]
     pub batch: Option<Duration>,
 
     /// Batch by line count instead of time: batch k holds lines kN..(k+1)N and is named k+1.
@@ -80,6 +80,8 @@ pub struct Args {
         long,
         value_name = "N",
         conflicts_with = "batch",
+        value_parser = parse_batch_lines,
+        allow_hyphen_values = true,
         help_heading = "Batching"
     )]
     pub batch_lines: Option<u64>,
@@ -130,7 +132,8 @@ pub struct Args {
     #[arg(
         long,
         value_name = "N",
-        allow_negative_numbers = true,
+        value_parser = parse_top,
+        allow_hyphen_values = true,
         help_heading = "Output"
     )]
     pub top: Option<usize>,
@@ -168,6 +171,8 @@ pub struct Args {
         long,
         value_name = "N",
         default_value_t = 1,
+        value_parser = parse_workers,
+        allow_hyphen_values = true,
         help_heading = "Running"
     )]
     pub workers: usize,
@@ -179,6 +184,8 @@ pub struct Args {
         long,
         value_name = "N",
         default_value_t = 1,
+        value_parser = parse_processes,
+        allow_hyphen_values = true,
         help_heading = "Cluster"
     )]
     pub processes: usize,
@@ -189,6 +196,8 @@ pub struct Args {
         long,
         value_name = "I",
         default_value_t = 0,
+        value_parser = parse_process,
+        allow_hyphen_values = true,
         help_heading = "Cluster"
     )]
     pub process: usize,
@@ -204,16 +213,16 @@ pub struct Args {
     #[arg(long, help_heading = "Cluster")]
     pub every_process_reads: bool,
 
-    /// How long processes wait at start for the other processes of the cluster.
-    #[arg(long, value_name = "DUR", value_parser = parse_duration, default_value = "30s", help_heading = "Cluster")]
-    pub connect_timeout: Duration,
+    /// How long processes wait at start for the other processes of the cluster [default: 30s].
+    #[arg(long, value_name = "DUR", value_parser = parse_duration, allow_hyphen_values = true, help_heading = "Cluster")]
+    pub connect_timeout: Option<Duration>,
 
     /// Stop after N batches (the last one is closed and reported as at end of input).
-    #[arg(long, value_name = "N", help_heading = "Running")]
+    #[arg(long, value_name = "N", value_parser = parse_batches, allow_hyphen_values = true, help_heading = "Running")]
     pub batches: Option<u64>,
 
     /// Stop after DUR; the batch in flight then is closed and reported.
-    #[arg(long, value_name = "DUR", value_parser = parse_duration, help_heading = "Running")]
+    #[arg(long, value_name = "DUR", value_parser = parse_duration, allow_hyphen_values = true, help_heading = "Running")]
     pub duration: Option<Duration>,
 }
 

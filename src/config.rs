@@ -47,6 +47,16 @@ pub struct SourceOptions {
     pub max_connections: usize,
 }
 
+/// Producers accepted at once by `--listen` unless `--max-connections` says otherwise.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1000;
+
+/// How long cluster processes wait for each other unless `--connect-timeout` says otherwise.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The longest window counted in batches (`--window N` with `--batch-lines`): far beyond any
+/// real use, and small enough that no epoch arithmetic can overflow.
+pub const MAX_WINDOW_BATCHES: u64 = 1_000_000_000;
+
 /// Spark's receiver waits 2 s between connection attempts.
 pub const DEFAULT_RETRY_DELAY: Duration = Duration::from_secs(2);
 
@@ -163,7 +173,7 @@ impl ClusterConfig {
             process: 0,
             hostfile: None,
             every_process_reads: false,
-            connect_timeout: Duration::from_secs(30),
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
         }
     }
 
@@ -260,7 +270,7 @@ impl Config {
             output: None,
             split: SplitRule::Whitespace,
             reconnect: None,
-            max_connections: 1000,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
             lowercase: false,
             stop_words: None,
             workers: 1,
@@ -277,16 +287,6 @@ impl Config {
         let source = source_of(&args)?;
         let batching = batching_of(&args)?;
         let mode = mode_of(&args, batching)?;
-        if args.workers == 0 {
-            return Err(invalid(
-                "invalid value '0' for '--workers <N>': expected at least 1 worker".into(),
-            ));
-        }
-        if args.batches == Some(0) {
-            return Err(invalid(
-                "invalid value '0' for '--batches <N>': expected at least 1 batch".into(),
-            ));
-        }
         let format = match args.format {
             FormatArg::Spark => Format::Spark,
             FormatArg::Jsonl => Format::Jsonl,
@@ -332,7 +332,7 @@ impl Config {
             reconnect: args
                 .reconnect
                 .then(|| args.retry_delay.unwrap_or(DEFAULT_RETRY_DELAY)),
-            max_connections: args.max_connections,
+            max_connections: args.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS),
             lowercase: args.lowercase,
             stop_words: args.stop_words,
             workers: args.workers,
@@ -351,6 +351,16 @@ impl Config {
 fn source_of(args: &Args) -> Result<Source, ConfigError> {
     let mut chosen = Vec::new();
     if let Some(host) = &args.host {
+        // Java and URLs write IPv6 addresses in brackets; the resolver wants them bare.
+        let host = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host);
+        if host.trim().is_empty() {
+            return Err(invalid(format!(
+                "invalid HOST '{host}': expected a host name or address (e.g. localhost, 127.0.0.1 or [::1])"
+            )));
+        }
         let Some(port) = &args.port else {
             return Err(invalid(format!(
                 "missing PORT after HOST '{host}': connect with `netwc HOST PORT` (e.g. netwc localhost 9999), or choose another source: {SOURCES}"
@@ -367,7 +377,7 @@ fn source_of(args: &Args) -> Result<Source, ConfigError> {
         chosen.push((
             "HOST PORT",
             Source::Connect {
-                host: host.clone(),
+                host: host.to_string(),
                 port,
             },
         ));
@@ -410,9 +420,9 @@ fn source_flags_fit(args: &Args, source: &Source) -> Result<(), ConfigError> {
     if args.retry_delay.is_some() && !args.reconnect {
         return Err(conflict("--retry-delay needs --reconnect".into()));
     }
-    if args.max_connections == 0 {
-        return Err(invalid(
-            "invalid value '0' for '--max-connections <N>': expected at least 1".into(),
+    if args.max_connections.is_some() && !matches!(source, Source::Listen(_)) {
+        return Err(conflict(
+            "--max-connections is for --listen ADDR (producers that connect to netwc); drop it or listen".into(),
         ));
     }
     Ok(())
@@ -430,11 +440,6 @@ impl Config {
 }
 
 fn cluster_of(args: &Args) -> Result<ClusterConfig, ConfigError> {
-    if args.processes == 0 {
-        return Err(invalid(
-            "invalid value '0' for '--processes <N>': expected at least 1 process".into(),
-        ));
-    }
     if args.process >= args.processes {
         return Err(invalid(format!(
             "invalid value '{}' for '--process <I>': with --processes {} the index is 0 to {}",
@@ -449,20 +454,31 @@ fn cluster_of(args: &Args) -> Result<ClusterConfig, ConfigError> {
                 .into(),
         ));
     }
+    if args.processes == 1 && args.connect_timeout.is_some() {
+        return Err(conflict(
+            "--connect-timeout is for clusters: add --processes N (and --process I)".into(),
+        ));
+    }
+    let last_default_port = crate::cluster::DEFAULT_BASE_PORT as usize + args.processes - 1;
+    if args.hostfile.is_none() && last_default_port > usize::from(u16::MAX) {
+        return Err(invalid(format!(
+            "invalid value '{}' for '--processes <N>': without --hostfile process i listens on port {}+i, so at most {} processes fit below port 65535; list the addresses in a --hostfile",
+            args.processes,
+            crate::cluster::DEFAULT_BASE_PORT,
+            usize::from(u16::MAX) - crate::cluster::DEFAULT_BASE_PORT as usize + 1
+        )));
+    }
     Ok(ClusterConfig {
         processes: args.processes,
         process: args.process,
         hostfile: args.hostfile.clone(),
         every_process_reads: args.every_process_reads,
-        connect_timeout: args.connect_timeout,
+        connect_timeout: args.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
     })
 }
 
 fn batching_of(args: &Args) -> Result<Batching, ConfigError> {
     match (args.batch_lines, args.batch) {
-        (Some(0), _) => Err(invalid(
-            "invalid value '0' for '--batch-lines <N>': expected at least 1 line per batch".into(),
-        )),
         (Some(per_batch), _) => Ok(Batching::Lines { per_batch }),
         (None, Some(interval)) => Ok(Batching::Time {
             interval_ms: interval.as_millis() as u64,
@@ -513,9 +529,9 @@ fn mode_of(args: &Args, batching: Batching) -> Result<Mode, ConfigError> {
 fn batches_in(flag: &str, text: &str, batching: Batching) -> Result<u64, ConfigError> {
     match batching {
         Batching::Lines { .. } => match text.trim().parse::<u64>() {
-            Ok(n) if n > 0 => Ok(n),
+            Ok(n) if (1..=MAX_WINDOW_BATCHES).contains(&n) => Ok(n),
             _ => Err(invalid(format!(
-                "invalid value '{text}' for '{flag}': with --batch-lines, {flag} is a whole number of batches (at least 1), e.g. {flag} 3"
+                "invalid value '{text}' for '{flag}': with --batch-lines, {flag} is a whole number of batches from 1 to {MAX_WINDOW_BATCHES}, e.g. {flag} 3"
             ))),
         },
         Batching::Time { interval_ms } => {

@@ -9,6 +9,10 @@ use std::time::Duration;
 /// The units accepted, with their length in milliseconds, for messages and parsing.
 const UNITS: [(&str, u64); 4] = [("ms", 1), ("s", 1_000), ("m", 60_000), ("h", 3_600_000)];
 
+/// The longest duration any flag takes: a year. Batches, windows and deadlines stay far from
+/// where their arithmetic in milliseconds or microseconds could overflow.
+pub const MAX_MILLIS: u64 = 365 * 24 * 3_600_000;
+
 /// What a duration argument looks like, for error messages.
 pub const ACCEPTED: &str = "a whole number followed by ms, s, m or h (e.g. 500ms, 1s, 2m, 1h)";
 
@@ -26,6 +30,11 @@ pub fn parse_millis(text: &str) -> Result<u64, String> {
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(trimmed.len());
     let (number, unit) = trimmed.split_at(digits_end);
+    if trimmed.starts_with('-') {
+        return Err(format!(
+            "'{text}' is negative: expected {ACCEPTED}"
+        ));
+    }
     if number.is_empty() {
         return Err(format!("'{text}' is not a duration: expected {ACCEPTED}"));
     }
@@ -42,6 +51,11 @@ pub fn parse_millis(text: &str) -> Result<u64, String> {
     let millis = value
         .checked_mul(unit_ms)
         .ok_or_else(|| format!("'{text}' is too large: expected {ACCEPTED}"))?;
+    if millis > MAX_MILLIS {
+        return Err(format!(
+            "'{text}' is too long: the longest accepted duration is 8760h (a year)"
+        ));
+    }
     if millis == 0 {
         return Err(format!("'{text}' is zero: the shortest duration is 1ms"));
     }
@@ -81,7 +95,9 @@ mod tests {
         assert!(parse_millis("5").unwrap_err().contains("no unit"));
         assert!(parse_millis("5x").unwrap_err().contains("unknown unit 'x'"));
         assert!(parse_millis("s").unwrap_err().contains("not a duration"));
-        assert!(parse_millis("-1s").unwrap_err().contains("not a duration"));
+        assert!(parse_millis("-1s").unwrap_err().contains("negative"));
+        assert!(parse_millis("5124095577h").unwrap_err().contains("too long"));
+        assert_eq!(parse_millis("8760h"), Ok(MAX_MILLIS));
         assert!(parse_millis("1.5s").unwrap_err().contains("unknown unit"));
         assert!(parse_millis("0s").unwrap_err().contains("zero"));
         assert!(parse_millis("99999999999999999999h")

@@ -30,6 +30,7 @@ pub mod driver;
 pub mod duration;
 pub mod error;
 pub mod log;
+pub mod numbers;
 pub mod output;
 pub mod report;
 pub mod reporter;

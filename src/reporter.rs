@@ -109,9 +109,10 @@ impl History {
 }
 
 impl Reporter {
-    /// A reporter for `config`, starting at `first_epoch`.
+    /// A reporter for `config` that names batches by `clock`, starting at `first_epoch`.
     pub fn new(
         config: &Config,
+        clock: BatchClock,
         probe: ProbeHandle<Epoch>,
         gathered: Rc<RefCell<Gathered>>,
         first_epoch: Epoch,
@@ -120,7 +121,7 @@ impl Reporter {
         Reporter {
             probe,
             gathered,
-            clock: BatchClock::new(config.batching),
+            clock,
             slide: config.mode.slide(),
             print_stats: config.stats,
             printer: printer(config.format),

@@ -46,6 +46,7 @@ pub fn run(config: Config) -> Result<Option<Summary>, Error> {
     let checkpoint = match (&config.checkpoint, reads) {
         (Some(dir), true) => {
             let settings = Settings::for_checkpoint(&config, &stop_words);
+            checkpoint::check_cluster_layout(dir, &config.cluster)?;
             let dir = checkpoint::process_dir(dir, &config.cluster);
             Some(Checkpoint::open(&dir, &settings, config.fsync)?)
         }
@@ -143,6 +144,7 @@ fn load_stop_words(config: &Config) -> Result<StopWords, Error> {
     })?;
     Ok(String::from_utf8_lossy(&bytes)
         .lines()
+        .map(str::trim)
         .filter(|line| !line.is_empty())
         .map(str::to_owned)
         .collect())

@@ -37,6 +37,7 @@ pub const SNAPSHOT_EVERY: u64 = 10;
 const META: &str = "netwc-checkpoint.json";
 const SNAPSHOT: &str = "snapshot.json";
 const LOG: &str = "wal.log";
+const LOCK: &str = "lock";
 
 /// When the log is forced to disk. Appended records survive the process at once; these say
 /// what survives the machine.
@@ -127,6 +128,9 @@ impl Recovery {
 /// An open checkpoint directory.
 pub struct Checkpoint {
     dir: PathBuf,
+    /// The advisory lock that makes this run the directory's only one; the kernel releases it
+    /// when the process ends, however it ends.
+    _lock: File,
     wal: Wal,
     fsync: Fsync,
     /// Where each epoch's first chunk starts in the log, to drop what a snapshot covers.
@@ -144,21 +148,16 @@ impl Checkpoint {
         let meta_path = dir.join(META);
         let fresh = !meta_path.exists();
         if fresh {
-            let foreign = std::fs::read_dir(dir)
-                .map(|mut entries| entries.next().is_some())
-                .unwrap_or(false);
-            if foreign {
-                return Err(Error::runtime(format!(
-                    "--checkpoint '{}' holds files but no {META}: it is not a netwc checkpoint; choose an empty or new directory",
-                    dir.display()
-                )));
-            }
+            refuse_foreign(dir)?;
             std::fs::create_dir_all(dir).map_err(|e| {
                 Error::runtime(format!(
                     "cannot create --checkpoint '{}': {e}",
                     dir.display()
                 ))
             })?;
+        }
+        let lock = lock(dir)?;
+        if fresh {
             let meta = Meta {
                 format: FORMAT,
                 settings: settings.clone(),
@@ -174,6 +173,7 @@ impl Checkpoint {
         let (wal, records) = Wal::open(&dir.join(LOG))?;
         let mut checkpoint = Checkpoint {
             dir: dir.to_path_buf(),
+            _lock: lock,
             wal,
             fsync,
             epoch_starts: BTreeMap::new(),
@@ -266,6 +266,86 @@ impl Checkpoint {
             .collect();
         Ok(())
     }
+}
+
+/// Takes the directory's lock, or says which process holds it. The lock file holds the PID of
+/// its holder, for that message; the lock itself is `flock`, which dies with its process, so a
+/// `kill -9` leaves nothing stale behind.
+fn lock(dir: &Path) -> Result<File, Error> {
+    let path = dir.join(LOCK);
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| Error::runtime(format!("cannot open '{}': {e}", path.display())))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let holder = std::fs::read_to_string(&path).unwrap_or_default();
+            let holder = match holder.trim() {
+                "" => "another process".to_string(),
+                pid => format!("process {pid}"),
+            };
+            return Err(Error::runtime(format!(
+                "--checkpoint '{}' is in use by another netwc ({holder}): one run per directory; stop that run first or choose another directory",
+                dir.display()
+            )));
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(Error::runtime(format!(
+                "cannot lock '{}': {e}",
+                path.display()
+            )))
+        }
+    }
+    let written = file
+        .set_len(0)
+        .and_then(|_| writeln!(file, "{}", std::process::id()));
+    written.map_err(|e| Error::runtime(format!("cannot write '{}': {e}", path.display())))?;
+    Ok(file)
+}
+
+/// A directory without our metadata is refused unless it is empty (or only holds a lock file
+/// a first start left): it may hold someone's files. A cluster's checkpoint (`process-I`
+/// folders) gets a message of its own.
+fn refuse_foreign(dir: &Path) -> Result<(), Error> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    let names: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name != LOCK)
+        .collect();
+    if names.is_empty() {
+        return Ok(());
+    }
+    let processes = names.iter().filter(|n| n.starts_with("process-")).count();
+    if processes > 0 && dir.join("process-0").join(META).exists() {
+        return Err(Error::Usage(format!(
+            "--checkpoint '{}' holds the checkpoint of a cluster of {processes} processes (process-0 … process-{}): resume it with --processes {processes}, or choose another directory",
+            dir.display(),
+            processes - 1
+        )));
+    }
+    Err(Error::runtime(format!(
+        "--checkpoint '{}' holds files but no {META}: it is not a netwc checkpoint; choose an empty or new directory",
+        dir.display()
+    )))
+}
+
+/// A cluster keeps its checkpoint in `DIR/process-I`: a DIR that holds a single process's
+/// checkpoint is refused, or the cluster would start afresh beside it.
+pub fn check_cluster_layout(dir: &Path, cluster: &crate::config::ClusterConfig) -> Result<(), Error> {
+    if cluster.processes > 1 && dir.join(META).exists() {
+        return Err(Error::Usage(format!(
+            "--checkpoint '{}' holds the checkpoint of a single process: resume it without --processes, or choose another directory",
+            dir.display()
+        )));
+    }
+    Ok(())
 }
 
 fn check_meta(path: &Path, settings: &Settings) -> Result<(), Error> {

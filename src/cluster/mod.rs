@@ -23,7 +23,7 @@ pub use handshake::Settings;
 const STAGGER: Duration = Duration::from_millis(100);
 
 /// Timely's default cluster addresses: process i at 127.0.0.1:2101+i.
-const DEFAULT_BASE_PORT: u16 = 2101;
+pub const DEFAULT_BASE_PORT: u16 = 2101;
 
 /// The address of each process, from the hostfile or timely's defaults.
 pub fn addresses(cluster: &ClusterConfig) -> Result<Vec<String>, Error> {
@@ -57,6 +57,14 @@ pub fn read_hostfile(path: &Path, processes: usize) -> Result<Vec<String>, Error
         }
         addresses.push(line.to_string());
     }
+    for (i, address) in addresses.iter().enumerate() {
+        if let Some(j) = addresses[..i].iter().position(|a| a == address) {
+            return Err(Error::Usage(format!(
+                "--hostfile '{}' lists {address} twice (for processes {j} and {i}): every process needs an address of its own",
+                path.display()
+            )));
+        }
+    }
     if addresses.len() < processes {
         return Err(Error::Usage(format!(
             "--hostfile '{}' lists {} address(es), but --processes is {processes}: it needs one host:port line per process",
@@ -66,6 +74,19 @@ pub fn read_hostfile(path: &Path, processes: usize) -> Result<Vec<String>, Error
     }
     addresses.truncate(processes);
     Ok(addresses)
+}
+
+/// The addresses for a log line: all of a small cluster, the first few of a large one.
+fn address_list(addresses: &[String]) -> String {
+    const SHOWN: usize = 4;
+    if addresses.len() <= SHOWN {
+        return addresses.join(", ");
+    }
+    format!(
+        "{}, … and {} more",
+        addresses[..SHOWN].join(", "),
+        addresses.len() - SHOWN
+    )
 }
 
 /// Meets the other processes, checks that they agree, and returns timely's configuration and
@@ -90,7 +111,7 @@ pub fn join(
         "process {} of {}: waiting for the cluster ({}) for up to {}",
         cluster.process,
         cluster.processes,
-        addresses.join(", "),
+        address_list(&addresses),
         crate::duration::format_millis(cluster.connect_timeout.as_millis() as u64)
     );
     let first_snapshot = handshake::meet(
@@ -162,6 +183,9 @@ mod tests {
             short.contains("lists 2 address(es), but --processes is 3"),
             "{short}"
         );
+        std::fs::write(&path, "localhost:2101\nlocalhost:2101\n").unwrap();
+        let twice = read_hostfile(&path, 2).unwrap_err().to_string();
+        assert!(twice.contains("lists localhost:2101 twice"), "{twice}");
         std::fs::write(&path, "localhost:2101\nlocalhost\n").unwrap();
         let bad = read_hostfile(&path, 2).unwrap_err().to_string();
         assert!(

@@ -116,15 +116,17 @@ impl Driver {
         workers: usize,
         role: Role,
     ) -> Driver {
-        let clock = BatchClock::new(config.batching);
         let (checkpoint, recovery) = match ends.checkpoint.take() {
             Some((checkpoint, recovery)) => (Some(checkpoint), recovery),
             None => (None, None),
         };
-        let first_epoch = recovery
-            .as_ref()
-            .and_then(Recovery::resume_epoch)
-            .unwrap_or_else(|| clock.first_epoch());
+        let (clock, first_epoch) = match recovery.as_ref().and_then(Recovery::resume_epoch) {
+            Some(resume) => (BatchClock::resumed_at(config.batching, resume), resume),
+            None => {
+                let clock = BatchClock::new(config.batching);
+                (clock, clock.first_epoch())
+            }
+        };
         let lines_per_batch = match config.batching {
             Batching::Lines { per_batch } => Some(per_batch),
             Batching::Time { .. } => None,
@@ -132,7 +134,7 @@ impl Driver {
         let now = Instant::now();
         let marks_epochs = config.cluster.every_process_reads && config.cluster.processes > 1;
         let reporter = (role == Role::FeedAndReport)
-            .then(|| Reporter::new(config, wc.probe, wc.gathered, first_epoch, marks_epochs));
+            .then(|| Reporter::new(config, clock, wc.probe, wc.gathered, first_epoch, marks_epochs));
         let announces = role == Role::FeedAndReport && marks_epochs && checkpoint.is_some();
         Driver {
             input: Some(wc.input),

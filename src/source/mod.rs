@@ -110,6 +110,12 @@ pub fn open(
             let file = File::open(path).map_err(|e| {
                 Error::runtime(format!("cannot read --file '{}': {e}", path.display()))
             })?;
+            if file.metadata().is_ok_and(|m| m.is_dir()) {
+                return Err(Error::runtime(format!(
+                    "cannot read --file '{}': it is a directory; give a file (or pipe several with cat into --stdin)",
+                    path.display()
+                )));
+            }
             spawn_reader("netwc:file", file, split, sender)?;
         }
     }
