@@ -38,10 +38,10 @@ pub fn run(config: Config) -> Result<Option<Summary>, Error> {
     let shutdown = Shutdown::install()?;
     let waker = Waker::default();
     let reads = config.cluster.reads_source();
-    let events = if reads {
+    let (events, tails) = if reads {
         source::open(&config.source, config.source_options(), waker.clone())?
     } else {
-        sync_channel(0).1
+        (sync_channel(0).1, source::Tails::default())
     };
     let checkpoint = match (&config.checkpoint, reads) {
         (Some(dir), true) => {
@@ -67,6 +67,7 @@ pub fn run(config: Config) -> Result<Option<Summary>, Error> {
     // The reading worker takes these; the closure below must be `Fn + Sync`.
     let ends = Mutex::new(Some(Ends {
         events,
+        tails,
         progress: progress.clone(),
         out,
         appending,

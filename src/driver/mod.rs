@@ -8,7 +8,7 @@
 
 use std::io::{self, Write};
 use std::sync::mpsc::{Receiver, TryRecvError};
-use std::sync::Arc;
+use std::sync::{Arc, TryLockError};
 use std::time::{Duration, Instant};
 
 use timely::dataflow::InputHandleVec;
@@ -23,7 +23,7 @@ use crate::dataflow::{ChunkProgress, Epoch, WordCount, WordKey};
 use crate::error::Error;
 use crate::reporter::{EpochMeta, Reporter};
 use crate::shutdown::Shutdown;
-use crate::source::{Chunk, Event, Framed};
+use crate::source::{Chunk, Event, Framed, Tails};
 use crate::stats::Summary;
 
 /// Chunks handed to the dataflow but not yet split, per worker, before ingest waits: enough
@@ -37,6 +37,8 @@ const MAX_PARK: Duration = Duration::from_millis(20);
 pub struct Ends {
     /// Events from the source's reader threads.
     pub events: Receiver<Event>,
+    /// The readers' partial lines, counted when the run stops before the input ends.
+    pub tails: Tails,
     /// How far the workers are with the chunks handed to them.
     pub progress: Arc<ChunkProgress>,
     /// The output: stdout or the `-o` file.
@@ -104,6 +106,11 @@ pub struct Driver {
     local_workers: std::ops::Range<u64>,
     /// Set when this driver stops: one past the last of its epochs to report.
     end: Option<Epoch>,
+    /// Stopping before the end of the input: the last batch takes what was read, no more
+    /// batches are closed by the clock.
+    stopping: bool,
+    /// How the source failed, if it did.
+    failure: Option<String>,
     summary: Summary,
 }
 
@@ -165,6 +172,8 @@ impl Driver {
             local_workers: (workers * config.cluster.process) as u64
                 ..(workers * (config.cluster.process + 1)) as u64,
             end: None,
+            stopping: false,
+            failure: None,
             summary: Summary::default(),
         }
     }
@@ -187,7 +196,6 @@ impl Driver {
                 return self.output_failed(e);
             }
         }
-        let mut failure = None;
         while self.end.is_none() {
             let now = unix_micros();
             if self.clock.is_timed() {
@@ -204,8 +212,11 @@ impl Driver {
             } else {
                 self.max_in_flight
             };
-            let ended = self.take_events(limit, &mut failure);
+            let ended = self.take_events(limit);
             if ended || deadline_passed || signalled {
+                if !ended {
+                    self.take_tails();
+                }
                 self.close_last_epoch();
                 break;
             }
@@ -237,15 +248,15 @@ impl Driver {
         if let Some(reporter) = &self.reporter {
             reporter.add_to(&mut self.summary);
         }
-        match failure {
+        match self.failure.take() {
             Some(why) => Err(Error::runtime(why)),
             None => Ok(self.summary),
         }
     }
 
     /// Takes available events while fewer than `limit` chunks are in flight. Returns true at
-    /// the end of the input (or a failure, recorded in `failure`).
-    fn take_events(&mut self, limit: u64, failure: &mut Option<String>) -> bool {
+    /// the end of the input (or a failure, recorded in `self.failure`).
+    fn take_events(&mut self, limit: u64) -> bool {
         let mut ended = false;
         while self.in_flight() < limit && self.end.is_none() {
             match self.ends.events.try_recv() {
@@ -260,7 +271,7 @@ impl Driver {
                     break;
                 }
                 Ok(Event::Failed(why)) => {
-                    *failure = Some(why);
+                    self.failure = Some(why);
                     ended = true;
                     break;
                 }
@@ -271,6 +282,35 @@ impl Driver {
             input.flush();
         }
         ended
+    }
+
+    /// The run stops before its input ended: every byte already read is counted, the lines
+    /// in the channel first, then each reader's partial line.
+    fn take_tails(&mut self) {
+        self.stopping = true;
+        for tail in self.ends.tails.current() {
+            loop {
+                self.take_events(u64::MAX);
+                // A reader holds its tail while it sends; the channel was just drained, so
+                // it gets on and lets go.
+                let mut tail = match tail.try_lock() {
+                    Ok(tail) => tail,
+                    Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+                    Err(TryLockError::WouldBlock) => {
+                        std::thread::yield_now();
+                        continue;
+                    }
+                };
+                self.take_events(u64::MAX);
+                if let Some(last) = tail.take() {
+                    self.ingest(last);
+                }
+                break;
+            }
+        }
+        if let Some(input) = &mut self.input {
+            input.flush();
+        }
     }
 
     fn in_flight(&self) -> u64 {
@@ -361,7 +401,7 @@ impl Driver {
 
     /// Closes epochs until `epoch` is the open one (time batches), or a stop condition hits.
     fn close_epochs_until(&mut self, epoch: Epoch) {
-        while self.open_epoch < epoch && self.end.is_none() {
+        while self.open_epoch < epoch && self.end.is_none() && !self.stopping {
             self.close_open_epoch();
         }
     }
@@ -369,6 +409,11 @@ impl Driver {
     /// Closes the open epoch and opens the next, or ends the run if `--batches` is reached.
     fn close_open_epoch(&mut self) {
         if self.stop.batches == Some(self.batches_closed + 1) {
+            // With time batches the last batch is cut by the clock, as by a deadline: what
+            // was read counts. (Line batches are cut by their lines.)
+            if self.clock.is_timed() && !self.stopping {
+                self.take_tails();
+            }
             self.close_last_epoch();
             return;
         }

@@ -60,11 +60,65 @@ impl Waker {
     }
 }
 
+/// The partial last lines the reader threads hold, so that a stop (a signal, `--duration`,
+/// `--batches`) counts every byte already read, as the end of the input does.
+///
+/// Each reader frames its bytes, and sends what it framed, while holding its own [`Tail`]'s
+/// lock; it never holds it while it waits for bytes. So whoever holds the lock knows that
+/// everything before the partial line is in the channel.
+#[derive(Debug, Clone, Default)]
+pub struct Tails(Arc<Mutex<Vec<Arc<Mutex<Tail>>>>>);
+
+/// One reader's framer, and whether a stop has taken its partial line.
+#[derive(Debug)]
+pub struct Tail {
+    framer: LineFramer,
+    taken: bool,
+}
+
+impl Tail {
+    /// Takes the partial line (as the end of the input would), and makes the reader drop
+    /// whatever it reads later.
+    pub fn take(&mut self) -> Option<Framed> {
+        if std::mem::replace(&mut self.taken, true) {
+            return None;
+        }
+        self.framer.finish()
+    }
+}
+
+impl Tails {
+    fn register(&self, framer: LineFramer) -> Arc<Mutex<Tail>> {
+        let tail = Arc::new(Mutex::new(Tail {
+            framer,
+            taken: false,
+        }));
+        lock(&self.0).push(tail.clone());
+        tail
+    }
+
+    fn unregister(&self, tail: &Arc<Mutex<Tail>>) {
+        lock(&self.0).retain(|t| !Arc::ptr_eq(t, tail));
+    }
+
+    /// The tails of the readers now reading.
+    pub fn current(&self) -> Vec<Arc<Mutex<Tail>>> {
+        lock(&self.0).clone()
+    }
+}
+
+/// Locks a mutex whose holder may have panicked: the data is still consistent here (every
+/// holder only appends or flips a flag).
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// The sending side of the channel, shared by every reader thread of a source.
 #[derive(Debug, Clone)]
 pub(crate) struct Sender {
     sender: SyncSender<Event>,
     waker: Waker,
+    tails: Tails,
 }
 
 impl Sender {
@@ -77,14 +131,20 @@ impl Sender {
 }
 
 /// Connects, opens or binds `source` and starts its reader threads. The events arrive on the
-/// returned receiver; `waker` is woken after each.
+/// returned receiver; `waker` is woken after each. The readers' partial lines are in the
+/// returned [`Tails`].
 pub fn open(
     source: &Source,
     options: SourceOptions,
     waker: Waker,
-) -> Result<Receiver<Event>, Error> {
+) -> Result<(Receiver<Event>, Tails), Error> {
     let (sender, receiver) = sync_channel(CHANNEL_CHUNKS);
-    let sender = Sender { sender, waker };
+    let tails = Tails::default();
+    let sender = Sender {
+        sender,
+        waker,
+        tails: tails.clone(),
+    };
     let split = options.split;
     match source {
         Source::Connect { host, port } if options.reconnect.is_some() => {
@@ -119,7 +179,7 @@ pub fn open(
             spawn_reader("netwc:file", file, split, sender)?;
         }
     }
-    Ok(receiver)
+    Ok((receiver, tails))
 }
 
 /// Connects to a text server, with a message that says how to start one when none is there.
@@ -154,36 +214,52 @@ fn spawn_reader(
 
 /// Reads `input` to its end, sending each chunk of whole lines, then the partial last line.
 /// Returns the event that ends the stream. A connection reset by the peer ends the stream like
-/// EOF: what had arrived is counted.
-pub(crate) fn pump(mut input: impl Read, mut framer: LineFramer, sender: &Sender) -> Event {
+/// EOF: what had arrived is counted. Once a stop took the partial line ([`Tails`]), the rest is
+/// not read.
+pub(crate) fn pump(mut input: impl Read, framer: LineFramer, sender: &Sender) -> Event {
     // One warning per process, however many connections send long words.
     static WARNED_CUT: AtomicBool = AtomicBool::new(false);
-    loop {
-        let cut_before = framer.cut_words();
-        let result = framer.read_from(&mut input);
-        if framer.cut_words() > cut_before && !WARNED_CUT.swap(true, Ordering::Relaxed) {
+    let tail = sender.tails.register(framer);
+    let mut buffer = vec![0; READ_SIZE];
+    let end = loop {
+        let read = match input.read(&mut buffer) {
+            Ok(read) => read,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                crate::log!("the connection was reset by the peer; counting what arrived");
+                break Event::Ended;
+            }
+            Err(e) => break Event::Failed(format!("reading the input failed: {e}")),
+        };
+        if read == 0 {
+            break Event::Ended;
+        }
+        let mut tail = lock(&tail);
+        if tail.taken {
+            break Event::Ended;
+        }
+        let cut_before = tail.framer.cut_words();
+        let framed = tail.framer.push(&buffer[..read]);
+        if tail.framer.cut_words() > cut_before && !WARNED_CUT.swap(true, Ordering::Relaxed) {
             crate::log!(
                 "warning: a word longer than {} bytes was cut to its first {} bytes (cut words are counted in --stats)",
                 MAX_PENDING, MAX_PENDING
             );
         }
-        match result {
-            Ok((0, _)) => break,
-            Ok((_, Some(framed))) => {
-                if !sender.send(Event::Text(framed)) {
-                    return Event::Ended;
-                }
+        // Sent under the lock: see [`Tails`].
+        if let Some(framed) = framed {
+            if !sender.send(Event::Text(framed)) {
+                tail.taken = true;
+                break Event::Ended;
             }
-            Ok((_, None)) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
-                crate::log!("the connection was reset by the peer; counting what arrived");
-                break;
-            }
-            Err(e) => return Event::Failed(format!("reading the input failed: {e}")),
+        }
+    };
+    {
+        let mut tail = lock(&tail);
+        if let Some(last) = tail.take() {
+            sender.send(Event::Text(last));
         }
     }
-    if let Some(last) = framer.finish() {
-        sender.send(Event::Text(last));
-    }
-    Event::Ended
+    sender.tails.unregister(&tail);
+    end
 }
