@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use crate::checkpoint::{self, Checkpoint};
 use crate::cluster::{self, Settings, Watchdog};
 use crate::config::Config;
-use crate::dataflow::{self, ChunkProgress};
+use crate::dataflow::{self, ChunkProgress, StopSignal};
 use crate::driver::{Driver, Ends, Role};
 use crate::error::Error;
 use crate::shutdown::Shutdown;
@@ -35,7 +35,9 @@ pub fn run(config: Config) -> Result<Option<Summary>, Error> {
         None
     };
     let (out, appending) = open_output(&config, stdout)?;
-    let shutdown = Shutdown::install()?;
+    let shutdown = Shutdown::install(clustered)?;
+    let running = shutdown.clone();
+    let stop_requests = shutdown.clone();
     let waker = Waker::default();
     let reads = config.cluster.reads_source();
     let (events, tails) = if reads {
@@ -88,14 +90,17 @@ pub fn run(config: Config) -> Result<Option<Summary>, Error> {
     let watchdog = clustered.then(|| Watchdog::start(config.cluster.connect_timeout));
     let config = Arc::new(config);
     let guards = timely::execute(timely_config, move |worker| {
+        let word_count = worker.next_dataflow_index();
         let wc = dataflow::build(
             worker,
             tokenizer.clone(),
             config.mode.retraction_delay(),
             progress.clone(),
         );
+        let mut stop = StopSignal::build(worker);
+        let first_of_process = worker.index() % workers == 0;
         // The first worker of each reading process feeds the input; worker 0 reports.
-        let role = match (worker.index(), worker.index() % workers == 0 && reads) {
+        let role = match (worker.index(), first_of_process && reads) {
             (0, _) => Role::FeedAndReport,
             (_, true) => Role::Feed,
             (_, false) => {
@@ -103,6 +108,11 @@ pub fn run(config: Config) -> Result<Option<Summary>, Error> {
                 drop(wc.input);
                 drop(wc.restore);
                 drop(wc.control);
+                if first_of_process {
+                    // A process that reads nothing still hears signals for the whole job.
+                    pass_signals_on(worker, word_count, &mut stop, &stop_requests);
+                }
+                stop.close();
                 return Ok(None);
             }
         };
@@ -112,7 +122,7 @@ pub fn run(config: Config) -> Result<Option<Summary>, Error> {
             .unwrap_or_else(|e| e.into_inner())
             .take()
             .expect("one worker per process feeds");
-        Driver::new(&config, wc, ends, workers, role)
+        Driver::new(&config, wc, ends, stop, workers, role)
             .run(worker)
             .map(Some)
     })
@@ -120,6 +130,7 @@ pub fn run(config: Config) -> Result<Option<Summary>, Error> {
     if let Some(watchdog) = watchdog {
         watchdog.connected();
     }
+    running.running();
 
     let mut summary = None;
     for result in guards.join() {
@@ -131,6 +142,22 @@ pub fn run(config: Config) -> Result<Option<Summary>, Error> {
         }
     }
     Ok(summary)
+}
+
+/// On a process that reads no source: steps the dataflows until the job is done, and raises
+/// the job's stop when this process is signalled.
+fn pass_signals_on(
+    worker: &mut timely::worker::Worker,
+    word_count: usize,
+    stop: &mut StopSignal,
+    shutdown: &Shutdown,
+) {
+    while worker.installed_dataflows().contains(&word_count) {
+        if shutdown.requested() {
+            stop.raise();
+        }
+        worker.step_or_park(Some(std::time::Duration::from_millis(20)));
+    }
 }
 
 fn load_stop_words(config: &Config) -> Result<StopWords, Error> {

@@ -1,43 +1,75 @@
-//! SIGINT and SIGTERM: the first asks for a graceful stop (close the current batch, report it,
-//! exit 0); a second one exits at once with 130, for when the graceful stop takes too long.
+//! SIGINT and SIGTERM. While a process waits for the rest of its cluster, a signal ends it at
+//! once (130 for SIGINT, 143 for SIGTERM): there is nothing to report yet. Once the job runs,
+//! the first signal asks for a graceful stop (close the current batch, report it, exit 0), and
+//! in a cluster that stop reaches every process through the dataflow; a second signal exits at
+//! once with 130, for when the graceful stop takes too long.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use signal_hook::consts::{SIGINT, SIGTERM};
-use signal_hook::flag;
+use signal_hook::iterator::Signals;
 
 use crate::error::Error;
 
 /// Exit code of a run ended by a second signal (128 + SIGINT, as shells report it).
 pub const INTERRUPTED_EXIT_CODE: i32 = 130;
 
+#[derive(Debug, Default)]
+struct State {
+    requested: AtomicBool,
+    waiting: AtomicBool,
+}
+
 /// Whether a stop was asked for.
 #[derive(Debug, Clone, Default)]
 pub struct Shutdown {
-    requested: Arc<AtomicBool>,
+    state: Arc<State>,
 }
 
 impl Shutdown {
-    /// A handle that signals set; a second signal exits the process with 130.
-    pub fn install() -> Result<Shutdown, Error> {
+    /// Starts handling SIGINT and SIGTERM on a thread of its own. With `waiting`, a signal
+    /// exits at once until [`Shutdown::running`] is called.
+    pub fn install(waiting: bool) -> Result<Shutdown, Error> {
         let shutdown = Shutdown::default();
-        for signal in [SIGINT, SIGTERM] {
-            // The conditional exit must be registered first: on the first signal it sees the
-            // flag still unset, and only then is the flag set.
-            flag::register_conditional_shutdown(
-                signal,
-                INTERRUPTED_EXIT_CODE,
-                shutdown.requested.clone(),
-            )
-            .and_then(|_| flag::register(signal, shutdown.requested.clone()))
+        shutdown.state.waiting.store(waiting, Ordering::SeqCst);
+        let mut signals = Signals::new([SIGINT, SIGTERM])
             .map_err(|e| Error::runtime(format!("cannot install signal handlers: {e}")))?;
-        }
+        let state = shutdown.state.clone();
+        std::thread::Builder::new()
+            .name("netwc:signals".into())
+            .spawn(move || {
+                for signal in signals.forever() {
+                    let name = if signal == SIGINT { "SIGINT" } else { "SIGTERM" };
+                    if state.waiting.load(Ordering::SeqCst) {
+                        crate::log!(
+                            "{name} while waiting for the rest of the cluster: stopping (nothing was counted yet)"
+                        );
+                        std::process::exit(128 + signal);
+                    }
+                    if state.requested.swap(true, Ordering::SeqCst) {
+                        crate::log!("{name} again: exiting at once");
+                        std::process::exit(INTERRUPTED_EXIT_CODE);
+                    }
+                }
+            })
+            .map_err(|e| Error::runtime(format!("cannot start the signal thread: {e}")))?;
         Ok(shutdown)
+    }
+
+    /// The cluster is connected and the job runs: a signal now asks for a graceful stop.
+    pub fn running(&self) {
+        self.state.waiting.store(false, Ordering::SeqCst);
+    }
+
+    /// Asks for a graceful stop, as a signal does (another process of the cluster was
+    /// signalled).
+    pub fn request(&self) {
+        self.state.requested.store(true, Ordering::SeqCst);
     }
 
     /// Whether a signal asked to stop.
     pub fn requested(&self) -> bool {
-        self.requested.load(Ordering::Relaxed)
+        self.state.requested.load(Ordering::Relaxed)
     }
 }

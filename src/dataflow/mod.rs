@@ -13,6 +13,7 @@
 mod gather;
 mod key;
 mod pre_aggregate;
+mod stop;
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -31,6 +32,7 @@ use timely::worker::Worker;
 pub use gather::{EpochResult, Gathered};
 pub use key::WordKey;
 pub use pre_aggregate::EpochTally;
+pub use stop::StopSignal;
 
 use crate::source::{Chunk, Waker};
 use crate::tokenize::Tokenizer;

@@ -19,7 +19,7 @@ mod recovery;
 use crate::batching::{unix_micros, BatchClock};
 use crate::checkpoint::{Checkpoint, Recovery};
 use crate::config::{Batching, Config, StopAfter};
-use crate::dataflow::{ChunkProgress, Epoch, WordCount, WordKey};
+use crate::dataflow::{ChunkProgress, Epoch, StopSignal, WordCount, WordKey};
 use crate::error::Error;
 use crate::reporter::{EpochMeta, Reporter};
 use crate::shutdown::Shutdown;
@@ -106,6 +106,8 @@ pub struct Driver {
     local_workers: std::ops::Range<u64>,
     /// Set when this driver stops: one past the last of its epochs to report.
     end: Option<Epoch>,
+    /// The job-wide stop: raised when this process is signalled, seen when any process was.
+    stop_signal: StopSignal,
     /// Stopping before the end of the input: the last batch takes what was read, no more
     /// batches are closed by the clock.
     stopping: bool,
@@ -120,6 +122,7 @@ impl Driver {
         config: &Config,
         wc: WordCount,
         mut ends: Ends,
+        stop_signal: StopSignal,
         workers: usize,
         role: Role,
     ) -> Driver {
@@ -172,6 +175,7 @@ impl Driver {
             local_workers: (workers * config.cluster.process) as u64
                 ..(workers * (config.cluster.process + 1)) as u64,
             end: None,
+            stop_signal,
             stopping: false,
             failure: None,
             summary: Summary::default(),
@@ -205,7 +209,10 @@ impl Driver {
                 .stop
                 .duration
                 .is_some_and(|d| self.started.elapsed() >= d);
-            let signalled = self.ends.shutdown.requested();
+            if self.ends.shutdown.requested() {
+                self.stop_signal.raise();
+            }
+            let signalled = self.ends.shutdown.requested() || self.stop_signal.seen();
             // After a signal, lines already read are counted before the batch closes.
             let limit = if signalled {
                 u64::MAX
