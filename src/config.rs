@@ -555,8 +555,9 @@ mod tests {
     use clap::Parser;
 
     fn config(line: &str) -> Result<Config, ConfigError> {
+        // A value clap refuses comes back as a usage error too, with clap's message.
         let args = Args::try_parse_from(std::iter::once("netwc").chain(line.split_whitespace()))
-            .expect("flags parse");
+            .map_err(|e| invalid(e.to_string()))?;
         Config::from_args(args)
     }
 
@@ -671,5 +672,49 @@ mod tests {
             .unwrap_err()
             .message
             .contains("--batch-lines"));
+        assert!(config("--stdin --max-connections 0")
+            .unwrap_err()
+            .message
+            .contains("--max-connections"));
+    }
+
+    #[test]
+    fn options_that_would_do_nothing_are_refused() {
+        assert!(config("--file x --max-connections 5")
+            .unwrap_err()
+            .message
+            .contains("--max-connections is for --listen"));
+        assert!(config("--stdin --connect-timeout 5s")
+            .unwrap_err()
+            .message
+            .contains("--connect-timeout is for clusters"));
+        assert!(config("--listen 127.0.0.1:0 --max-connections 5").is_ok());
+        assert!(config("--stdin -n 2 --connect-timeout 5s").is_ok());
+    }
+
+    #[test]
+    fn absurd_sizes_are_refused_with_the_accepted_range() {
+        let window = config("--stdin --batch-lines 1 --mode window --window 18446744073709551615")
+            .unwrap_err();
+        assert!(window.message.contains("from 1 to 1000000000"), "{window}");
+        let batch = config("--stdin --batch 5124095577h").unwrap_err();
+        assert!(batch.message.contains("8760h"), "{batch}");
+        let workers = config("--stdin -w 4294967296").unwrap_err();
+        assert!(workers.message.contains("from 1 to 1024"), "{workers}");
+        let ports = config("--stdin -n 70000 -p 0").unwrap_err();
+        assert!(ports.message.contains("1 to 65535"), "{ports}");
+        let ports = config("--stdin -n 64000 -p 0").unwrap_err();
+        assert!(ports.message.contains("at most 63435 processes"), "{ports}");
+    }
+
+    #[test]
+    fn hosts_in_brackets_and_empty_hosts() {
+        assert_eq!(
+            config("[::1] 9999").unwrap().source,
+            Source::Connect {
+                host: "::1".into(),
+                port: 9999
+            }
+        );
     }
 }

@@ -1,8 +1,8 @@
 //! The table a report is read from: each word's current count, kept up to date from the
 //! changes the dataflow gathers on worker 0, and cut into the rows of one report.
 
-use std::cmp::Ordering;
-use std::collections::HashMap;
+use std::cmp::{Ordering, Reverse};
+use std::collections::{BTreeSet, HashMap};
 
 use foldhash::fast::RandomState;
 
@@ -33,6 +33,9 @@ pub struct ResultTable {
     changed: HashMap<Word, isize, RandomState>,
     emit: Emit,
     top: Option<usize>,
+    /// With [`ResultTable::ranked`]: every word in row order, so that a report of the top N
+    /// costs N, not a sort of the whole table.
+    ranking: Option<BTreeSet<(Reverse<isize>, Word)>>,
 }
 
 /// The order of rows: highest count first, ties by word.
@@ -48,7 +51,18 @@ impl ResultTable {
             changed: HashMap::default(),
             emit,
             top,
+            ranking: None,
         }
+    }
+
+    /// Keeps the table in row order as it changes, for reports of every word's count cut to
+    /// `--top`: worth it when the table holds far more words than a batch changes (running
+    /// totals, long windows), so that a report costs what changed, not what is kept.
+    pub fn ranked(mut self) -> ResultTable {
+        if self.emit == Emit::All && self.top.is_some() {
+            self.ranking = Some(self.counts.iter().map(|(w, &c)| (Reverse(c), w.clone())).collect());
+        }
+        self
     }
 
     /// Words with a non-zero count now.
@@ -66,6 +80,22 @@ impl ResultTable {
         let track = self.emit == Emit::Changes;
         for (word, change) in changes {
             if change == 0 {
+                continue;
+            }
+            if let Some(ranking) = &mut self.ranking {
+                let before = self.counts.get(word.as_str()).copied().unwrap_or(0);
+                let after = before + change;
+                let mut key = (Reverse(before), word);
+                if before != 0 {
+                    ranking.remove(&key);
+                }
+                key.0 = Reverse(after);
+                if after == 0 {
+                    self.counts.remove(key.1.as_str());
+                } else {
+                    self.counts.insert(key.1.clone(), after);
+                    ranking.insert(key);
+                }
                 continue;
             }
             let before = match self.counts.get_mut(word.as_str()) {
@@ -94,6 +124,16 @@ impl ResultTable {
 
     /// The rows of a report now; with `Emit::Changes`, starts tracking changes afresh.
     pub fn report(&mut self) -> Rows {
+        if let (Some(ranking), Some(top)) = (&self.ranking, self.top) {
+            return Rows {
+                rows: ranking
+                    .iter()
+                    .take(top)
+                    .map(|(Reverse(count), word)| (word.clone(), *count))
+                    .collect(),
+                total: self.counts.len(),
+            };
+        }
         match self.emit {
             Emit::All => {
                 let rows: Vec<(&Word, isize)> = self.counts.iter().map(|(w, &c)| (w, c)).collect();
@@ -167,6 +207,24 @@ mod tests {
         assert_eq!(report.rows, rows(&[("c", 5), ("a", 2)]));
         assert_eq!(report.total, 4);
         assert!(report.more());
+    }
+
+    #[test]
+    fn a_ranked_table_reports_the_same_rows() {
+        let mut plain = ResultTable::new(Emit::All, Some(3));
+        let mut ranked = ResultTable::new(Emit::All, Some(3)).ranked();
+        let steps: [&[(&str, isize)]; 4] = [
+            &[("b", 2), ("a", 2), ("c", 5), ("d", 1)],
+            &[("c", -5), ("d", 4), ("e", 2)],
+            &[],
+            &[("a", -2), ("b", -2), ("d", -4), ("e", -2)],
+        ];
+        for step in steps {
+            plain.apply(changes(step));
+            ranked.apply(changes(step));
+            assert_eq!(ranked.report(), plain.report());
+            assert_eq!(ranked.distinct(), plain.distinct());
+        }
     }
 
     #[test]

@@ -12,7 +12,7 @@ use timely::dataflow::ProbeHandle;
 
 use crate::batching::{unix_micros, BatchClock};
 use crate::checkpoint::{Snapshot, FORMAT, SNAPSHOT_EVERY};
-use crate::config::Config;
+use crate::config::{Config, Mode};
 use crate::dataflow::{Epoch, EpochTally, Gathered, Word};
 use crate::output::{printer, Printer, Report};
 use crate::report::ResultTable;
@@ -125,7 +125,13 @@ impl Reporter {
             slide: config.mode.slide(),
             print_stats: config.stats,
             printer: printer(config.format),
-            table: ResultTable::new(config.emit, config.top),
+            table: match config.mode {
+                // A batch's table is what the batch changed: nothing to gain from ranking.
+                Mode::Batch => ResultTable::new(config.emit, config.top),
+                Mode::Incremental | Mode::Window { .. } => {
+                    ResultTable::new(config.emit, config.top).ranked()
+                }
+            },
             closed: BTreeMap::new(),
             next: first_epoch,
             others_feed,

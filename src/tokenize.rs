@@ -1,8 +1,8 @@
 //! Lines to words: the split rule, case folding and stop words.
 //!
 //! Runs on every worker, over the [`Chunk`]s that worker was given. Bytes are decoded lossily
-//! (invalid UTF-8 becomes U+FFFD, as Spark's decoder does), a CR before the newline is
-//! stripped, and NUL is an ordinary character.
+//! (invalid UTF-8 becomes U+FFFD, as Spark's decoder does), lines end at `\n`, `\r\n` or a
+//! lone `\r` (as Java's `readLine` ends them), and NUL is an ordinary character.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -10,6 +10,7 @@ use std::collections::HashSet;
 use foldhash::fast::RandomState;
 
 use crate::config::SplitRule;
+use crate::source::lines::split_lines;
 use crate::source::Chunk;
 
 /// Words to drop, compared after case folding.
@@ -73,10 +74,9 @@ impl Tokenizer {
                 }
             }
             SplitRule::Spark => {
-                let mut lines = text.split_terminator('\n').peekable();
+                let mut lines = split_lines(&text).peekable();
                 let mut first = true;
                 while let Some(line) = lines.next() {
-                    let line = line.strip_suffix('\r').unwrap_or(line);
                     let continues = first && chunk.continues_line;
                     let ends_mid_line = chunk.ends_mid_line && lines.peek().is_none();
                     first = false;

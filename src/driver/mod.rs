@@ -23,6 +23,7 @@ use crate::dataflow::{ChunkProgress, Epoch, StopSignal, WordCount, WordKey};
 use crate::error::Error;
 use crate::reporter::{EpochMeta, Reporter};
 use crate::shutdown::Shutdown;
+use crate::source::lines::end_of_lines;
 use crate::source::{Chunk, Event, Framed, Tails};
 use crate::stats::Summary;
 
@@ -519,29 +520,5 @@ impl Driver {
                 "writing the output failed: {error}"
             )))
         }
-    }
-}
-
-/// The length of the first `lines` lines of `text` (through their newlines), or `None` when
-/// `text` has fewer newlines (its last line is then unterminated).
-fn end_of_lines(text: &[u8], lines: u64) -> Option<usize> {
-    let mut seen = 0;
-    text.iter()
-        .position(|&b| {
-            seen += u64::from(b == b'\n');
-            seen == lines
-        })
-        .map(|at| at + 1)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::end_of_lines;
-
-    #[test]
-    fn end_of_lines_counts_newlines() {
-        assert_eq!(end_of_lines(b"a\nb\nc\n", 2), Some(4));
-        assert_eq!(end_of_lines(b"a\nb", 2), None);
-        assert_eq!(end_of_lines(b"\n\n", 1), Some(1));
     }
 }

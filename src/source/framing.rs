@@ -18,6 +18,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::lines::{count_line_ends, last_line_end};
 use crate::config::SplitRule;
 
 /// The most bytes of one line that are held before a piece of it is handed out; also the
@@ -145,14 +146,9 @@ impl LineFramer {
         if self.skipping_word {
             self.skip_rest_of_word(new_from);
         }
-        let new_bytes = &self.pending[new_from.min(self.pending.len())..];
-        match new_bytes.iter().rposition(|&b| b == b'\n') {
-            Some(last) => {
-                let end = new_from + last + 1;
-                let lines = 1 + self.pending[..end - 1]
-                    .iter()
-                    .filter(|&&b| b == b'\n')
-                    .count() as u64;
+        match last_line_end(&self.pending, new_from.min(self.pending.len())) {
+            Some(end) => {
+                let lines = count_line_ends(&self.pending[..end]);
                 let rest = self.pending[end..].to_vec();
                 let mut text = std::mem::replace(&mut self.pending, rest);
                 text.truncate(end);
@@ -185,9 +181,10 @@ impl LineFramer {
         let continues_line = std::mem::replace(&mut self.pending_continues, true);
         let bytes = &self.pending;
         let cut = match self.split {
-            SplitRule::Whitespace => bytes
-                .iter()
-                .rposition(u8::is_ascii_whitespace)
+            // Not after a CR at the very end: a `\n` may follow, and the two are one line end.
+            SplitRule::Whitespace => (0..bytes.len())
+                .rev()
+                .find(|&at| bytes[at].is_ascii_whitespace() && (bytes[at], at + 1) != (b'\r', bytes.len()))
                 .map(|at| at + 1),
             SplitRule::Spark => (1..bytes.len())
                 .rev()
@@ -235,7 +232,7 @@ impl LineFramer {
     fn skip_rest_of_word(&mut self, from: usize) {
         let is_end = |b: &u8| match self.split {
             SplitRule::Whitespace => b.is_ascii_whitespace(),
-            SplitRule::Spark => *b == b' ' || *b == b'\n',
+            SplitRule::Spark => matches!(*b, b' ' | b'\n' | b'\r'),
         };
         match self.pending[from..].iter().position(is_end) {
             Some(at) => {
@@ -428,20 +425,37 @@ mod properties {
         (words, lines)
     }
 
-    /// The reference: lines split on `\n`, decoded lossily one by one, CR stripped, split.
-    fn reference_words(split: SplitRule, input: &[u8]) -> (Vec<String>, u64) {
-        let mut lines: Vec<&[u8]> = input.split(|&b| b == b'\n').collect();
-        if lines.last().is_some_and(|l| l.is_empty()) {
-            lines.pop();
+    /// Lines as Java's `BufferedReader.readLine` reads them: each ends at `\n`, `\r\n` or a
+    /// lone `\r`; a last line without an end is a line.
+    fn java_lines(input: &[u8]) -> Vec<&[u8]> {
+        let mut lines = Vec::new();
+        let (mut start, mut at) = (0, 0);
+        while at < input.len() {
+            match input[at] {
+                b'\n' | b'\r' => {
+                    lines.push(&input[start..at]);
+                    at += if input[at..].starts_with(b"\r\n") { 2 } else { 1 };
+                    start = at;
+                }
+                _ => at += 1,
+            }
         }
+        if start < input.len() {
+            lines.push(&input[start..]);
+        }
+        lines
+    }
+
+    /// The reference: Java's lines, decoded lossily one by one, split.
+    fn reference_words(split: SplitRule, input: &[u8]) -> (Vec<String>, u64) {
+        let lines = java_lines(input);
         let mut words = Vec::new();
         for line in &lines {
             let text = String::from_utf8_lossy(line);
-            let text = text.strip_suffix('\r').unwrap_or(&text);
             match split {
                 SplitRule::Whitespace => words.extend(text.split_whitespace().map(String::from)),
                 SplitRule::Spark => {
-                    split_like_java(text, false, false, &mut |w| words.push(w.to_string()))
+                    split_like_java(&text, false, false, &mut |w| words.push(w.to_string()))
                 }
             }
         }
@@ -478,7 +492,7 @@ mod properties {
             tokens in proptest::collection::vec(
                 (
                     prop::sample::select(vec!["a", "bb", "ccc", "é"]),
-                    prop::sample::select(vec![" ", "  ", "   ", "\r\n", "\n", " \n"]),
+                    prop::sample::select(vec![" ", "  ", "   ", "\r\n", "\n", " \n", "\r", " \r"]),
                 ),
                 0..200,
             ),

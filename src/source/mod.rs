@@ -11,6 +11,7 @@
 
 mod demo;
 mod framing;
+pub mod lines;
 mod listen;
 mod reconnect;
 
