@@ -7,7 +7,8 @@
 //! # Layout
 //! - [`cli`]: the command line as typed (clap); [`config`]: the validated job ([`Config`]).
 //! - [`checkpoint`]: `--checkpoint`: the write-ahead log, snapshots, recovery.
-//! - [`cluster`]: the handshake and timely's cluster configuration.
+//! - [`cluster`]: the handshake and timely's cluster configuration; [`settings`]: what
+//!   processes and checkpoints must agree on, in plain words.
 //! - [`source`]: readers (socket, `--listen`, stdin, file, demo) and line framing.
 //! - [`batching`]: epochs, batch names and the clock.
 //! - [`tokenize`]: lines to words (split rules, case folding, stop words).
@@ -35,6 +36,7 @@ pub mod output;
 pub mod report;
 pub mod reporter;
 pub mod run;
+pub mod settings;
 pub mod shutdown;
 pub mod source;
 pub mod stats;

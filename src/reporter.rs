@@ -268,6 +268,7 @@ impl Reporter {
             }
             processed(epoch);
             self.summary.batches += 1;
+            self.summary.lines += meta.lines;
             self.summary.tally += result.tally;
             self.summary.cut_words += meta.cut_words;
             if self.print_stats {
@@ -281,9 +282,11 @@ impl Reporter {
         }
     }
 
-    /// Adds what was reported (batches, words) to a run's summary.
+    /// Adds what was reported (batches, their lines and words) to a run's summary.
     pub fn add_to(&self, summary: &mut Summary) {
         summary.batches += self.summary.batches;
+        summary.lines += self.summary.lines;
+        summary.others_read |= self.others_feed;
         summary.tally += self.summary.tally;
         summary.cut_words += self.summary.cut_words;
     }

@@ -8,7 +8,8 @@ use std::sync::mpsc::sync_channel;
 use std::sync::{Arc, Mutex};
 
 use crate::checkpoint::{self, Checkpoint};
-use crate::cluster::{self, Settings, Watchdog};
+use crate::cluster::{self, Watchdog};
+use crate::settings::Settings;
 use crate::config::Config;
 use crate::dataflow::{self, ChunkProgress, StopSignal};
 use crate::driver::{Driver, Ends, Role};

@@ -48,7 +48,7 @@ impl Shutdown {
                         std::process::exit(128 + signal);
                     }
                     if state.requested.swap(true, Ordering::SeqCst) {
-                        crate::log!("{name} again: exiting at once");
+                        // No message: stderr may be the very pipe that blocks the stop.
                         std::process::exit(INTERRUPTED_EXIT_CODE);
                     }
                 }

@@ -43,13 +43,17 @@ impl fmt::Display for BatchStats {
     }
 }
 
-/// What a whole run did, printed on stderr at exit.
+/// What a whole run did, printed on stderr at exit. Every number covers the batches this run
+/// reported (after a restart, not those the checkpoint had reported before).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Summary {
     /// Batches reported.
     pub batches: u64,
-    /// Lines read.
+    /// Lines of those batches that this process read.
     pub lines: u64,
+    /// Other processes read too (`--every-process-reads`): their lines are not in `lines`,
+    /// their words are in `tally`.
+    pub others_read: bool,
     /// Words counted, and dropped as stop words.
     pub tally: EpochTally,
     /// Words cut to the length limit.
@@ -60,9 +64,14 @@ pub struct Summary {
 
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (lines, words) = if self.others_read {
+            (" read by this process", " by all processes")
+        } else {
+            ("", "")
+        };
         write!(
             f,
-            "{} batches, {} lines, {} words counted, {} stop words dropped, {} words cut",
+            "{} batches reported by this run: {} lines{lines}, {} words counted{words}, {} stop words dropped, {} words cut",
             self.batches, self.lines, self.tally.words, self.tally.stopped, self.cut_words
         )
     }

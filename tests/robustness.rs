@@ -115,12 +115,10 @@ fn binary_garbage_is_counted_like_a_lossy_decoder_would() {
         .collect();
     let dir = TempDir::new("garbage");
     let file = dir.write("input.bin", &bytes);
-    // The oracle: lines split on \n, each decoded lossily, split on white space.
+    // The oracle: Java's lines (a lone CR ends one too), each decoded lossily, split on white
+    // space.
     let mut batches: Vec<Counts> = Vec::new();
-    let mut lines: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
-    if lines.last().is_some_and(|l| l.is_empty()) {
-        lines.pop();
-    }
+    let lines = java_lines(&bytes);
     for batch in lines.chunks(500) {
         let mut counts = Counts::new();
         for line in batch {

@@ -195,19 +195,37 @@ pub fn zipf_text(seed: u64, lines: usize, words_per_line: usize, vocabulary: usi
 /// Word counts of one batch.
 pub type Counts = HashMap<String, i64>;
 
+/// Lines as Java's `BufferedReader.readLine` (Spark's receiver) reads them: each ends at `\n`,
+/// `\r\n` or a lone `\r`, and a last line without an end is a line too.
+pub fn java_lines(bytes: &[u8]) -> Vec<&[u8]> {
+    let mut lines = Vec::new();
+    let mut line_start = 0;
+    let mut at = 0;
+    while at < bytes.len() {
+        if bytes[at] == b'\n' || bytes[at] == b'\r' {
+            lines.push(&bytes[line_start..at]);
+            let crlf = bytes[at] == b'\r' && bytes.get(at + 1) == Some(&b'\n');
+            at += if crlf { 2 } else { 1 };
+            line_start = at;
+        } else {
+            at += 1;
+        }
+    }
+    if line_start < bytes.len() {
+        lines.push(&bytes[line_start..]);
+    }
+    lines
+}
+
 /// The oracle: the lines of `text` (a final line without a newline counts), cut into batches
 /// of `per_batch` lines, each counted with `str::split_whitespace` into a `HashMap`.
 pub fn oracle_batches(text: &str, per_batch: usize) -> Vec<Counts> {
-    let mut lines: Vec<&str> = text.split('\n').collect();
-    if lines.last() == Some(&"") {
-        lines.pop();
-    }
-    lines
+    java_lines(text.as_bytes())
         .chunks(per_batch)
         .map(|batch| {
             let mut counts = Counts::new();
             for line in batch {
-                for word in line.split_whitespace() {
+                for word in String::from_utf8_lossy(line).split_whitespace() {
                     *counts.entry(word.to_string()).or_default() += 1;
                 }
             }

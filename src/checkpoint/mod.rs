@@ -21,15 +21,16 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::cluster::Settings;
+use crate::settings::Settings;
 use crate::dataflow::Epoch;
 use crate::error::Error;
 use crate::source::Chunk;
 
 pub use wal::{Record, Wal};
 
-/// The version of the files in a checkpoint directory.
-pub const FORMAT: u32 = 1;
+/// The version of the files in a checkpoint directory. Format 1 stored the settings in Rust's
+/// debug text; format 2 stores them in plain words, and reads format 1's.
+pub const FORMAT: u32 = 2;
 
 /// Reports between snapshots.
 pub const SNAPSHOT_EVERY: u64 = 10;
@@ -93,11 +94,30 @@ pub struct Recovery {
 impl Recovery {
     /// Drops the logged chunks that process 0's snapshot already covers (in a cluster whose
     /// processes all read, the others' logs are compacted only when process 0 says so).
-    pub fn covered_by(mut self, snapshot: Option<Epoch>) -> Recovery {
-        if let Some(covered) = snapshot.filter(|&c| Some(c) > self.covered) {
-            self.replay.retain(|(epoch, _, _)| *epoch > covered);
-            self.covered = Some(covered);
+    pub fn covered_by(self, snapshot: Option<Epoch>) -> Recovery {
+        match snapshot.filter(|&c| Some(c) > self.covered) {
+            Some(covered) => self.covered_by_epoch(Some(covered)),
+            None => self,
         }
+    }
+
+    /// Keeps the logged chunks after batch `covered`, and the pieces of a line that was still
+    /// open then: a snapshot holds no counts of a line before its end.
+    fn covered_by_epoch(mut self, covered: Option<Epoch>) -> Recovery {
+        let Some(covered) = covered else {
+            return self;
+        };
+        let after = self
+            .replay
+            .iter()
+            .position(|(epoch, _, _)| *epoch > covered)
+            .unwrap_or(self.replay.len());
+        let open_line = self.replay[..after]
+            .iter()
+            .rposition(|(_, _, chunk)| !chunk.ends_mid_line)
+            .map_or(0, |last_whole| last_whole + 1);
+        self.replay.drain(..open_line);
+        self.covered = Some(covered);
         self
     }
 
@@ -135,6 +155,9 @@ pub struct Checkpoint {
     fsync: Fsync,
     /// Where each epoch's first chunk starts in the log, to drop what a snapshot covers.
     epoch_starts: BTreeMap<Epoch, u64>,
+    /// Where the first piece of an over-long line that has not ended yet starts in the log:
+    /// its counts wait for the line's end, so a snapshot does not cover it, whatever its epoch.
+    line_open_at: Option<u64>,
 }
 
 impl Checkpoint {
@@ -177,6 +200,7 @@ impl Checkpoint {
             wal,
             fsync,
             epoch_starts: BTreeMap::new(),
+            line_open_at: None,
         };
         if fresh {
             return Ok((checkpoint, None));
@@ -188,6 +212,7 @@ impl Checkpoint {
             covered,
             ..Recovery::default()
         };
+        let mut logged = Vec::new();
         for (offset, record) in records {
             match record {
                 Record::Chunk {
@@ -196,23 +221,34 @@ impl Checkpoint {
                     chunk,
                 } => {
                     checkpoint.epoch_starts.entry(epoch).or_insert(offset);
-                    if covered.is_none_or(|c| epoch > c) {
-                        recovery.replay.push((epoch, lines, chunk));
-                    }
+                    checkpoint.note_line(offset, &chunk);
+                    logged.push((epoch, lines, chunk));
                 }
                 Record::Reported(epoch) => {
                     recovery.last_reported = recovery.last_reported.max(Some(epoch));
                 }
             }
         }
+        recovery.replay = logged;
+        recovery = recovery.covered_by_epoch(covered);
         recovery.snapshot = snapshot;
         Ok((checkpoint, Some(recovery)))
+    }
+
+    /// Follows whether an over-long line is open at `offset` in the log, where `chunk` is.
+    fn note_line(&mut self, offset: u64, chunk: &Chunk) {
+        if chunk.ends_mid_line {
+            self.line_open_at.get_or_insert(offset);
+        } else {
+            self.line_open_at = None;
+        }
     }
 
     /// Logs a chunk before it is sent into `epoch`.
     pub fn log_chunk(&mut self, epoch: Epoch, lines: u64, chunk: &Chunk) -> Result<(), Error> {
         let position = self.wal.position();
         self.epoch_starts.entry(epoch).or_insert(position);
+        self.note_line(position, chunk);
         self.wal.append(&Record::Chunk {
             epoch,
             lines,
@@ -254,10 +290,12 @@ impl Checkpoint {
             .range(covered + 1..)
             .next()
             .map_or(self.wal.position(), |(_, &offset)| offset);
+        let keep_from = self.line_open_at.map_or(keep_from, |open| open.min(keep_from));
         if keep_from == 0 {
             return Ok(());
         }
         self.wal.truncate_before(keep_from)?;
+        self.line_open_at = self.line_open_at.map(|open| open - keep_from);
         self.epoch_starts = self
             .epoch_starts
             .split_off(&(covered + 1))
@@ -364,7 +402,16 @@ fn check_meta(path: &Path, settings: &Settings) -> Result<(), Error> {
             meta.format
         )));
     }
-    let differences = settings.differences(&meta.settings);
+    let stored = match meta.format {
+        1 => Settings::from_format_1(&meta.settings).ok_or_else(|| {
+            Error::runtime(format!(
+                "'{}' was written by an older netwc (checkpoint format 1) with settings this netwc cannot read: choose another directory",
+                path.display()
+            ))
+        })?,
+        _ => meta.settings,
+    };
+    let differences = settings.differences(&stored);
     if !differences.is_empty() {
         return Err(Error::Usage(format!(
             "--checkpoint '{}' was written by a run with other settings: {}; resume with the same settings or choose another directory",

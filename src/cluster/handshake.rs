@@ -13,80 +13,11 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::Config;
 use crate::error::Error;
-use crate::tokenize::StopWords;
+use crate::settings::Settings;
 
 /// Identifies the handshake, so that something else on the port is told apart.
 const MAGIC: &str = "netwc-cluster/1";
-
-/// The settings every process must share, by flag name.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Settings(BTreeMap<String, String>);
-
-impl Settings {
-    /// What must agree across processes for `config`.
-    pub fn of(config: &Config, stop_words: &StopWords) -> Settings {
-        let mut words: Vec<&String> = stop_words.iter().collect();
-        words.sort();
-        let stop_list = words.iter().fold(0xcbf2_9ce4_8422_2325u64, |hash, word| {
-            word.bytes()
-                .chain(std::iter::once(b'\n'))
-                .fold(hash, |h, b| {
-                    (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-                })
-        });
-        let entries = [
-            ("netwc version", env!("CARGO_PKG_VERSION").to_string()),
-            ("--processes", config.cluster.processes.to_string()),
-            ("--workers", config.workers.to_string()),
-            ("batching", format!("{:?}", config.batching)),
-            ("--mode", format!("{:?}", config.mode)),
-            ("--split", format!("{:?}", config.split)),
-            ("--lowercase", config.lowercase.to_string()),
-            (
-                "--stop-words",
-                format!("{} words, hash {stop_list:016x}", words.len()),
-            ),
-            (
-                "--every-process-reads",
-                config.cluster.every_process_reads.to_string(),
-            ),
-        ];
-        Settings(
-            entries
-                .into_iter()
-                .map(|(name, value)| (name.to_string(), value))
-                .collect(),
-        )
-    }
-
-    /// The settings a checkpoint must share with the run that resumes it: those that shape
-    /// the counts, not how many workers or processes compute them.
-    pub fn for_checkpoint(config: &Config, stop_words: &StopWords) -> Settings {
-        let mut settings = Settings::of(config, stop_words);
-        for name in [
-            "netwc version",
-            "--processes",
-            "--workers",
-            "--every-process-reads",
-        ] {
-            settings.0.remove(name);
-        }
-        settings
-    }
-
-    /// Each setting that differs, as `name is mine here but theirs there`.
-    pub fn differences(&self, theirs: &Settings) -> Vec<String> {
-        self.0
-            .iter()
-            .filter_map(|(name, mine)| {
-                let other = theirs.0.get(name).map_or("(not set)", String::as_str);
-                (other != mine).then(|| format!("{name} is {mine} here but {other} there"))
-            })
-            .collect()
-    }
-}
 
 /// The line each process sends first.
 #[derive(Debug, Serialize, Deserialize)]

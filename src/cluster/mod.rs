@@ -15,9 +15,9 @@ use timely::CommunicationConfig;
 
 use crate::config::{ClusterConfig, Config};
 use crate::error::Error;
+use crate::settings::Settings;
 use crate::tokenize::StopWords;
 
-pub use handshake::Settings;
 
 /// How long a process waits after the handshake before timely connects (see [`join`]).
 const STAGGER: Duration = Duration::from_millis(100);

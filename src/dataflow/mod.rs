@@ -31,7 +31,7 @@ use timely::worker::Worker;
 
 pub use gather::{EpochResult, Gathered};
 pub use key::WordKey;
-pub use pre_aggregate::EpochTally;
+pub use pre_aggregate::{EpochTally, RoundRobin};
 pub use stop::StopSignal;
 
 use crate::source::{Chunk, Waker};

@@ -35,6 +35,37 @@ impl std::ops::AddAssign for EpochTally {
     }
 }
 
+/// Which worker splits each chunk: the next one, round-robin, except that every piece of an
+/// over-long line goes to the worker that got its first piece, which holds the pieces' counts
+/// until the line ends (a line counts in the batch its end arrived in).
+#[derive(Debug, Default, Clone)]
+pub struct RoundRobin {
+    next: u64,
+    mid_line: bool,
+}
+
+impl RoundRobin {
+    /// The worker (modulo the number of workers) that splits `chunk`, the next chunk sent.
+    pub fn route(&mut self, chunk: &Chunk) -> u64 {
+        if !self.mid_line {
+            self.next = self.next.wrapping_add(1);
+        }
+        // An empty chunk that only marks an epoch is no part of any line.
+        let marker = chunk.text.is_empty() && !chunk.continues_line;
+        if !marker {
+            self.mid_line = chunk.ends_mid_line;
+        }
+        self.next
+    }
+}
+
+/// The counts of a line's pieces that arrived before its end, on the worker that gets them all.
+#[derive(Default)]
+struct OpenLine {
+    counts: HashMap<Word, isize, RandomState>,
+    tally: EpochTally,
+}
+
 /// One batch's words on one worker, held until the batch is complete.
 struct OpenEpoch {
     words_cap: Capability<Epoch>,
@@ -56,13 +87,10 @@ pub fn pre_aggregate<'scope>(
     progress: Arc<ChunkProgress>,
 ) -> (WordUpdates<'scope>, StreamVec<'scope, Epoch, EpochTally>) {
     let mut builder = OperatorBuilder::new("SplitAndCombine".to_owned(), chunks.scope());
-    // Chunk i (from 1) goes to worker i mod peers: the driver mirrors this to know which
-    // chunks its own process's workers split (`Driver::count_routed`).
-    let mut next_worker = 0u64;
-    let round_robin = Exchange::new(move |_: &Chunk| {
-        next_worker = next_worker.wrapping_add(1);
-        next_worker
-    });
+    // The driver mirrors the routing to know which chunks its own process's workers split
+    // (`Driver::count_routed`).
+    let mut router = RoundRobin::default();
+    let round_robin = Exchange::new(move |chunk: &Chunk| router.route(chunk));
     let mut input = builder.new_input(chunks, round_robin);
     let (words_output, words) = builder.new_output();
     let (tally_output, tallies) = builder.new_output();
@@ -76,6 +104,7 @@ pub fn pre_aggregate<'scope>(
     builder.build(move |_initial_capabilities| {
         let mut open: BTreeMap<Epoch, OpenEpoch> = BTreeMap::new();
         let mut spare_maps: Vec<HashMap<Word, isize, RandomState>> = Vec::new();
+        let mut open_line = OpenLine::default();
         move |frontiers| {
             input.for_each(|cap, data| {
                 let Some(&epoch) = cap.least() else { return };
@@ -86,15 +115,21 @@ pub fn pre_aggregate<'scope>(
                     tally: EpochTally::default(),
                 });
                 for chunk in data.iter() {
-                    let counts = &mut entry.counts;
-                    let tally = tokenizer.for_each_word(chunk, |word| match counts.get_mut(word) {
-                        Some(count) => *count += 1,
-                        None => {
-                            counts.insert(word.to_owned(), 1);
+                    // A piece of a line that has not ended yet counts where the line ends.
+                    let (counts, tally) = if chunk.ends_mid_line {
+                        (&mut open_line.counts, &mut open_line.tally)
+                    } else {
+                        (&mut entry.counts, &mut entry.tally)
+                    };
+                    let seen = tokenizer.for_each_word(chunk, |word| add_word(counts, word, 1));
+                    tally.words += seen.words;
+                    tally.stopped += seen.stopped;
+                    if chunk.continues_line && !chunk.ends_mid_line {
+                        for (word, count) in open_line.counts.drain() {
+                            add_word(&mut entry.counts, &word, count);
                         }
-                    });
-                    entry.tally.words += tally.words;
-                    entry.tally.stopped += tally.stopped;
+                        entry.tally += std::mem::take(&mut open_line.tally);
+                    }
                 }
                 progress.add(data.len() as u64);
             });
@@ -123,4 +158,13 @@ pub fn pre_aggregate<'scope>(
     });
 
     (words, tallies)
+}
+
+fn add_word(counts: &mut HashMap<Word, isize, RandomState>, word: &str, count: isize) {
+    match counts.get_mut(word) {
+        Some(total) => *total += count,
+        None => {
+            counts.insert(word.to_owned(), count);
+        }
+    }
 }

@@ -19,7 +19,7 @@ mod recovery;
 use crate::batching::{unix_micros, BatchClock};
 use crate::checkpoint::{Checkpoint, Recovery};
 use crate::config::{Batching, Config, StopAfter};
-use crate::dataflow::{ChunkProgress, Epoch, StopSignal, WordCount, WordKey};
+use crate::dataflow::{ChunkProgress, Epoch, RoundRobin, StopSignal, WordCount, WordKey};
 use crate::error::Error;
 use crate::reporter::{EpochMeta, Reporter};
 use crate::shutdown::Shutdown;
@@ -97,8 +97,8 @@ pub struct Driver {
     open: EpochMeta,
     batches_closed: u64,
     lines_left: u64,
-    /// Chunks handed out so far: the dataflow sends chunk i to worker i+1 mod `peers`.
-    chunks_routed: u64,
+    /// The dataflow's routing of chunks to workers, mirrored.
+    router: RoundRobin,
     /// Of those, the chunks that went to this process's workers.
     local_sent: u64,
     /// Workers in the whole computation.
@@ -170,7 +170,7 @@ impl Driver {
             open: EpochMeta::opened(now),
             batches_closed: 0,
             lines_left: lines_per_batch.unwrap_or(0),
-            chunks_routed: 0,
+            router: RoundRobin::default(),
             local_sent: 0,
             peers: (workers * config.cluster.processes) as u64,
             local_workers: (workers * config.cluster.process) as u64
@@ -378,17 +378,17 @@ impl Driver {
             return;
         }
         self.open.lines += lines;
-        self.summary.lines += lines;
         self.open.has_text |= lines > 0 || !chunk.text.is_empty();
         if let Some(checkpoint) = self.checkpoint.as_mut().filter(|_| !self.replaying) {
             if let Err(e) = checkpoint.log_chunk(self.open_epoch, lines, &chunk) {
                 self.checkpoint_error.get_or_insert(e);
             }
         }
-        if chunk.text.is_empty() {
+        // An empty chunk still ends a line whose pieces went before (their counts wait).
+        if chunk.text.is_empty() && !chunk.continues_line {
             return;
         }
-        self.count_routed();
+        self.count_routed(&chunk);
         if let Some(input) = &mut self.input {
             input.send(chunk);
         }
@@ -397,12 +397,9 @@ impl Driver {
     /// Counts a chunk about to be handed out, and whether one of this process's workers gets
     /// it: only those report their progress here, so only those count as in flight. Chunks for
     /// other processes are interleaved with local ones, so they are bounded alongside.
-    fn count_routed(&mut self) {
-        self.chunks_routed += 1;
-        if self
-            .local_workers
-            .contains(&(self.chunks_routed % self.peers))
-        {
+    fn count_routed(&mut self, chunk: &Chunk) {
+        let worker = self.router.route(chunk) % self.peers;
+        if self.local_workers.contains(&worker) {
             self.local_sent += 1;
         }
     }
@@ -458,9 +455,10 @@ impl Driver {
     fn retire_open_epoch(&mut self) {
         if self.marks_epochs && self.input.is_some() {
             // An empty chunk: the reporter then sees a tally for this epoch.
-            self.count_routed();
+            let marker = Chunk::default();
+            self.count_routed(&marker);
             if let Some(input) = &mut self.input {
-                input.send(Chunk::default());
+                input.send(marker);
             }
         }
         if let Some(checkpoint) = self.checkpoint.as_mut().filter(|_| !self.replaying) {

@@ -10,6 +10,7 @@ use super::{pump, Event, LineFramer, Sender};
 use crate::config::SplitRule;
 use crate::duration::format_millis;
 use crate::error::Error;
+use crate::log::Repeats;
 
 /// Starts the connect-read-retry loop on a thread of its own; it runs until the process ends.
 pub(crate) fn start(
@@ -23,22 +24,24 @@ pub(crate) fn start(
         .name("netwc:reconnect".into())
         .spawn(move || {
             let delay = format_millis(retry.as_millis() as u64);
+            let mut log = Repeats::default();
             loop {
                 match TcpStream::connect((host.as_str(), port)) {
                     Ok(stream) => {
-                        crate::log!("connected to {host}:{port}");
-                        match pump(stream, LineFramer::new(split), &sender) {
-                            Event::Failed(why) => crate::log!(
-                                "{host}:{port}: {why}; reconnecting in {delay} (--reconnect)"
-                            ),
-                            _ => crate::log!(
+                        log.line(format!("connected to {host}:{port}"));
+                        let end = pump(stream, LineFramer::new(split), &sender);
+                        log.line(match end {
+                            Event::Failed(why) => {
+                                format!("{host}:{port}: {why}; reconnecting in {delay} (--reconnect)")
+                            }
+                            _ => format!(
                                 "{host}:{port} closed the connection; reconnecting in {delay} (--reconnect)"
                             ),
-                        }
+                        });
                     }
-                    Err(e) => crate::log!(
+                    Err(e) => log.line(format!(
                         "could not connect to {host}:{port}: {e}; retrying in {delay} (--reconnect)"
-                    ),
+                    )),
                 }
                 std::thread::sleep(retry);
             }

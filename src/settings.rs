@@ -1,0 +1,211 @@
+//! The settings that processes of a cluster, and a checkpoint and the run that resumes it,
+//! must agree on: named by flag, valued in the words a user types (`window 3s slide 1s`,
+//! `lines 2`), so that a mismatch message reads like the command line and a stored checkpoint
+//! does not depend on how Rust prints a type.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Batching, Config, Mode, SplitRule};
+use crate::duration::format_millis;
+use crate::tokenize::StopWords;
+
+/// The settings to agree on, by flag name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settings(BTreeMap<String, String>);
+
+/// Names of the settings that count only within a cluster, not for a checkpoint.
+const CLUSTER_ONLY: [&str; 4] = [
+    "netwc version",
+    "--processes",
+    "--workers",
+    "--every-process-reads",
+];
+
+impl Settings {
+    /// What must agree across processes for `config`.
+    pub fn of(config: &Config, stop_words: &StopWords) -> Settings {
+        let mut words: Vec<&String> = stop_words.iter().collect();
+        words.sort();
+        let stop_list = words.iter().fold(0xcbf2_9ce4_8422_2325u64, |hash, word| {
+            word.bytes()
+                .chain(std::iter::once(b'\n'))
+                .fold(hash, |h, b| {
+                    (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+                })
+        });
+        let entries = [
+            ("netwc version", env!("CARGO_PKG_VERSION").to_string()),
+            ("--processes", config.cluster.processes.to_string()),
+            ("--workers", config.workers.to_string()),
+            ("batching", batching_words(config.batching)),
+            ("--mode", mode_words(config.mode, config.batching)),
+            ("--split", split_words(config.split).to_string()),
+            ("--lowercase", config.lowercase.to_string()),
+            (
+                "--stop-words",
+                format!("{} words, hash {stop_list:016x}", words.len()),
+            ),
+            (
+                "--every-process-reads",
+                config.cluster.every_process_reads.to_string(),
+            ),
+        ];
+        Settings(
+            entries
+                .into_iter()
+                .map(|(name, value)| (name.to_string(), value))
+                .collect(),
+        )
+    }
+
+    /// The settings a checkpoint must share with the run that resumes it: those that shape
+    /// the counts, not how many workers or processes compute them.
+    pub fn for_checkpoint(config: &Config, stop_words: &StopWords) -> Settings {
+        let mut settings = Settings::of(config, stop_words);
+        for name in CLUSTER_ONLY {
+            settings.0.remove(name);
+        }
+        settings
+    }
+
+    /// Each setting that differs, as `name is mine here but theirs there`.
+    pub fn differences(&self, theirs: &Settings) -> Vec<String> {
+        self.0
+            .iter()
+            .filter_map(|(name, mine)| {
+                let other = theirs.0.get(name).map_or("(not set)", String::as_str);
+                (other != mine).then(|| format!("{name} is {mine} here but {other} there"))
+            })
+            .collect()
+    }
+
+    /// Settings as the first checkpoint format stored them (Rust's debug text of the batching,
+    /// mode and split types), in today's words; `None` when a value is not of that form.
+    pub fn from_format_1(legacy: &Settings) -> Option<Settings> {
+        let mut settings = legacy.clone();
+        let batching = legacy_batching(legacy.0.get("batching")?)?;
+        settings
+            .0
+            .insert("batching".into(), batching_words(batching));
+        let mode = legacy_mode(legacy.0.get("--mode")?)?;
+        settings
+            .0
+            .insert("--mode".into(), mode_words(mode, batching));
+        let split = match legacy.0.get("--split")?.as_str() {
+            "Whitespace" => SplitRule::Whitespace,
+            "Spark" => SplitRule::Spark,
+            _ => return None,
+        };
+        settings
+            .0
+            .insert("--split".into(), split_words(split).into());
+        Some(settings)
+    }
+}
+
+/// `time 1s` or `lines 100`.
+fn batching_words(batching: Batching) -> String {
+    match batching {
+        Batching::Time { interval_ms } => format!("time {}", format_millis(interval_ms)),
+        Batching::Lines { per_batch } => format!("lines {per_batch}"),
+    }
+}
+
+/// `batch`, `incremental`, or `window 30s slide 10s` (in batches with line batching:
+/// `window 3 slide 1`).
+fn mode_words(mode: Mode, batching: Batching) -> String {
+    let length = |batches: u64| match batching {
+        Batching::Time { interval_ms } => format_millis(interval_ms * batches),
+        Batching::Lines { .. } => batches.to_string(),
+    };
+    match mode {
+        Mode::Batch => "batch".into(),
+        Mode::Incremental => "incremental".into(),
+        Mode::Window { length: w, slide } => {
+            format!("window {} slide {}", length(w), length(slide))
+        }
+    }
+}
+
+fn split_words(split: SplitRule) -> &'static str {
+    match split {
+        SplitRule::Whitespace => "whitespace",
+        SplitRule::Spark => "spark",
+    }
+}
+
+/// The numbers in `text`, in order (`Window { length: 3, slide: 1 }` → 3, 1).
+fn numbers(text: &str) -> Vec<u64> {
+    text.split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse().ok())
+        .collect()
+}
+
+fn legacy_batching(text: &str) -> Option<Batching> {
+    match (text.split_whitespace().next()?, numbers(text).as_slice()) {
+        ("Time", &[interval_ms]) => Some(Batching::Time { interval_ms }),
+        ("Lines", &[per_batch]) => Some(Batching::Lines { per_batch }),
+        _ => None,
+    }
+}
+
+fn legacy_mode(text: &str) -> Option<Mode> {
+    match (text.split_whitespace().next()?, numbers(text).as_slice()) {
+        ("Batch", []) => Some(Mode::Batch),
+        ("Incremental", []) => Some(Mode::Incremental),
+        ("Window", &[length, slide]) => Some(Mode::Window { length, slide }),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_read_like_the_command_line() {
+        let mut config = Config::new(crate::config::Source::Stdin);
+        config.mode = Mode::Window {
+            length: 3,
+            slide: 1,
+        };
+        let settings = Settings::for_checkpoint(&config, &StopWords::default());
+        assert_eq!(settings.0["batching"], "time 1s");
+        assert_eq!(settings.0["--mode"], "window 3s slide 1s");
+        assert_eq!(settings.0["--split"], "whitespace");
+        config.batching = Batching::Lines { per_batch: 2 };
+        let lines = Settings::for_checkpoint(&config, &StopWords::default());
+        assert_eq!(lines.0["--mode"], "window 3 slide 1");
+        assert_eq!(
+            lines.differences(&settings),
+            [
+                "--mode is window 3 slide 1 here but window 3s slide 1s there",
+                "batching is lines 2 here but time 1s there"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_first_checkpoint_format_is_read_in_todays_words() {
+        let legacy = Settings(
+            [
+                ("batching", "Time { interval_ms: 1000 }"),
+                ("--mode", "Window { length: 3, slide: 1 }"),
+                ("--split", "Spark"),
+                ("--lowercase", "false"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        );
+        let settings = Settings::from_format_1(&legacy).unwrap();
+        assert_eq!(settings.0["batching"], "time 1s");
+        assert_eq!(settings.0["--mode"], "window 3s slide 1s");
+        assert_eq!(settings.0["--split"], "spark");
+        let mut odd = legacy.clone();
+        odd.0.insert("--mode".into(), "Sessions".into());
+        assert_eq!(Settings::from_format_1(&odd), None);
+    }
+}
