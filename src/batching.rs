@@ -85,7 +85,9 @@ impl BatchClock {
     /// With time batches, the wall-clock end of `epoch` in µs since the Unix epoch.
     pub fn end_micros(&self, epoch: Epoch) -> Option<u64> {
         match self.batching {
-            Batching::Time { interval_ms } => Some((epoch.saturating_sub(self.shift) + 1) * interval_ms * 1_000),
+            Batching::Time { interval_ms } => {
+                Some((epoch.saturating_sub(self.shift) + 1) * interval_ms * 1_000)
+            }
             Batching::Lines { .. } => None,
         }
     }
@@ -114,7 +116,9 @@ mod tests {
 
     #[test]
     fn a_restart_is_named_by_the_clock_never_ahead_of_it() {
-        let batching = Batching::Time { interval_ms: 10_000 };
+        let batching = Batching::Time {
+            interval_ms: 10_000,
+        };
         let now = BatchClock::new(batching).first_epoch();
         // The last run reported the current interval and the two after it.
         let clock = BatchClock::resumed_at(batching, now + 3);

@@ -31,9 +31,7 @@ pub fn parse_millis(text: &str) -> Result<u64, String> {
         .unwrap_or(trimmed.len());
     let (number, unit) = trimmed.split_at(digits_end);
     if trimmed.starts_with('-') {
-        return Err(format!(
-            "'{text}' is negative: expected {ACCEPTED}"
-        ));
+        return Err(format!("'{text}' is negative: expected {ACCEPTED}"));
     }
     if number.is_empty() {
         return Err(format!("'{text}' is not a duration: expected {ACCEPTED}"));
@@ -96,7 +94,9 @@ mod tests {
         assert!(parse_millis("5x").unwrap_err().contains("unknown unit 'x'"));
         assert!(parse_millis("s").unwrap_err().contains("not a duration"));
         assert!(parse_millis("-1s").unwrap_err().contains("negative"));
-        assert!(parse_millis("5124095577h").unwrap_err().contains("too long"));
+        assert!(parse_millis("5124095577h")
+            .unwrap_err()
+            .contains("too long"));
         assert_eq!(parse_millis("8760h"), Ok(MAX_MILLIS));
         assert!(parse_millis("1.5s").unwrap_err().contains("unknown unit"));
         assert!(parse_millis("0s").unwrap_err().contains("zero"));

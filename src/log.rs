@@ -22,39 +22,59 @@ macro_rules! log {
     };
 }
 
-/// Logs lines, but a line logged before is logged again only after [`Repeats::EVERY`], with
-/// how often it came meanwhile: a retry loop with a short delay must not flood stderr.
+/// Logs lines, each at most a few times in a row and then once every [`Repeats::EVERY`] with
+/// how often it came meanwhile: a retry loop with a short delay must not flood stderr, while
+/// events minutes apart are each logged.
 #[derive(Debug, Default)]
 pub struct Repeats {
-    /// Each line logged lately: when, and how often it came since.
-    recent: HashMap<String, (Instant, u64)>,
+    /// Each line logged lately: how many more may be logged now, when that was reckoned, and
+    /// how often the line came without being logged.
+    recent: HashMap<String, Allowance>,
+}
+
+#[derive(Debug)]
+struct Allowance {
+    left: f64,
+    reckoned: Instant,
+    unlogged: u64,
 }
 
 impl Repeats {
-    /// How often one line is logged at most.
+    /// One more of a line may be logged per this much time.
     pub const EVERY: Duration = Duration::from_secs(10);
+
+    /// How many of a line are logged in a burst before [`Repeats::EVERY`] applies.
+    const BURST: f64 = 5.0;
 
     /// The most distinct lines remembered; a loop repeats only a few.
     const REMEMBERED: usize = 64;
 
-    /// Logs `text` unless it was logged within [`Repeats::EVERY`].
+    /// Logs `text`, unless it came too often lately.
     pub fn line(&mut self, text: String) {
-        if let Some((at, unlogged)) = self.recent.get_mut(&text) {
-            if at.elapsed() < Self::EVERY {
-                *unlogged += 1;
-                return;
-            }
+        if self.recent.len() >= Self::REMEMBERED && !self.recent.contains_key(&text) {
+            self.recent.clear();
         }
-        match self.recent.remove(&text).map_or(0, |(_, unlogged)| unlogged) {
+        let now = Instant::now();
+        let allowance = self.recent.entry(text.clone()).or_insert(Allowance {
+            left: Self::BURST,
+            reckoned: now,
+            unlogged: 0,
+        });
+        let earned =
+            now.duration_since(allowance.reckoned).as_secs_f64() / Self::EVERY.as_secs_f64();
+        allowance.left = (allowance.left + earned).min(Self::BURST);
+        allowance.reckoned = now;
+        if allowance.left < 1.0 {
+            allowance.unlogged += 1;
+            return;
+        }
+        allowance.left -= 1.0;
+        match std::mem::take(&mut allowance.unlogged) {
             0 => line(format_args!("{text}")),
             n => line(format_args!(
                 "{text} (and {n} times more since it was last logged)"
             )),
         }
-        if self.recent.len() >= Self::REMEMBERED {
-            self.recent.clear();
-        }
-        self.recent.insert(text, (Instant::now(), 0));
     }
 }
 
@@ -63,13 +83,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_repeated_line_is_counted_not_logged() {
+    fn a_line_that_floods_is_counted_not_logged() {
         let mut repeats = Repeats::default();
-        for _ in 0..6 {
+        for _ in 0..20 {
             repeats.line("connected".into());
             repeats.line("closed".into());
         }
-        assert_eq!(repeats.recent["connected"].1, 5);
-        assert_eq!(repeats.recent["closed"].1, 5);
+        // A burst of five each is logged; the rest is counted for the next line logged.
+        assert_eq!(repeats.recent["connected"].unlogged, 15);
+        assert_eq!(repeats.recent["closed"].unlogged, 15);
     }
 }

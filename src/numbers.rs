@@ -76,8 +76,13 @@ mod tests {
         assert_eq!(parse_workers("4"), Ok(4));
         assert!(parse_workers("0").unwrap_err().contains("too small"));
         let large = parse_workers("18446744073709551615").unwrap_err();
-        assert!(large.contains("too large: expected a whole number from 1 to 1024"), "{large}");
-        assert!(parse_workers("99999999999999999999999").unwrap_err().contains("too large"));
+        assert!(
+            large.contains("too large: expected a whole number from 1 to 1024"),
+            "{large}"
+        );
+        assert!(parse_workers("99999999999999999999999")
+            .unwrap_err()
+            .contains("too large"));
         assert!(parse_top("-1").unwrap_err().contains("negative"));
         assert!(parse_top("ten").unwrap_err().contains("not a whole number"));
         assert_eq!(parse_top("0"), Ok(0));

@@ -60,7 +60,12 @@ impl ResultTable {
     /// totals, long windows), so that a report costs what changed, not what is kept.
     pub fn ranked(mut self) -> ResultTable {
         if self.emit == Emit::All && self.top.is_some() {
-            self.ranking = Some(self.counts.iter().map(|(w, &c)| (Reverse(c), w.clone())).collect());
+            self.ranking = Some(
+                self.counts
+                    .iter()
+                    .map(|(w, &c)| (Reverse(c), w.clone()))
+                    .collect(),
+            );
         }
         self
     }

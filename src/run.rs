@@ -9,11 +9,11 @@ use std::sync::{Arc, Mutex};
 
 use crate::checkpoint::{self, Checkpoint};
 use crate::cluster::{self, Watchdog};
-use crate::settings::Settings;
 use crate::config::Config;
 use crate::dataflow::{self, ChunkProgress, StopSignal};
 use crate::driver::{Driver, Ends, Role};
 use crate::error::Error;
+use crate::settings::Settings;
 use crate::shutdown::Shutdown;
 use crate::source::{self, Waker};
 use crate::stats::Summary;

@@ -46,9 +46,18 @@ fn bad_flags_are_usage_errors_that_say_what_is_accepted() {
         &["csv", "spark", "jsonl", "tsv"],
     );
     usage_error(&["--stdin", "-w", "0"], &["--workers", "from 1 to 1024"]);
-    usage_error(&["--stdin", "--top", "-1"], &["--top", "'-1' is negative", "at least 0"]);
-    usage_error(&["--stdin", "--top", "many"], &["--top", "not a whole number"]);
-    usage_error(&["--stdin", "--batch", "-1s"], &["--batch", "'-1s' is negative", "500ms"]);
+    usage_error(
+        &["--stdin", "--top", "-1"],
+        &["--top", "'-1' is negative", "at least 0"],
+    );
+    usage_error(
+        &["--stdin", "--top", "many"],
+        &["--top", "not a whole number"],
+    );
+    usage_error(
+        &["--stdin", "--batch", "-1s"],
+        &["--batch", "'-1s' is negative", "500ms"],
+    );
     usage_error(&["", "9999"], &["invalid HOST ''", "[::1]"]);
     usage_error(
         &["--stdin", "--batch", "1s", "--batch-lines", "5"],

@@ -9,6 +9,7 @@ mod cli;
 mod cluster;
 mod modes;
 mod oracle;
+mod reliability;
 mod robustness;
 mod signals;
 mod sockets;

@@ -21,9 +21,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::settings::Settings;
 use crate::dataflow::Epoch;
 use crate::error::Error;
+use crate::settings::Settings;
 use crate::source::Chunk;
 
 pub use wal::{Record, Wal};
@@ -290,7 +290,9 @@ impl Checkpoint {
             .range(covered + 1..)
             .next()
             .map_or(self.wal.position(), |(_, &offset)| offset);
-        let keep_from = self.line_open_at.map_or(keep_from, |open| open.min(keep_from));
+        let keep_from = self
+            .line_open_at
+            .map_or(keep_from, |open| open.min(keep_from));
         if keep_from == 0 {
             return Ok(());
         }
@@ -376,7 +378,10 @@ fn refuse_foreign(dir: &Path) -> Result<(), Error> {
 
 /// A cluster keeps its checkpoint in `DIR/process-I`: a DIR that holds a single process's
 /// checkpoint is refused, or the cluster would start afresh beside it.
-pub fn check_cluster_layout(dir: &Path, cluster: &crate::config::ClusterConfig) -> Result<(), Error> {
+pub fn check_cluster_layout(
+    dir: &Path,
+    cluster: &crate::config::ClusterConfig,
+) -> Result<(), Error> {
     if cluster.processes > 1 && dir.join(META).exists() {
         return Err(Error::Usage(format!(
             "--checkpoint '{}' holds the checkpoint of a single process: resume it without --processes, or choose another directory",

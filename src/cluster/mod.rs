@@ -18,7 +18,6 @@ use crate::error::Error;
 use crate::settings::Settings;
 use crate::tokenize::StopWords;
 
-
 /// How long a process waits after the handshake before timely connects (see [`join`]).
 const STAGGER: Duration = Duration::from_millis(100);
 

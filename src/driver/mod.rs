@@ -144,8 +144,16 @@ impl Driver {
         };
         let now = Instant::now();
         let marks_epochs = config.cluster.every_process_reads && config.cluster.processes > 1;
-        let reporter = (role == Role::FeedAndReport)
-            .then(|| Reporter::new(config, clock, wc.probe, wc.gathered, first_epoch, marks_epochs));
+        let reporter = (role == Role::FeedAndReport).then(|| {
+            Reporter::new(
+                config,
+                clock,
+                wc.probe,
+                wc.gathered,
+                first_epoch,
+                marks_epochs,
+            )
+        });
         let announces = role == Role::FeedAndReport && marks_epochs && checkpoint.is_some();
         Driver {
             input: Some(wc.input),

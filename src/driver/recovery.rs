@@ -4,6 +4,7 @@
 use super::Driver;
 use crate::checkpoint::Recovery;
 use crate::dataflow::WordKey;
+use crate::source::Chunk;
 
 impl Driver {
     /// Restores a checkpoint: the snapshot's counts go back in at their own epochs (with their
@@ -26,12 +27,25 @@ impl Driver {
             }
         }
         let last_logged = recovery.replay.last().map(|(epoch, _, _)| *epoch);
+        let line_open = recovery
+            .replay
+            .last()
+            .is_some_and(|(_, _, chunk)| chunk.ends_mid_line);
         self.replaying = true;
         for (epoch, lines, chunk) in recovery.replay {
             self.close_epochs_until(epoch);
             self.send(chunk, lines);
         }
         self.replaying = false;
+        if line_open {
+            // The connection that sent an over-long line ended with the crash: the line ends
+            // there, as at the end of the input (and the log says so from now on).
+            let end = Chunk {
+                continues_line: true,
+                ..Chunk::default()
+            };
+            self.send(end, 1);
+        }
         if let Some(per_batch) = self.lines_per_batch {
             self.lines_left = per_batch.saturating_sub(self.open.lines);
             if self.lines_left == 0 {

@@ -184,7 +184,9 @@ impl LineFramer {
             // Not after a CR at the very end: a `\n` may follow, and the two are one line end.
             SplitRule::Whitespace => (0..bytes.len())
                 .rev()
-                .find(|&at| bytes[at].is_ascii_whitespace() && (bytes[at], at + 1) != (b'\r', bytes.len()))
+                .find(|&at| {
+                    bytes[at].is_ascii_whitespace() && (bytes[at], at + 1) != (b'\r', bytes.len())
+                })
                 .map(|at| at + 1),
             SplitRule::Spark => (1..bytes.len())
                 .rev()
@@ -434,7 +436,11 @@ mod properties {
             match input[at] {
                 b'\n' | b'\r' => {
                     lines.push(&input[start..at]);
-                    at += if input[at..].starts_with(b"\r\n") { 2 } else { 1 };
+                    at += if input[at..].starts_with(b"\r\n") {
+                        2
+                    } else {
+                        1
+                    };
                     start = at;
                 }
                 _ => at += 1,

@@ -75,14 +75,8 @@ mod tests {
         assert_eq!(count_line_ends(b"a\r\nb\n"), 2);
         assert_eq!(count_line_ends(b"a\r\r\n"), 2);
         assert_eq!(count_line_ends(b"a\r"), 1);
-        assert_eq!(
-            split_lines("a\rb\n").collect::<Vec<_>>(),
-            ["a", "b"]
-        );
-        assert_eq!(
-            split_lines("a\r\r\nb").collect::<Vec<_>>(),
-            ["a", "", "b"]
-        );
+        assert_eq!(split_lines("a\rb\n").collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(split_lines("a\r\r\nb").collect::<Vec<_>>(), ["a", "", "b"]);
         assert_eq!(split_lines("\r").collect::<Vec<_>>(), [""]);
         assert_eq!(split_lines("x\r\n\n").collect::<Vec<_>>(), ["x", ""]);
     }

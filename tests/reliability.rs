@@ -1,0 +1,435 @@
+//! The faults a hostile user found (issue "Reliable"), one end-to-end test each: a shared
+//! checkpoint directory, batches named in the future, a partial line dropped at a stop, signals
+//! in a cluster, an idle report that re-sorted the whole state, a lone CR, and a long line's
+//! words spread over several batches. (Absurd numbers are in `cli.rs`.)
+
+use std::io::Write;
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, ChildStdin, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::util::*;
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+/// Starts netwc with `args` and its stdin piped; the caller writes and keeps the pipe.
+fn spawn_with_stdin(args: &[&str]) -> (Child, ChildStdin) {
+    let mut child = netwc()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("netwc starts");
+    let stdin = child.stdin.take().unwrap();
+    (child, stdin)
+}
+
+/// A server that sends `text` to its one client and holds the connection open until the
+/// returned sender is dropped or used (or 30 s pass).
+fn holding_server(text: Vec<u8>) -> (u16, mpsc::Sender<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (release, released) = mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        stream.write_all(&text).unwrap();
+        let _ = released.recv_timeout(Duration::from_secs(30));
+    });
+    (port, release)
+}
+
+/// CPU seconds (user + system) that process `pid` has used so far.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..]
+        .split_whitespace()
+        .collect();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    ticks / 100.0
+}
+
+// 1. Two runs on one checkpoint directory.
+
+#[test]
+fn a_second_run_on_a_checkpoint_in_use_is_refused_and_kill_9_leaves_no_stale_lock() {
+    let dir = TempDir::new("shared-checkpoint");
+    let state = dir.path("state");
+    let port = free_port();
+    let mut first = netwc()
+        .args(["--listen", &format!("127.0.0.1:{port}"), "--batch", "100ms"])
+        .arg("--checkpoint")
+        .arg(&state)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_listening(port);
+    let second = run(netwc()
+        .args(["--stdin", "--batch", "100ms"])
+        .arg("--checkpoint")
+        .arg(&state));
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(&state.display().to_string()), "{stderr}");
+    assert!(stderr.contains("in use"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("process {}", first.id())),
+        "names the holder: {stderr}"
+    );
+    send_signal(first.id(), "KILL");
+    first.wait().unwrap();
+    // The lock died with its holder.
+    let third = run(netwc()
+        .args(["--stdin", "--batch", "100ms"])
+        .arg("--checkpoint")
+        .arg(&state));
+    assert_eq!(
+        third.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&third.stderr)
+    );
+}
+
+// 2. A quick restart after a clean stop.
+
+#[test]
+fn quick_restarts_name_batches_by_the_clock_never_ahead_of_it() {
+    let dir = TempDir::new("quick-restart");
+    let state = dir.path("state");
+    let state = state.to_str().unwrap();
+    for run_number in 1..=3 {
+        let before = now_ms();
+        let (child, mut stdin) = spawn_with_stdin(&[
+            "--stdin",
+            "--checkpoint",
+            state,
+            "--mode",
+            "incremental",
+            "--batch",
+            "10s",
+            "--format",
+            "jsonl",
+        ]);
+        stdin.write_all(b"a\n").unwrap();
+        drop(stdin);
+        let output = wait_output(child, Duration::from_secs(20));
+        let after = now_ms();
+        let stdout = stdout_of(&output);
+        let report: serde_json::Value =
+            serde_json::from_str(stdout.lines().last().expect("a report")).unwrap();
+        let time = report["time"].as_u64().unwrap();
+        // The aligned 10 s interval the run was in (it may have crossed one boundary).
+        let named = |ms: u64| (ms / 10_000 + 1) * 10_000;
+        assert!(
+            time == named(before) || time == named(after),
+            "run {run_number}: batch {time} is not the interval of {before}..{after}"
+        );
+        assert_eq!(
+            report["counts"][0]["count"].as_u64(),
+            Some(run_number),
+            "running totals go on: {stdout}"
+        );
+    }
+}
+
+// 3. A partial last line already read, at a stop that is not the end of the input.
+
+#[test]
+fn a_partial_last_line_counts_when_duration_or_batches_stop_the_run() {
+    let text = "full line\npartial words";
+    for stop in [
+        &["--duration", "1s"][..],
+        &["--batch", "200ms", "--batches", "2"][..],
+    ] {
+        let mut args = vec!["--stdin", "--format", "tsv"];
+        args.extend_from_slice(stop);
+        let (child, mut stdin) = spawn_with_stdin(&args);
+        stdin.write_all(text.as_bytes()).unwrap();
+        // The input stays open: only the stop ends the run.
+        let output = wait_output(child, Duration::from_secs(20));
+        drop(stdin);
+        let batches = parse_tsv(&stdout_of(&output));
+        assert_eq!(totals(&batches), oracle_totals(text), "{stop:?}");
+    }
+}
+
+#[test]
+fn a_partial_last_line_counts_when_a_signal_stops_a_listening_run() {
+    let port = free_port();
+    let mut child = spawn([
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+        "--batch",
+        "1h",
+        "--format",
+        "tsv",
+    ]);
+    let lines = stderr_lines(child.stderr.take().unwrap());
+    wait_listening(port);
+    let mut producer = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    producer.write_all(b"a b\nc d").unwrap();
+    wait_for(&lines, "connected", 1);
+    std::thread::sleep(Duration::from_millis(300));
+    send_signal(child.id(), "TERM");
+    let output = wait_output(child, Duration::from_secs(20));
+    drop(producer);
+    assert_eq!(
+        totals(&parse_tsv(&stdout_of(&output))),
+        oracle_totals("a b\nc d")
+    );
+}
+
+// 6. Signals in a cluster.
+
+#[test]
+fn a_signal_while_waiting_for_the_cluster_ends_the_process_at_once() {
+    let dir = TempDir::new("waiting-signal");
+    let hosts = hostfile(&dir, 2);
+    let input = dir.write("in.txt", b"a b\n");
+    for (signal, code) in [("INT", 130), ("TERM", 143)] {
+        let mut child = netwc()
+            .args(["-n", "2", "-p", "0", "--hostfile"])
+            .arg(&hosts)
+            .arg("--file")
+            .arg(&input)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let lines = stderr_lines(child.stderr.take().unwrap());
+        wait_for(&lines, "waiting for the cluster", 1);
+        let sent = Instant::now();
+        send_signal(child.id(), signal);
+        // Far less than the 30 s --connect-timeout it would otherwise wait.
+        let status = wait_status(&mut child, Duration::from_secs(10));
+        assert_eq!(status.code(), Some(code), "SIG{signal}");
+        assert!(sent.elapsed() < Duration::from_secs(5), "SIG{signal}");
+        let said: Vec<String> = lines.try_iter().collect();
+        assert!(
+            said.iter().any(|l| l.contains(&format!("SIG{signal}"))),
+            "{said:?}"
+        );
+    }
+}
+
+#[test]
+fn a_signal_to_a_process_that_reads_nothing_stops_the_whole_cluster() {
+    let dir = TempDir::new("cluster-signal");
+    let hosts = hostfile(&dir, 2);
+    let text = "x y\nx\n";
+    let (port, release) = holding_server(text.as_bytes().to_vec());
+    let common = |process: &str| {
+        let mut command = netwc();
+        command
+            .args(["-n", "2", "-p", process, "--hostfile"])
+            .arg(&hosts)
+            .args(["--batch", "100ms", "--format", "tsv", "--stats"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        command
+    };
+    let mut reader = common("0")
+        .args(["127.0.0.1", &port.to_string()])
+        .spawn()
+        .unwrap();
+    let mut other = common("1").arg("--stdin").spawn().unwrap();
+    let reader_log = stderr_lines(reader.stderr.take().unwrap());
+    // The job runs once process 0 reports batches.
+    wait_for(&reader_log, "batch time=", 3);
+    send_signal(other.id(), "TERM");
+    let other_status = wait_status(&mut other, Duration::from_secs(10));
+    let output = wait_output(reader, Duration::from_secs(10));
+    release.send(()).ok();
+    assert_eq!(other_status.code(), Some(0));
+    assert_eq!(totals(&parse_tsv(&stdout_of(&output))), oracle_totals(text));
+}
+
+// 7. An idle report over a large state.
+
+#[test]
+fn an_idle_batch_with_a_large_running_total_costs_next_to_nothing() {
+    const WORDS: usize = 200_000;
+    let text: String = (0..WORDS / 100)
+        .map(|line| {
+            let words: Vec<String> = (0..100).map(|i| format!("w{}", line * 100 + i)).collect();
+            words.join(" ") + "\n"
+        })
+        .collect();
+    let (port, release) = holding_server(text.into_bytes());
+    let mut child = netwc()
+        .args([
+            "127.0.0.1",
+            &port.to_string(),
+            "--mode",
+            "incremental",
+            "--emit",
+            "all",
+            "--top",
+            "10",
+            "--batch",
+            "10ms",
+            "--stats",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = stderr_lines(child.stderr.take().unwrap());
+    wait_for(&lines, &format!("distinct={WORDS} "), 1);
+    // Now every batch is empty: about 200 of them in two seconds. Re-sorting 200,000 words
+    // for each kept a core busy; reports that cost what changed use a few percent of one.
+    let cpu_before = cpu_seconds(child.id());
+    std::thread::sleep(Duration::from_secs(2));
+    let used = cpu_seconds(child.id()) - cpu_before;
+    send_signal(child.id(), "TERM");
+    wait_status(&mut child, Duration::from_secs(10));
+    release.send(()).ok();
+    assert!(used < 0.5, "{used:.2} CPU seconds in 2 s of idle batches");
+}
+
+// 8. A lone CR ends a line.
+
+#[test]
+fn a_lone_cr_ends_a_line_as_in_spark() {
+    let text = "a\rb\nc  d\r\ne\r";
+    let (child, mut stdin) = spawn_with_stdin(&[
+        "--stdin",
+        "--split",
+        "spark",
+        "--batch-lines",
+        "1",
+        "--format",
+        "tsv",
+    ]);
+    stdin.write_all(text.as_bytes()).unwrap();
+    drop(stdin);
+    let output = wait_output(child, Duration::from_secs(20));
+    assert_eq!(
+        stdout_of(&output),
+        "time\tword\tcount\n1\ta\t1\n2\tb\t1\n3\t\t1\n3\tc\t1\n3\td\t1\n4\te\t1\n"
+    );
+    let java = java_lines(text.as_bytes());
+    assert_eq!(java.len(), 4, "the oracle agrees: four lines");
+}
+
+// 9. A line longer than the piece limit whose end arrives batches later.
+
+#[test]
+fn a_long_line_counts_in_the_batch_its_end_arrived_in() {
+    // 600 KiB of words: over the 256 KiB limit, so it is handed on in pieces.
+    let head: String = (0..60_000).map(|i| format!("w{:07} ", i % 5_000)).collect();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let sent = head.clone();
+    let server = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        stream.write_all(sent.as_bytes()).unwrap();
+        // Several 100 ms batches pass before the line ends.
+        std::thread::sleep(Duration::from_millis(600));
+        stream.write_all(b"end\nnext line\n").unwrap();
+    });
+    let output = run(netwc().args([
+        "127.0.0.1",
+        &port.to_string(),
+        "--batch",
+        "100ms",
+        "--format",
+        "tsv",
+        "--stats",
+    ]));
+    server.join().unwrap();
+    let batches = parse_tsv(&stdout_of(&output));
+    let with_words: Vec<_> = batches.iter().filter(|(_, c)| !c.is_empty()).collect();
+    assert_eq!(with_words.len(), 1, "one batch holds the whole line");
+    let (time, counts) = with_words[0];
+    assert_eq!(*counts, oracle_totals(&format!("{head}end\nnext line\n")));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stats = stderr
+        .lines()
+        .find(|l| l.contains(&format!("time={time} ")))
+        .expect("a stats line for the batch");
+    assert!(stats.contains(" lines=2 "), "{stats}");
+    assert!(stats.contains(&format!(" words={} ", 60_003)), "{stats}");
+}
+
+#[test]
+fn a_long_line_open_across_snapshots_survives_kill_9() {
+    let dir = TempDir::new("long-line-checkpoint");
+    let state = dir.path("state");
+    let head: String = (0..60_000).map(|i| format!("v{:06} ", i % 997)).collect();
+    let (port, release) = holding_server(head.clone().into_bytes());
+    let mut first = netwc()
+        .args([
+            "127.0.0.1",
+            &port.to_string(),
+            "--batch",
+            "20ms",
+            "--mode",
+            "incremental",
+            "--format",
+            "tsv",
+            "--stats",
+        ])
+        .arg("--checkpoint")
+        .arg(&state)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = stderr_lines(first.stderr.take().unwrap());
+    // 30 batches: snapshots were taken while the line was open.
+    wait_for(&lines, "batch time=", 30);
+    send_signal(first.id(), "KILL");
+    first.wait().unwrap();
+    release.send(()).ok();
+    // The connection was lost mid-line: the restart ends that line, as an end of input would.
+    let (port, release) = holding_server(b"tail\n".to_vec());
+    let second = netwc()
+        .args([
+            "127.0.0.1",
+            &port.to_string(),
+            "--batch",
+            "20ms",
+            "--mode",
+            "incremental",
+            "--format",
+            "tsv",
+            "--emit",
+            "all",
+            "--top",
+            "0",
+        ])
+        .arg("--checkpoint")
+        .arg(&state)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    send_signal(second.id(), "TERM");
+    let output = wait_output(second, Duration::from_secs(20));
+    release.send(()).ok();
+    let batches = parse_tsv(&stdout_of(&output));
+    let last = batches.values().last().expect("a report");
+    // The pieces handed on before the crash are in the log (the last bytes of the line were
+    // still in the reader when it was killed): at least the first 200 KiB of the line count,
+    // and nothing counts twice.
+    let logged = oracle_totals(&head[..200 * 1024]);
+    let sent = oracle_totals(&format!("{head}\ntail\n"));
+    for (word, count) in &logged {
+        assert!(last.get(word).copied().unwrap_or(0) >= *count, "{word}");
+    }
+    for (word, count) in last {
+        assert!(sent.get(word).copied().unwrap_or(0) >= *count, "{word}");
+    }
+    assert_eq!(last.get("tail"), Some(&1));
+}
