@@ -148,6 +148,96 @@ fn missing_files_exit_1_naming_the_file() {
 }
 
 #[test]
+fn absurd_numbers_are_usage_errors_naming_the_accepted_range() {
+    usage_error(
+        &[
+            "--stdin",
+            "--batch-lines",
+            "1",
+            "--mode",
+            "window",
+            "--window",
+            "18446744073709551615",
+        ],
+        &["--window", "from 1 to 1000000000"],
+    );
+    usage_error(
+        &["--stdin", "--batch", "5124095577h"],
+        &["--batch", "8760h"],
+    );
+    usage_error(
+        &["--stdin", "-w", "18446744073709551615"],
+        &["--workers", "from 1 to 1024"],
+    );
+    usage_error(
+        &["--stdin", "-w", "4294967296"],
+        &["--workers", "from 1 to 1024"],
+    );
+    usage_error(&["--stdin", "-w", "1025"], &["--workers", "from 1 to 1024"]);
+    usage_error(
+        &["--stdin", "-n", "70000", "-p", "0"],
+        &["--processes", "1 to 65535"],
+    );
+    usage_error(
+        &["--stdin", "-n", "64000", "-p", "0"],
+        &["--processes", "at most 63435 processes", "--hostfile"],
+    );
+}
+
+#[test]
+fn options_that_would_do_nothing_are_usage_errors() {
+    usage_error(
+        &["--stdin", "--max-connections", "5"],
+        &["--max-connections is for --listen"],
+    );
+    usage_error(
+        &["--stdin", "--connect-timeout", "5s"],
+        &["--connect-timeout is for clusters"],
+    );
+}
+
+#[test]
+fn files_and_directories_are_named_in_errors() {
+    let dir = TempDir::new("file-is-dir");
+    let output = run(netwc().arg("--file").arg(dir.path("")));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("--file"), "{stderr}");
+    assert!(stderr.contains("is a directory"), "{stderr}");
+    assert!(output.stdout.is_empty(), "no batch before the error");
+
+    // A cluster's checkpoint, resumed as a single process.
+    let state = dir.path("state");
+    std::fs::create_dir_all(state.join("process-0")).unwrap();
+    std::fs::create_dir_all(state.join("process-1")).unwrap();
+    std::fs::write(state.join("process-0/netwc-checkpoint.json"), "{}").unwrap();
+    let output = run(netwc().arg("--stdin").arg("--checkpoint").arg(&state));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("a cluster of 2 processes") && stderr.contains("--processes 2"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn stop_words_are_trimmed() {
+    let dir = TempDir::new("stop-trim");
+    let stop = dir.write("stop.txt", b"  the \t\r\n\nof\r\n");
+    let input = dir.write("in.txt", b"the cat of the hat\n");
+    let output = run(netwc()
+        .arg("--file")
+        .arg(&input)
+        .arg("--stop-words")
+        .arg(&stop)
+        .args(["--format", "tsv"]));
+    assert_eq!(
+        totals(&parse_tsv(&stdout_of(&output))),
+        oracle_totals("cat hat")
+    );
+}
+
+#[test]
 fn end_of_stdin_reports_the_batch_at_once_and_exits_0() {
     let mut child = netwc()
         .args(["--stdin", "--batch", "1h", "--format", "tsv"])
