@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
+use crate::config::{Emit, Format, Fsync, SplitRule};
 use crate::duration::parse_duration;
 use crate::numbers::{
     parse_batch_lines, parse_batches, parse_max_connections, parse_process, parse_processes,
@@ -104,8 +105,8 @@ pub struct Args {
 
     /// How words are cut from a line: `whitespace` = runs of Unicode white space separate
     /// words; `spark` = Java's `line.split(" ")` exactly, empty words included.
-    #[arg(long, value_enum, default_value_t = SplitArg::Whitespace, hide_possible_values = true, help_heading = "Counting")]
-    pub split: SplitArg,
+    #[arg(long, value_enum, default_value_t = SplitRule::Whitespace, hide_possible_values = true, help_heading = "Counting")]
+    pub split: SplitRule,
 
     /// Fold words to lower case before counting.
     #[arg(long, help_heading = "Counting")]
@@ -120,12 +121,12 @@ pub struct Args {
     /// report (`changes`; a word that drops out prints 0). Default: `all` for batch and window,
     /// `changes` for incremental.
     #[arg(long, value_enum, hide_possible_values = true, help_heading = "Output")]
-    pub emit: Option<EmitArg>,
+    pub emit: Option<Emit>,
 
     /// Output format: `spark` (as Scala's DStream.print()), `jsonl` (one JSON object per
     /// batch), `tsv` (time, word, count rows under a header).
-    #[arg(long, value_enum, default_value_t = FormatArg::Spark, hide_possible_values = true, help_heading = "Output")]
-    pub format: FormatArg,
+    #[arg(long, value_enum, default_value_t = Format::Spark, hide_possible_values = true, help_heading = "Output")]
+    pub format: Format,
 
     /// At most N rows per batch, highest counts first; 0 = all. Default: 10 for spark (as
     /// print()), all for jsonl and tsv.
@@ -163,7 +164,7 @@ pub struct Args {
         hide_possible_values = true,
         help_heading = "Running"
     )]
-    pub fsync: Option<FsyncArg>,
+    pub fsync: Option<Fsync>,
 
     /// Worker threads that split and count (per process).
     #[arg(
@@ -237,40 +238,3 @@ pub enum ModeArg {
     Window,
 }
 
-/// `--split`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum SplitArg {
-    /// Runs of Unicode white space.
-    Whitespace,
-    /// Java's `line.split(" ")`.
-    Spark,
-}
-
-/// `--emit`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum EmitArg {
-    /// Every word of the report.
-    All,
-    /// Only words whose count changed since the previous report.
-    Changes,
-}
-
-/// `--fsync`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum FsyncArg {
-    /// At every batch's close.
-    Batch,
-    /// After every read.
-    Read,
-}
-
-/// `--format`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum FormatArg {
-    /// Scala `DStream.print()`.
-    Spark,
-    /// One JSON object per batch.
-    Jsonl,
-    /// Tab-separated rows.
-    Tsv,
-}

@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::Fsync;
 use crate::dataflow::Epoch;
 use crate::error::Error;
 use crate::settings::Settings;
@@ -39,16 +40,6 @@ const META: &str = "netwc-checkpoint.json";
 const SNAPSHOT: &str = "snapshot.json";
 const LOG: &str = "wal.log";
 const LOCK: &str = "lock";
-
-/// When the log is forced to disk. Appended records survive the process at once; these say
-/// what survives the machine.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fsync {
-    /// At every batch's close: a power loss loses at most the open batch.
-    Batch,
-    /// After every chunk read: a power loss loses nothing that was read.
-    Read,
-}
 
 /// What a checkpoint holds besides the log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

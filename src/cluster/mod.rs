@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use timely::CommunicationConfig;
 
-use crate::config::{ClusterConfig, Config};
+use crate::config::{ClusterConfig, Config, DEFAULT_BASE_PORT};
 use crate::error::Error;
 use crate::settings::Settings;
 use crate::tokenize::StopWords;
@@ -21,8 +21,6 @@ use crate::tokenize::StopWords;
 /// How long a process waits after the handshake before timely connects (see [`join`]).
 const STAGGER: Duration = Duration::from_millis(100);
 
-/// Timely's default cluster addresses: process i at 127.0.0.1:2101+i.
-pub const DEFAULT_BASE_PORT: u16 = 2101;
 
 /// The address of each process, from the hostfile or timely's defaults.
 pub fn addresses(cluster: &ClusterConfig) -> Result<Vec<String>, Error> {

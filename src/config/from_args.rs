@@ -1,228 +1,11 @@
-//! A validated job description, built from the command line.
-//!
-//! [`Config::from_args`] is the one place where flags are combined, defaulted and checked
-//! against each other. The engine only ever sees a [`Config`], never clap's types, so tests and
-//! library users can build one directly.
-
-use std::path::PathBuf;
-use std::time::Duration;
+//! From the command line to a [`Config`]: flags combined, defaulted and checked against each
+//! other; every refusal is a usage error that names the flag, the value and what is accepted.
 
 use clap::ValueEnum;
 
-use crate::checkpoint::Fsync;
-use crate::cli::{Args, EmitArg, FormatArg, FsyncArg, ModeArg, SplitArg};
+use super::*;
+use crate::cli::{Args, ModeArg};
 use crate::duration::{format_millis, parse_millis};
-
-/// How many batches `--demo` runs when neither `--batches` nor `--duration` is given.
-pub const DEMO_BATCHES: u64 = 5;
-
-/// Where lines come from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Source {
-    /// Connect to a text server, as Spark's `socketTextStream(host, port)`.
-    Connect {
-        /// Host name or address.
-        host: String,
-        /// TCP port.
-        port: u16,
-    },
-    /// Accept producers on this address.
-    Listen(String),
-    /// Standard input.
-    Stdin,
-    /// A file.
-    File(PathBuf),
-    /// The built-in generator, served over loopback.
-    Demo,
-}
-
-/// How sources behave beyond where they read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SourceOptions {
-    /// How lines are cut into words (over-long lines are cut between words of this rule).
-    pub split: SplitRule,
-    /// With `HOST PORT`: keep reconnecting, waiting this long between attempts.
-    pub reconnect: Option<Duration>,
-    /// With `--listen`: the most producers at once.
-    pub max_connections: usize,
-}
-
-/// Producers accepted at once by `--listen` unless `--max-connections` says otherwise.
-pub const DEFAULT_MAX_CONNECTIONS: usize = 1000;
-
-/// How long cluster processes wait for each other unless `--connect-timeout` says otherwise.
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// The longest window counted in batches (`--window N` with `--batch-lines`): far beyond any
-/// real use, and small enough that no epoch arithmetic can overflow.
-pub const MAX_WINDOW_BATCHES: u64 = 1_000_000_000;
-
-/// Spark's receiver waits 2 s between connection attempts.
-pub const DEFAULT_RETRY_DELAY: Duration = Duration::from_secs(2);
-
-/// How the stream is cut into batches (timely epochs).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Batching {
-    /// By the wall clock: a line belongs to the interval in which netwc took it in.
-    Time {
-        /// Batch interval in milliseconds.
-        interval_ms: u64,
-    },
-    /// By line count: batch k holds lines kN..(k+1)N.
-    Lines {
-        /// Lines per batch.
-        per_batch: u64,
-    },
-}
-
-/// What a report holds. All three are one dataflow with a different retraction delay.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    /// Counts of each batch: a word is retracted one batch after it arrives.
-    Batch,
-    /// Running totals: words are never retracted.
-    Incremental,
-    /// Sliding window: a word is retracted `length` batches after it arrives, and a report is
-    /// made every `slide` batches.
-    Window {
-        /// Window length in batches.
-        length: u64,
-        /// Report every this many batches.
-        slide: u64,
-    },
-}
-
-impl Mode {
-    /// How many batches after its arrival a word stops counting, if ever.
-    pub fn retraction_delay(&self) -> Option<u64> {
-        match self {
-            Mode::Batch => Some(1),
-            Mode::Incremental => None,
-            Mode::Window { length, .. } => Some(*length),
-        }
-    }
-
-    /// Report every this many batches.
-    pub fn slide(&self) -> u64 {
-        match self {
-            Mode::Window { slide, .. } => *slide,
-            _ => 1,
-        }
-    }
-}
-
-/// Which rows a report prints.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Emit {
-    /// Every word with a non-zero count.
-    All,
-    /// Only words whose count changed since the previous report, including those now at 0.
-    Changes,
-}
-
-/// Output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    /// Scala `DStream.print()`.
-    Spark,
-    /// One JSON object per batch.
-    Jsonl,
-    /// `time word count` rows under a header.
-    Tsv,
-}
-
-/// How a line is cut into words.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SplitRule {
-    /// Runs of Unicode white space separate words; no empty words.
-    Whitespace,
-    /// Java's `line.split(" ")`: single spaces separate, trailing empty words are dropped,
-    /// a blank line is one empty word.
-    Spark,
-}
-
-/// When to stop, besides end of input.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct StopAfter {
-    /// After this many batches.
-    pub batches: Option<u64>,
-    /// After this long.
-    pub duration: Option<Duration>,
-}
-
-/// How this process takes part in a cluster of processes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClusterConfig {
-    /// Processes in the cluster.
-    pub processes: usize,
-    /// This process's index.
-    pub process: usize,
-    /// The hostfile, or `None` for timely's default addresses.
-    pub hostfile: Option<PathBuf>,
-    /// Whether every process reads its own source.
-    pub every_process_reads: bool,
-    /// How long to wait for the other processes at start.
-    pub connect_timeout: Duration,
-}
-
-impl ClusterConfig {
-    /// A single process: no cluster.
-    pub fn single() -> ClusterConfig {
-        ClusterConfig {
-            processes: 1,
-            process: 0,
-            hostfile: None,
-            every_process_reads: false,
-            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-        }
-    }
-
-    /// Whether this process reads the source.
-    pub fn reads_source(&self) -> bool {
-        self.process == 0 || self.every_process_reads
-    }
-}
-
-/// Everything a run needs to know.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Config {
-    /// Where lines come from.
-    pub source: Source,
-    /// How the stream is cut into batches.
-    pub batching: Batching,
-    /// Per-batch counts, running totals or windows.
-    pub mode: Mode,
-    /// Every row or only the changed ones.
-    pub emit: Emit,
-    /// Output format.
-    pub format: Format,
-    /// At most this many rows per report; `None` prints all.
-    pub top: Option<usize>,
-    /// Append results to this file instead of stdout.
-    pub output: Option<PathBuf>,
-    /// How lines are cut into words.
-    pub split: SplitRule,
-    /// With `HOST PORT`: reconnect after this delay when the server is absent or closes.
-    pub reconnect: Option<Duration>,
-    /// With `--listen`: the most producers at once.
-    pub max_connections: usize,
-    /// Fold words to lower case.
-    pub lowercase: bool,
-    /// File of words to drop.
-    pub stop_words: Option<PathBuf>,
-    /// Worker threads.
-    pub workers: usize,
-    /// Per-batch statistics on stderr.
-    pub stats: bool,
-    /// Stop conditions.
-    pub stop: StopAfter,
-    /// This process's place in a cluster.
-    pub cluster: ClusterConfig,
-    /// `--checkpoint`: where state and the input log are kept.
-    pub checkpoint: Option<PathBuf>,
-    /// When the input log is forced to disk.
-    pub fsync: Fsync,
-}
 
 /// A flag, or a combination of flags, that cannot run. Always a usage error (exit 2).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -258,40 +41,12 @@ fn conflict(message: String) -> ConfigError {
 const SOURCES: &str = "HOST PORT, --listen ADDR, --stdin, --file PATH or --demo";
 
 impl Config {
-    /// The defaults of a run over `source`: 1 s batches, per-batch counts, Spark's output.
-    pub fn new(source: Source) -> Config {
-        Config {
-            source,
-            batching: Batching::Time { interval_ms: 1_000 },
-            mode: Mode::Batch,
-            emit: Emit::All,
-            format: Format::Spark,
-            top: Some(10),
-            output: None,
-            split: SplitRule::Whitespace,
-            reconnect: None,
-            max_connections: DEFAULT_MAX_CONNECTIONS,
-            lowercase: false,
-            stop_words: None,
-            workers: 1,
-            stats: false,
-            stop: StopAfter::default(),
-            cluster: ClusterConfig::single(),
-            checkpoint: None,
-            fsync: Fsync::Batch,
-        }
-    }
-
     /// Combines, defaults and checks the parsed flags.
     pub fn from_args(args: Args) -> Result<Config, ConfigError> {
         let source = source_of(&args)?;
         let batching = batching_of(&args)?;
         let mode = mode_of(&args, batching)?;
-        let format = match args.format {
-            FormatArg::Spark => Format::Spark,
-            FormatArg::Jsonl => Format::Jsonl,
-            FormatArg::Tsv => Format::Tsv,
-        };
+        let format = args.format;
         let top = match (args.top, format) {
             (Some(0), _) => None,
             (Some(n), _) => Some(n),
@@ -299,8 +54,7 @@ impl Config {
             (None, _) => None,
         };
         let emit = match (args.emit, mode) {
-            (Some(EmitArg::All), _) => Emit::All,
-            (Some(EmitArg::Changes), _) => Emit::Changes,
+            (Some(emit), _) => emit,
             (None, Mode::Incremental) => Emit::Changes,
             (None, _) => Emit::All,
         };
@@ -325,10 +79,7 @@ impl Config {
             format,
             top,
             output: args.output,
-            split: match args.split {
-                SplitArg::Whitespace => SplitRule::Whitespace,
-                SplitArg::Spark => SplitRule::Spark,
-            },
+            split: args.split,
             reconnect: args
                 .reconnect
                 .then(|| args.retry_delay.unwrap_or(DEFAULT_RETRY_DELAY)),
@@ -338,10 +89,7 @@ impl Config {
             workers: args.workers,
             stats: args.stats,
             stop,
-            fsync: match args.fsync {
-                Some(FsyncArg::Read) => Fsync::Read,
-                _ => Fsync::Batch,
-            },
+            fsync: args.fsync.unwrap_or(Fsync::Batch),
             checkpoint: args.checkpoint,
             cluster,
         })
@@ -428,17 +176,6 @@ fn source_flags_fit(args: &Args, source: &Source) -> Result<(), ConfigError> {
     Ok(())
 }
 
-impl Config {
-    /// The options sources run with.
-    pub fn source_options(&self) -> SourceOptions {
-        SourceOptions {
-            split: self.split,
-            reconnect: self.reconnect,
-            max_connections: self.max_connections,
-        }
-    }
-}
-
 fn cluster_of(args: &Args) -> Result<ClusterConfig, ConfigError> {
     if args.process >= args.processes {
         return Err(invalid(format!(
@@ -459,13 +196,13 @@ fn cluster_of(args: &Args) -> Result<ClusterConfig, ConfigError> {
             "--connect-timeout is for clusters: add --processes N (and --process I)".into(),
         ));
     }
-    let last_default_port = crate::cluster::DEFAULT_BASE_PORT as usize + args.processes - 1;
+    let last_default_port = DEFAULT_BASE_PORT as usize + args.processes - 1;
     if args.hostfile.is_none() && last_default_port > usize::from(u16::MAX) {
         return Err(invalid(format!(
             "invalid value '{}' for '--processes <N>': without --hostfile process i listens on port {}+i, so at most {} processes fit below port 65535; list the addresses in a --hostfile",
             args.processes,
-            crate::cluster::DEFAULT_BASE_PORT,
-            usize::from(u16::MAX) - crate::cluster::DEFAULT_BASE_PORT as usize + 1
+            DEFAULT_BASE_PORT,
+            usize::from(u16::MAX) - DEFAULT_BASE_PORT as usize + 1
         )));
     }
     Ok(ClusterConfig {
