@@ -237,4 +237,3 @@ pub enum ModeArg {
     /// Counts over a sliding window.
     Window,
 }
-

@@ -1,9 +1,10 @@
 //! Worker 0's reports: each closed epoch, exactly once and in order, as soon as the probe says
 //! every worker is done with it, whether or not it held data (the reporter walks epoch numbers,
-//! not the data).
+//! not the data). It owns the output; what else listens to reports (the checkpoint) does so
+//! through [`ReportHooks`].
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::rc::Rc;
 use std::time::Instant;
@@ -11,7 +12,6 @@ use std::time::Instant;
 use timely::dataflow::ProbeHandle;
 
 use crate::batching::{unix_micros, BatchClock};
-use crate::checkpoint::{Snapshot, FORMAT, SNAPSHOT_EVERY};
 use crate::config::{Config, Mode};
 use crate::dataflow::{Epoch, EpochTally, Gathered, Word};
 use crate::output::{printer, Printer, Report};
@@ -25,8 +25,6 @@ pub struct EpochMeta {
     pub lines: u64,
     /// Words cut to the length limit.
     pub cut_words: u64,
-    /// Whether any text or line went into the epoch.
-    pub has_text: bool,
     /// When the epoch opened.
     pub opened_at: Instant,
     /// When it closed.
@@ -41,7 +39,6 @@ impl EpochMeta {
         EpochMeta {
             lines: 0,
             cut_words: 0,
-            has_text: false,
             opened_at: now,
             closed_at: now,
             closed_micros: 0,
@@ -57,6 +54,7 @@ pub struct Reporter {
     slide: u64,
     print_stats: bool,
     printer: Box<dyn Printer + Send>,
+    out: Box<dyn Write + Send>,
     table: ResultTable,
     /// Epochs this process closed, waiting for their report.
     closed: BTreeMap<Epoch, EpochMeta>,
@@ -64,57 +62,35 @@ pub struct Reporter {
     /// Other processes feed too: the last epoch is known from the gathered tallies.
     others_feed: bool,
     summary: Summary,
-    /// With `--checkpoint`: what a snapshot needs.
-    history: Option<History>,
     /// After a restart: epochs up to this one were reported before; they are recomputed
     /// without printing.
     silent_through: Option<Epoch>,
     /// After a restart: batches while netwc was down, passed without printing.
     down: Option<std::ops::RangeInclusive<Epoch>>,
-    /// Epochs processed since the last snapshot.
-    since_snapshot: u64,
-    /// A snapshot is due: the last epoch processed was printed and enough have passed.
-    snapshot_due: bool,
 }
 
-/// The input counts of each batch still in the window, kept for snapshots. Batch `t`'s counts
-/// follow from the changes at `t` and the counts of batch `t − W`, which `t` retracts:
-/// `c(t) = changes(t) + c(t − W)`.
-struct History {
-    /// The retraction delay W; `None` (running totals) keeps no history: the table is the state.
-    delay: Option<u64>,
-    epochs: VecDeque<(Epoch, HashMap<Word, isize>)>,
+/// What the reporter tells about each batch it processes (the checkpoint listens; a run
+/// without one passes `()`).
+pub trait ReportHooks {
+    /// The changes of `epoch`, before they are applied (printed or recomputed silently).
+    fn batch(&mut self, epoch: Epoch, changes: &[(Word, isize)]);
+    /// `epoch` was reported (its report, if `due`, printed and flushed).
+    fn printed(&mut self, epoch: Epoch, due: bool);
 }
 
-impl History {
-    fn record(&mut self, epoch: Epoch, changes: &[(Word, isize)]) {
-        let Some(delay) = self.delay else { return };
-        let mut counts = if self.epochs.len() as u64 >= delay {
-            self.epochs
-                .pop_front()
-                .map(|(_, counts)| counts)
-                .unwrap_or_default()
-        } else {
-            HashMap::new()
-        };
-        for (word, change) in changes {
-            let count = counts.entry(word.clone()).or_insert(0);
-            *count += change;
-            if *count == 0 {
-                counts.remove(word);
-            }
-        }
-        self.epochs.push_back((epoch, counts));
-    }
+impl ReportHooks for () {
+    fn batch(&mut self, _: Epoch, _: &[(Word, isize)]) {}
+    fn printed(&mut self, _: Epoch, _: bool) {}
 }
 
 impl Reporter {
-    /// A reporter for `config` that names batches by `clock`, starting at `first_epoch`.
+    /// A reporter for `config` that writes to `out`, names batches by `clock` and starts at
+    /// `first_epoch`; it reads each epoch's results from `gathered` once `probe` has passed it.
     pub fn new(
         config: &Config,
+        out: Box<dyn Write + Send>,
         clock: BatchClock,
-        probe: ProbeHandle<Epoch>,
-        gathered: Rc<RefCell<Gathered>>,
+        (probe, gathered): (ProbeHandle<Epoch>, Rc<RefCell<Gathered>>),
         first_epoch: Epoch,
         others_feed: bool,
     ) -> Reporter {
@@ -125,6 +101,7 @@ impl Reporter {
             slide: config.mode.slide(),
             print_stats: config.stats,
             printer: printer(config.format),
+            out,
             table: match config.mode {
                 // A batch's table is what the batch changed: nothing to gain from ranking.
                 Mode::Batch => ResultTable::new(config.emit, config.top),
@@ -136,14 +113,8 @@ impl Reporter {
             next: first_epoch,
             others_feed,
             summary: Summary::default(),
-            history: config.checkpoint.as_ref().map(|_| History {
-                delay: config.mode.retraction_delay(),
-                epochs: VecDeque::new(),
-            }),
             silent_through: None,
             down: None,
-            since_snapshot: 0,
-            snapshot_due: false,
         }
     }
 
@@ -160,43 +131,20 @@ impl Reporter {
         self.down = down;
     }
 
-    /// Whether a snapshot should be taken now (see [`Reporter::snapshot`]).
-    pub fn snapshot_due(&self) -> bool {
-        self.snapshot_due
+    /// The last epoch processed (reported, or recomputed after a restart).
+    pub fn last_processed(&self) -> Epoch {
+        self.next.saturating_sub(1)
     }
 
-    /// What the counts depend on after the last processed epoch (taken after a printed
-    /// report, so that a restart's first report compares with the right one).
-    pub fn snapshot(&mut self) -> Snapshot {
-        self.snapshot_due = false;
-        self.since_snapshot = 0;
-        let reported = self.next.saturating_sub(1);
-        let state = match &self.history {
-            Some(History {
-                delay: Some(_),
-                epochs,
-            }) => epochs
-                .iter()
-                .map(|(epoch, counts)| {
-                    let counts = counts.iter().map(|(w, &c)| (w.clone(), c)).collect();
-                    (*epoch, counts)
-                })
-                .collect(),
-            _ => vec![(
-                reported,
-                self.table.counts().map(|(w, c)| (w.clone(), c)).collect(),
-            )],
-        };
-        Snapshot {
-            format: FORMAT,
-            reported,
-            state,
-        }
+    /// Every word with a non-zero count now, and its count.
+    pub fn totals(&self) -> impl Iterator<Item = (&Word, isize)> {
+        self.table.counts()
     }
 
-    /// Writes what comes before the first report.
-    pub fn begin(&mut self, out: &mut dyn Write, appending: bool) -> io::Result<()> {
-        self.printer.begin(out, appending)
+    /// Writes what comes before the first report (`appending`: the output already holds
+    /// reports).
+    pub fn begin(&mut self, appending: bool) -> io::Result<()> {
+        self.printer.begin(&mut self.out, appending)
     }
 
     /// Records that this process closed `epoch`.
@@ -225,14 +173,12 @@ impl Reporter {
             && self.next >= self.bound(open_epoch, end)
     }
 
-    /// Reports every closed epoch that the probe has passed, in order; calls `processed` with
-    /// each epoch that is newly reported (not those recomputed after a restart).
+    /// Reports every closed epoch that the probe has passed, in order, telling `hooks` of each.
     pub fn report_ready(
         &mut self,
-        out: &mut dyn Write,
         open_epoch: Epoch,
         end: Option<Epoch>,
-        mut processed: impl FnMut(Epoch),
+        hooks: &mut dyn ReportHooks,
     ) -> io::Result<()> {
         loop {
             let epoch = self.next;
@@ -246,9 +192,7 @@ impl Reporter {
                 .remove(&epoch)
                 .unwrap_or_else(|| EpochMeta::opened(Instant::now()));
             let result = self.gathered.borrow_mut().take(epoch);
-            if let Some(history) = &mut self.history {
-                history.record(epoch, &result.changes);
-            }
+            hooks.batch(epoch, &result.changes);
             self.table.apply(result.changes);
             let is_last = end.is_some() && epoch + 1 == bound;
             let due = is_last || (epoch + 1).is_multiple_of(self.slide);
@@ -259,14 +203,15 @@ impl Reporter {
                 let rows = self.table.report();
                 if !silent {
                     let time = self.clock.batch_name(epoch);
-                    self.printer.report(out, &Report { time, rows: &rows })?;
-                    out.flush()?;
+                    self.printer
+                        .report(&mut self.out, &Report { time, rows: &rows })?;
+                    self.out.flush()?;
                 }
             }
             if silent {
                 continue;
             }
-            processed(epoch);
+            hooks.printed(epoch, due);
             self.summary.batches += 1;
             self.summary.lines += meta.lines;
             self.summary.tally += result.tally;
@@ -274,10 +219,6 @@ impl Reporter {
             if self.print_stats {
                 let time = self.clock.batch_name(epoch);
                 crate::log!("{}", self.batch_stats(epoch, time, &meta, result.tally));
-            }
-            if self.history.is_some() {
-                self.since_snapshot += 1;
-                self.snapshot_due |= due && self.since_snapshot >= SNAPSHOT_EVERY;
             }
         }
     }

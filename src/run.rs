@@ -123,7 +123,7 @@ pub fn run(config: Config) -> Result<Option<Summary>, Error> {
             .unwrap_or_else(|e| e.into_inner())
             .take()
             .expect("one worker per process feeds");
-        Driver::new(&config, wc, ends, stop, workers, role)
+        Driver::new(&config, wc, ends, stop, role)
             .run(worker)
             .map(Some)
     })

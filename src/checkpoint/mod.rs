@@ -12,6 +12,7 @@
 //! The directory also holds the settings that shaped the counts (mode, window, batching,
 //! splitting, case, stop words); a run with other settings is refused with the difference.
 
+mod durability;
 pub mod wal;
 
 use std::collections::BTreeMap;
@@ -27,6 +28,7 @@ use crate::error::Error;
 use crate::settings::Settings;
 use crate::source::Chunk;
 
+pub use durability::Durability;
 pub use wal::{Record, Wal};
 
 /// The version of the files in a checkpoint directory. Format 1 stored the settings in Rust's

@@ -21,7 +21,6 @@ use crate::tokenize::StopWords;
 /// How long a process waits after the handshake before timely connects (see [`join`]).
 const STAGGER: Duration = Duration::from_millis(100);
 
-
 /// The address of each process, from the hostfile or timely's defaults.
 pub fn addresses(cluster: &ClusterConfig) -> Result<Vec<String>, Error> {
     match &cluster.hostfile {

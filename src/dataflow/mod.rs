@@ -8,10 +8,11 @@
 //! ```
 //!
 //! Epochs are batches. The three modes differ only in when a word is retracted: one batch
-//! after it arrives (per-batch counts), never (running totals), or a window later.
+//! after it arrives (per-batch counts), never (running totals), or a window later ([`mode`]).
 
 mod gather;
 mod key;
+pub(crate) mod mode;
 mod pre_aggregate;
 mod stop;
 
@@ -75,8 +76,8 @@ pub type Word = String;
 pub struct WordCount {
     /// Where the reading worker feeds chunks; other workers drop theirs at once.
     pub input: InputHandleVec<Epoch, Chunk>,
-    /// Where worker 0 feeds a checkpoint's counts back after a restart: differential updates,
-    /// retractions included; dropped once fed (or at once).
+    /// Where worker 0 feeds a checkpoint's counts back after a restart, at the batches they
+    /// arrived in (the mode retracts them as any other arrival); dropped once fed (or at once).
     pub restore: InputHandleVec<Epoch, (WordKey, Epoch, isize)>,
     /// With `--checkpoint` and `--every-process-reads`: where worker 0 announces the batch its
     /// latest snapshot covers, so that every reading process can drop that part of its log.
@@ -113,12 +114,9 @@ pub fn build(
                     input.for_each(|cap, data| output.session(&cap).give_container(data));
                 }
             });
-        let (words, tallies) =
-            pre_aggregate::pre_aggregate(chunks, tokenizer, retraction_delay, progress);
-        let counts = words
-            .concat(restore.to_stream(scope))
-            .as_collection()
-            .count_total();
+        let (words, tallies) = pre_aggregate::pre_aggregate(chunks, tokenizer, progress);
+        let arrivals = words.concat(restore.to_stream(scope)).as_collection();
+        let counts = mode::live(arrivals, retraction_delay).count_total();
         gather::gather_counts(counts.inner, gathered.clone()).probe_with(&probe);
         gather::gather_tallies(tallies, gathered.clone()).probe_with(&probe);
         let seen = covered.clone();

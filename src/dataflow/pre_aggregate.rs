@@ -77,13 +77,11 @@ struct OpenEpoch {
 type WordUpdates<'scope> = StreamVec<'scope, Epoch, (WordKey, Epoch, isize)>;
 
 /// Spreads `chunks` over the workers round-robin, splits them into words and, once a batch is
-/// complete, emits each distinct word with its count at the batch's epoch and, when
-/// `retraction_delay` is `Some(d)`, the same count negated at epoch + d. Also emits each
-/// worker's tally per batch.
+/// complete, emits each distinct word with its count at the batch's epoch (the mode's
+/// retractions follow in [`super::mode`]). Also emits each worker's tally per batch.
 pub fn pre_aggregate<'scope>(
     chunks: StreamVec<'scope, Epoch, Chunk>,
     tokenizer: Tokenizer,
-    retraction_delay: Option<u64>,
     progress: Arc<ChunkProgress>,
 ) -> (WordUpdates<'scope>, StreamVec<'scope, Epoch, EpochTally>) {
     let mut builder = OperatorBuilder::new("SplitAndCombine".to_owned(), chunks.scope());
@@ -144,11 +142,7 @@ pub fn pre_aggregate<'scope>(
                 let (epoch, mut batch) = entry.remove_entry();
                 let mut session = words_handle.session(&batch.words_cap);
                 for (word, count) in batch.counts.drain() {
-                    let key = WordKey::new(word);
-                    if let Some(delay) = retraction_delay {
-                        session.give((key.clone(), epoch + delay, -count));
-                    }
-                    session.give((key, epoch, count));
+                    session.give((WordKey::new(word), epoch, count));
                 }
                 drop(session);
                 tally_handle.session(&batch.tally_cap).give(batch.tally);

@@ -1,15 +1,15 @@
-//! The driver's side of `--checkpoint`: feeding a snapshot's counts back into the dataflow,
-//! replaying the log, and taking snapshots.
+//! The driver's side of `--checkpoint` at a restart: feeding a snapshot's counts back into the
+//! dataflow and replaying the log into its epochs.
 
 use super::Driver;
 use crate::checkpoint::Recovery;
 use crate::dataflow::WordKey;
-use crate::source::Chunk;
+use crate::source::{Chunk, Framed};
 
 impl Driver {
-    /// Restores a checkpoint: the snapshot's counts go back in at their own epochs (with their
-    /// retractions), the log after it is replayed into its epochs, and the reporter recomputes
-    /// what was printed before without printing it again.
+    /// Restores a checkpoint: the snapshot's counts go back in at the batches they arrived in
+    /// (the mode retracts them as any other arrival), the log after it is replayed into its
+    /// epochs, and the reporter recomputes what was printed before without printing it again.
     pub(super) fn restore_and_replay(&mut self, recovery: Recovery) {
         let words = recovery.words_in_state();
         let replayed = recovery.replay.len();
@@ -18,11 +18,7 @@ impl Driver {
             for (epoch, counts) in &snapshot.state {
                 first_report = first_report.min(*epoch);
                 for (word, count) in counts {
-                    let key = WordKey::new(word.clone());
-                    if let Some(delay) = self.retraction_delay {
-                        restore.send((key.clone(), epoch + delay, -count));
-                    }
-                    restore.send((key, *epoch, *count));
+                    restore.send((WordKey::new(word.clone()), *epoch, *count));
                 }
             }
         }
@@ -31,33 +27,32 @@ impl Driver {
             .replay
             .last()
             .is_some_and(|(_, _, chunk)| chunk.ends_mid_line);
-        self.replaying = true;
+        self.set_replaying(true);
         for (epoch, lines, chunk) in recovery.replay {
-            self.close_epochs_until(epoch);
-            self.send(chunk, lines);
+            self.batcher.replay(epoch, lines, chunk, &mut self.steps);
+            self.apply_steps();
         }
-        self.replaying = false;
+        self.set_replaying(false);
+        self.batcher.replayed(&mut self.steps);
+        self.apply_steps();
         if line_open {
             // The connection that sent an over-long line ended with the crash: the line ends
             // there, as at the end of the input (and the log says so from now on).
-            let end = Chunk {
-                continues_line: true,
-                ..Chunk::default()
-            };
-            self.send(end, 1);
-        }
-        if let Some(per_batch) = self.lines_per_batch {
-            self.lines_left = per_batch.saturating_sub(self.open.lines);
-            if self.lines_left == 0 {
-                self.close_open_epoch();
-                self.lines_left = per_batch;
-            }
+            self.ingest(Framed {
+                chunk: Chunk {
+                    continues_line: true,
+                    ..Chunk::default()
+                },
+                lines: 1,
+                cut_words: 0,
+            });
         }
         // Batches while netwc was down (time batches) held nothing: they are passed silently.
+        let clock = self.batcher.clock();
         let reported = recovery.last_reported;
-        let down = match (self.clock.is_timed(), last_logged.max(reported)) {
+        let down = match (clock.is_timed(), last_logged.max(reported)) {
             (true, Some(last)) => {
-                let now = self.clock.epoch_at(crate::batching::unix_micros());
+                let now = clock.epoch_at(crate::batching::unix_micros());
                 (last + 1 < now).then(|| last + 1..=now - 1)
             }
             _ => None,
@@ -66,7 +61,7 @@ impl Driver {
             reporter.resume(first_report, reported, down);
         }
         let last = match reported {
-            Some(epoch) => self.clock.batch_name(epoch).to_string(),
+            Some(epoch) => clock.batch_name(epoch).to_string(),
             None => "none".into(),
         };
         crate::log!(
@@ -74,36 +69,9 @@ impl Driver {
         );
     }
 
-    /// Takes a snapshot if the run checkpoints and the reporter has processed anything, and
-    /// announces it to the other reading processes.
-    pub(super) fn save_snapshot(&mut self) {
-        let (Some(reporter), Some(checkpoint)) = (&mut self.reporter, &mut self.checkpoint) else {
-            return;
-        };
-        let snapshot = reporter.snapshot();
-        if let Err(e) = checkpoint.save(&snapshot) {
-            self.checkpoint_error.get_or_insert(e);
-            return;
+    fn set_replaying(&mut self, replaying: bool) {
+        if let Some(durability) = &mut self.durability {
+            durability.set_replaying(replaying);
         }
-        if let Some(control) = &mut self.control {
-            control.send(snapshot.reported);
-        }
-    }
-
-    /// On a reading process other than 0: drops the part of the log that process 0's latest
-    /// announced snapshot covers.
-    pub(super) fn drop_announced(&mut self) {
-        let Some(covered) = self.covered.get() else {
-            return;
-        };
-        if self.reporter.is_some() || self.dropped_through >= Some(covered) {
-            return;
-        }
-        if let Some(checkpoint) = &mut self.checkpoint {
-            if let Err(e) = checkpoint.drop_covered(covered) {
-                self.checkpoint_error.get_or_insert(e);
-            }
-        }
-        self.dropped_through = Some(covered);
     }
 }

@@ -1,0 +1,334 @@
+//! Cutting the input into epochs: framed chunks and the clock in, "send this chunk", "close
+//! this epoch" and "finish" out. A pure state machine, without timely, so that every rule of
+//! batching is unit-tested here: time batches close when the clock passes their end, line
+//! batches when their N-th line arrives (cutting a chunk between lines), `--batches` ends the
+//! run, and a final line batch without lines is not a batch.
+
+use crate::batching::BatchClock;
+use crate::config::Batching;
+use crate::dataflow::Epoch;
+use crate::source::lines::end_of_lines;
+use crate::source::{Chunk, Framed};
+
+/// What the driver does next, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Hand `chunk`, in which `lines` lines end, to the dataflow in the open epoch.
+    Send {
+        /// The text.
+        chunk: Chunk,
+        /// Lines that end in it.
+        lines: u64,
+    },
+    /// Close `epoch`; the next one opens.
+    Close {
+        /// The epoch that closes.
+        epoch: Epoch,
+    },
+    /// The run ends at `epoch`: it is closed and reported as the last if `close`, or (an empty
+    /// line batch) not a batch at all, the one before it being the last.
+    Finish {
+        /// The open epoch.
+        epoch: Epoch,
+        /// Whether it is a batch to close and report.
+        close: bool,
+    },
+}
+
+/// The open epoch and what decides when it closes.
+#[derive(Debug)]
+pub struct Batcher {
+    clock: BatchClock,
+    /// With line batches: lines per batch.
+    per_batch: Option<u64>,
+    /// `--batches`: the run ends with this many batches closed.
+    stop_after: Option<u64>,
+    open: Epoch,
+    /// With line batches: lines the open batch still takes.
+    lines_left: u64,
+    /// Whether any text or line went into the open epoch.
+    has_text: bool,
+    closed: u64,
+    finished: bool,
+}
+
+impl Batcher {
+    /// A batcher that starts in `first` and names epochs by `clock`.
+    pub fn new(
+        clock: BatchClock,
+        batching: Batching,
+        stop_after: Option<u64>,
+        first: Epoch,
+    ) -> Self {
+        let per_batch = match batching {
+            Batching::Lines { per_batch } => Some(per_batch),
+            Batching::Time { .. } => None,
+        };
+        Batcher {
+            clock,
+            per_batch,
+            stop_after,
+            open: first,
+            lines_left: per_batch.unwrap_or(0),
+            has_text: false,
+            closed: 0,
+            finished: false,
+        }
+    }
+
+    /// The epoch lines go into now.
+    pub fn open_epoch(&self) -> Epoch {
+        self.open
+    }
+
+    /// Whether the run has ended.
+    pub fn finished(&self) -> bool {
+        self.finished
+    }
+
+    /// The clock that names epochs.
+    pub fn clock(&self) -> BatchClock {
+        self.clock
+    }
+
+    /// With time batches: closes the epochs that the clock (`now_micros`) has passed. Returns
+    /// true when the next close would end the run (`--batches`): the driver then stops as at a
+    /// deadline, taking in what was read, and calls [`Batcher::finish`].
+    pub fn tick(&mut self, now_micros: u64, steps: &mut Vec<Step>) -> bool {
+        if !self.clock.is_timed() || self.finished {
+            return false;
+        }
+        let now = self.clock.epoch_at(now_micros);
+        while self.open < now {
+            if self.stop_after == Some(self.closed + 1) {
+                return true;
+            }
+            self.close(steps);
+        }
+        false
+    }
+
+    /// A chunk from the source: sent into the open epoch; with line batches, cut where
+    /// batches end, each full batch closed (and the run ended after `--batches`).
+    pub fn ingest(&mut self, framed: Framed, steps: &mut Vec<Step>) {
+        if self.finished {
+            return;
+        }
+        let Some(per_batch) = self.per_batch else {
+            self.send(framed.chunk, framed.lines, steps);
+            return;
+        };
+        let mut lines = framed.lines;
+        if lines < self.lines_left {
+            self.lines_left -= lines;
+            self.send(framed.chunk, lines, steps);
+            return;
+        }
+        let Chunk {
+            text,
+            continues_line,
+            ends_mid_line,
+        } = framed.chunk;
+        let mut start = 0;
+        while lines >= self.lines_left && !self.finished {
+            let take = self.lines_left;
+            let end = end_of_lines(&text[start..], take).map_or(text.len(), |len| start + len);
+            let piece = Chunk {
+                text: text[start..end].to_vec(),
+                continues_line: continues_line && start == 0,
+                ends_mid_line: ends_mid_line && end == text.len(),
+            };
+            self.send(piece, take, steps);
+            self.lines_left = per_batch;
+            self.close_line_batch(steps);
+            lines -= take;
+            start = end;
+        }
+        if start < text.len() && !self.finished {
+            self.lines_left -= lines;
+            let rest = Chunk {
+                text: text[start..].to_vec(),
+                continues_line: false,
+                ends_mid_line,
+            };
+            self.send(rest, lines, steps);
+        }
+    }
+
+    /// A chunk from a checkpoint's log, back into the epoch it was logged in (closing the
+    /// epochs before it), as it was cut then.
+    pub fn replay(&mut self, epoch: Epoch, lines: u64, chunk: Chunk, steps: &mut Vec<Step>) {
+        while self.open < epoch {
+            self.close(steps);
+        }
+        self.lines_left = self.lines_left.saturating_sub(lines);
+        self.send(chunk, lines, steps);
+    }
+
+    /// After a replay: a line batch that the log filled is closed.
+    pub fn replayed(&mut self, steps: &mut Vec<Step>) {
+        if let Some(per_batch) = self.per_batch {
+            if self.lines_left == 0 {
+                self.lines_left = per_batch;
+                self.close_line_batch(steps);
+            }
+        }
+    }
+
+    /// Ends the run: the open epoch is the last batch, unless it is a line batch without lines.
+    pub fn finish(&mut self, steps: &mut Vec<Step>) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        let close = self.per_batch.is_none() || self.has_text;
+        if close {
+            self.closed += 1;
+        }
+        steps.push(Step::Finish {
+            epoch: self.open,
+            close,
+        });
+    }
+
+    fn send(&mut self, chunk: Chunk, lines: u64, steps: &mut Vec<Step>) {
+        self.has_text |= lines > 0 || !chunk.text.is_empty();
+        steps.push(Step::Send { chunk, lines });
+    }
+
+    fn close_line_batch(&mut self, steps: &mut Vec<Step>) {
+        if self.stop_after == Some(self.closed + 1) {
+            self.finish(steps);
+        } else {
+            self.close(steps);
+        }
+    }
+
+    fn close(&mut self, steps: &mut Vec<Step>) {
+        steps.push(Step::Close { epoch: self.open });
+        self.open += 1;
+        self.closed += 1;
+        self.has_text = false;
+        self.lines_left = self.per_batch.unwrap_or(0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn framed(text: &str) -> Framed {
+        Framed {
+            chunk: Chunk {
+                text: text.as_bytes().to_vec(),
+                ..Chunk::default()
+            },
+            lines: crate::source::lines::count_line_ends(text.as_bytes()),
+            cut_words: 0,
+        }
+    }
+
+    fn send(text: &str, lines: u64) -> Step {
+        Step::Send {
+            chunk: framed(text).chunk,
+            lines,
+        }
+    }
+
+    fn lines(per_batch: u64, stop_after: Option<u64>) -> Batcher {
+        let batching = Batching::Lines { per_batch };
+        Batcher::new(BatchClock::new(batching), batching, stop_after, 0)
+    }
+
+    #[test]
+    fn line_batches_cut_chunks_between_lines() {
+        let mut batcher = lines(2, None);
+        let mut steps = Vec::new();
+        batcher.ingest(framed("a\nb\nc\rd\ne"), &mut steps);
+        batcher.finish(&mut steps);
+        assert_eq!(
+            steps,
+            [
+                send("a\nb\n", 2),
+                Step::Close { epoch: 0 },
+                send("c\rd\n", 2),
+                Step::Close { epoch: 1 },
+                send("e", 0),
+                Step::Finish {
+                    epoch: 2,
+                    close: true
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_final_line_batch_without_lines_is_no_batch() {
+        let mut batcher = lines(1, None);
+        let mut steps = Vec::new();
+        batcher.ingest(framed("a\n"), &mut steps);
+        batcher.finish(&mut steps);
+        assert_eq!(
+            steps.last(),
+            Some(&Step::Finish {
+                epoch: 1,
+                close: false
+            })
+        );
+    }
+
+    #[test]
+    fn batches_ends_the_run_inside_a_chunk() {
+        let mut batcher = lines(1, Some(2));
+        let mut steps = Vec::new();
+        batcher.ingest(framed("a\nb\nc\n"), &mut steps);
+        assert!(batcher.finished());
+        assert_eq!(
+            steps,
+            [
+                send("a\n", 1),
+                Step::Close { epoch: 0 },
+                send("b\n", 1),
+                Step::Finish {
+                    epoch: 1,
+                    close: true
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn time_batches_close_by_the_clock_and_stop_before_the_last() {
+        let batching = Batching::Time { interval_ms: 10 };
+        let mut batcher = Batcher::new(BatchClock::new(batching), batching, Some(3), 100);
+        let mut steps = Vec::new();
+        assert!(!batcher.tick(100 * 10_000 + 5, &mut steps));
+        assert!(steps.is_empty());
+        batcher.ingest(framed("x\n"), &mut steps);
+        // Two intervals later: two batches close; the third would be the last.
+        assert!(!batcher.tick(102 * 10_000, &mut steps));
+        assert!(batcher.tick(110 * 10_000, &mut steps));
+        batcher.finish(&mut steps);
+        assert_eq!(
+            steps,
+            [
+                send("x\n", 1),
+                Step::Close { epoch: 100 },
+                Step::Close { epoch: 101 },
+                Step::Finish {
+                    epoch: 102,
+                    close: true
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn replay_goes_back_into_logged_epochs_and_fills_line_batches() {
+        let mut batcher = lines(2, None);
+        let mut steps = Vec::new();
+        batcher.replay(0, 2, framed("a\nb\n").chunk, &mut steps);
+        batcher.replayed(&mut steps);
+        assert_eq!(steps, [send("a\nb\n", 2), Step::Close { epoch: 0 }]);
+    }
+}

@@ -1,0 +1,81 @@
+//! Taking what the source read: chunks from the channel, at most a bounded number in flight,
+//! and at a stop, every reader's partial line too.
+
+use std::sync::mpsc::TryRecvError;
+use std::sync::TryLockError;
+
+use super::Driver;
+use crate::batching::unix_micros;
+use crate::source::{Event, Framed};
+
+impl Driver {
+    /// Takes available events while fewer than `limit` chunks are in flight. Returns true at
+    /// the end of the input (or a failure, recorded in `self.failure`).
+    pub(super) fn take_events(&mut self, limit: u64) -> bool {
+        let mut ended = false;
+        while self.in_flight.count() < limit && self.end.is_none() {
+            match self.events.try_recv() {
+                Ok(Event::Text(framed)) => {
+                    // A line belongs to the batch its end arrived in: close what has passed.
+                    self.tick(unix_micros());
+                    if self.batches_done {
+                        // The last batch is due: it takes this chunk, as a stop takes what
+                        // was read.
+                        self.stopping = true;
+                    }
+                    self.ingest(framed);
+                }
+                Ok(Event::Ended) | Err(TryRecvError::Disconnected) => {
+                    ended = true;
+                    break;
+                }
+                Ok(Event::Failed(why)) => {
+                    self.failure = Some(why);
+                    ended = true;
+                    break;
+                }
+                Err(TryRecvError::Empty) => break,
+            }
+        }
+        if let Some(input) = &mut self.input {
+            input.flush();
+        }
+        ended
+    }
+
+    /// The run stops before its input ended: every byte already read is counted, the lines
+    /// in the channel first, then each reader's partial line.
+    pub(super) fn take_tails(&mut self) {
+        self.stopping = true;
+        for tail in self.tails.current() {
+            loop {
+                self.take_events(u64::MAX);
+                // A reader holds its tail while it sends; the channel was just drained, so
+                // it gets on and lets go.
+                let mut tail = match tail.try_lock() {
+                    Ok(tail) => tail,
+                    Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+                    Err(TryLockError::WouldBlock) => {
+                        std::thread::yield_now();
+                        continue;
+                    }
+                };
+                self.take_events(u64::MAX);
+                if let Some(last) = tail.take() {
+                    self.ingest(last);
+                }
+                break;
+            }
+        }
+        if let Some(input) = &mut self.input {
+            input.flush();
+        }
+    }
+
+    /// Feeds a chunk into the open epoch (the batcher cuts line batches).
+    pub(super) fn ingest(&mut self, framed: Framed) {
+        self.open.cut_words += framed.cut_words;
+        self.batcher.ingest(framed, &mut self.steps);
+        self.apply_steps();
+    }
+}
