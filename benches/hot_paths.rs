@@ -10,10 +10,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use foldhash::fast::RandomState;
 
 use netwc::config::{Emit, SplitRule};
-use netwc::dataflow::WordKey;
-use netwc::report::ResultTable;
-use netwc::source::{Chunk, LineFramer};
-use netwc::tokenize::{StopWords, Tokenizer};
+use netwc::parts::{Chunk, LineFramer, ResultTable, StopWords, Tokenizer, WordKey};
 
 /// About 1 MB of Zipf-like text over a 10,000-word vocabulary, 10 words a line.
 fn text() -> Vec<u8> {

@@ -11,7 +11,7 @@ use std::io::{BufWriter, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
-use netwc::source::{Zipf, VOCABULARY};
+use netwc::parts::{Zipf, VOCABULARY};
 
 fn main() {
     let mut args = std::env::args().skip(1);

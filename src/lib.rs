@@ -21,27 +21,39 @@
 
 #![warn(missing_docs)]
 
-pub mod batching;
-pub mod checkpoint;
-pub mod cli;
-pub mod cluster;
-pub mod config;
-pub mod dataflow;
-pub mod driver;
-pub mod duration;
-pub mod error;
+#[macro_use]
 pub mod log;
-pub mod numbers;
-pub mod output;
-pub mod report;
-pub mod reporter;
-pub mod run;
-pub mod settings;
-pub mod shutdown;
-pub mod source;
-pub mod stats;
-pub mod tokenize;
+
+mod batching;
+mod checkpoint;
+pub mod cli;
+mod cluster;
+pub mod config;
+mod dataflow;
+mod driver;
+mod duration;
+mod error;
+mod numbers;
+mod output;
+mod report;
+mod reporter;
+mod run;
+mod settings;
+mod shutdown;
+mod source;
+mod stats;
+mod tokenize;
 
 pub use config::Config;
 pub use error::Error;
 pub use run::run;
+pub use stats::Summary;
+
+/// The hot paths and the demo generator, for the benchmarks and examples; the job itself is
+/// [`run`] over a [`Config`].
+pub mod parts {
+    pub use crate::dataflow::WordKey;
+    pub use crate::report::ResultTable;
+    pub use crate::source::{Chunk, LineFramer, Zipf, MAX_PENDING, VOCABULARY};
+    pub use crate::tokenize::{split_like_java, StopWords, Tokenizer};
+}

@@ -14,8 +14,8 @@ pub fn line(args: std::fmt::Arguments<'_>) {
 }
 
 /// `log!("...", args)`: one line on stderr, after `netwc: `, like `eprintln!` but it never
-/// panics.
-#[macro_export]
+/// panics. Crate-private (the binary calls [`line`]), so it never clashes with the `log`
+/// crate's macro of the same name.
 macro_rules! log {
     ($($arg:tt)*) => {
         $crate::log::line(format_args!($($arg)*))

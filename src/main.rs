@@ -18,9 +18,9 @@ fn main() {
             .strip_prefix("timely:recv-")
             .or_else(|| name.strip_prefix("timely:send-"))
         {
-            Some(peer) => netwc::log!(
+            Some(peer) => netwc::log::line(format_args!(
                 "error: lost the connection to process {peer} of the cluster: it stopped or cannot be reached; stopping too"
-            ),
+            )),
             None => default_hook(info),
         }
         std::process::exit(1);
@@ -39,10 +39,10 @@ fn main() {
         }
     };
     match netwc::run(config) {
-        Ok(Some(summary)) if !summary.output_closed => netwc::log!("{summary}"),
+        Ok(Some(summary)) if !summary.output_closed => netwc::log::line(format_args!("{summary}")),
         Ok(_) => {}
         Err(error) => {
-            netwc::log!("error: {error}");
+            netwc::log::line(format_args!("error: {error}"));
             std::process::exit(error.exit_code());
         }
     }

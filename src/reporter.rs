@@ -218,7 +218,7 @@ impl Reporter {
             self.summary.cut_words += meta.cut_words;
             if self.print_stats {
                 let time = self.clock.batch_name(epoch);
-                crate::log!("{}", self.batch_stats(epoch, time, &meta, result.tally));
+                log!("{}", self.batch_stats(epoch, time, &meta, result.tally));
             }
         }
     }

@@ -3,7 +3,6 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
-use std::os::fd::FromRawFd;
 use std::sync::mpsc::sync_channel;
 use std::sync::{Arc, Mutex};
 
@@ -181,18 +180,10 @@ fn load_stop_words(config: &Config) -> Result<StopWords, Error> {
 
 /// A handle on the real stdout for results, after which file descriptor 1 writes to stderr.
 fn stdout_for_results() -> Result<File, Error> {
-    // SAFETY: dup and dup2 on the process's own standard descriptors; the duplicate is owned by
-    // the returned File alone.
-    unsafe {
-        let copy = libc::dup(1);
-        if copy < 0 || libc::dup2(2, 1) < 0 {
-            return Err(Error::runtime(format!(
-                "cannot set up stdout: {}",
-                std::io::Error::last_os_error()
-            )));
-        }
-        Ok(File::from_raw_fd(copy))
-    }
+    let failed = |e: rustix::io::Errno| Error::runtime(format!("cannot set up stdout: {e}"));
+    let copy = rustix::io::dup(std::io::stdout()).map_err(failed)?;
+    rustix::stdio::dup2_stdout(std::io::stderr()).map_err(failed)?;
+    Ok(File::from(copy))
 }
 
 /// Opens stdout (or its copy) or the `-o` file (appending); says whether a file already held

@@ -42,7 +42,7 @@ impl Shutdown {
                 for signal in signals.forever() {
                     let name = if signal == SIGINT { "SIGINT" } else { "SIGTERM" };
                     if state.waiting.load(Ordering::SeqCst) {
-                        crate::log!(
+                        log!(
                             "{name} while waiting for the rest of the cluster: stopping (nothing was counted yet)"
                         );
                         std::process::exit(128 + signal);
@@ -60,12 +60,6 @@ impl Shutdown {
     /// The cluster is connected and the job runs: a signal now asks for a graceful stop.
     pub fn running(&self) {
         self.state.waiting.store(false, Ordering::SeqCst);
-    }
-
-    /// Asks for a graceful stop, as a signal does (another process of the cluster was
-    /// signalled).
-    pub fn request(&self) {
-        self.state.requested.store(true, Ordering::SeqCst);
     }
 
     /// Whether a signal asked to stop.

@@ -114,7 +114,7 @@ impl Tokenizer {
 ///
 /// ```
 /// let mut words = Vec::new();
-/// netwc::tokenize::split_like_java("a  b ", false, false, &mut |w| words.push(w.to_string()));
+/// netwc::parts::split_like_java("a  b ", false, false, &mut |w| words.push(w.to_string()));
 /// assert_eq!(words, ["a", "", "b"]); // as Java's "a  b ".split(" ")
 /// ```
 pub fn split_like_java(

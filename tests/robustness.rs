@@ -192,7 +192,7 @@ fn a_word_longer_than_the_limit_is_cut_warned_once_and_counted() {
     let stdout = stdout_of(&output);
     let stderr = String::from_utf8_lossy(&output.stderr);
     let counts = totals(&parse_tsv(&stdout));
-    let cut = "x".repeat(netwc::source::MAX_PENDING);
+    let cut = "x".repeat(netwc::parts::MAX_PENDING);
     let expected: Counts = [("a", 1), ("b", 1), ("c", 1), (cut.as_str(), 2)]
         .into_iter()
         .map(|(w, c)| (w.to_string(), c))
@@ -215,22 +215,7 @@ fn a_connection_reset_mid_line_counts_what_arrived() {
         stream.write_all(b"p q\nr s").unwrap();
         std::thread::sleep(Duration::from_millis(300));
         // SO_LINGER 0: closing sends a reset instead of a clean end.
-        let linger = libc::linger {
-            l_onoff: 1,
-            l_linger: 0,
-        };
-        use std::os::fd::AsRawFd;
-        // SAFETY: a valid socket and a properly sized option value.
-        let set = unsafe {
-            libc::setsockopt(
-                stream.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_LINGER,
-                &linger as *const libc::linger as *const libc::c_void,
-                std::mem::size_of::<libc::linger>() as libc::socklen_t,
-            )
-        };
-        assert_eq!(set, 0);
+        rustix::net::sockopt::set_socket_linger(&stream, Some(Duration::ZERO)).unwrap();
     });
     let output = run(netwc().args(["127.0.0.1", &port.to_string(), "--format", "tsv"]));
     server.join().unwrap();

@@ -189,6 +189,22 @@
     return Math.ceil(size) + 2;
   }
 
+  // time axis labels on one line: HH:MM, HH:MM:SS or HH:MM:SS.mmm by tick step
+  function xTimeValues(self, splits, axisIdx, foundSpace, foundIncr) {
+    return splits.map(function (v) {
+      if (v == null) return '';
+      var d = new Date(v);
+      var s = pad(d.getHours(), 2) + ':' + pad(d.getMinutes(), 2);
+      if (foundIncr < 60000) s += ':' + pad(d.getSeconds(), 2);
+      if (foundIncr < 1000) s += '.' + pad(d.getMilliseconds(), 3);
+      return s;
+    });
+  }
+
+  function xTimeSpace(self, axisIdx, min, max) {
+    return max - min < 30000 ? 100 : 80;
+  }
+
   function yRange(self, min, max) {
     if (!isNum(max) || max <= 0) return [0, 1];
     return [0, max * 1.12];
@@ -206,7 +222,7 @@
         fill: s.fill ? theme[s.fill] : undefined,
         width: 1.5,
         points: { show: false },
-        value: function (self, v) { return v == null ? '—' : s.fmt(v) + ' ' + s.unit; },
+        value: function (self, v) { return v == null ? '—' : s.fmt(v) + s.unit; },
       });
     });
     var axisCommon = {
@@ -220,8 +236,13 @@
       height: chartHeight(spec.big),
       ms: 1, // x values are epoch milliseconds (only matters with a time axis)
       scales: { x: { time: timeAxis }, y: { range: yRange } },
+      padding: [12, null, null, null],
       axes: [
-        Object.assign({ space: timeAxis ? 70 : 50 }, axisCommon),
+        Object.assign({
+          size: 30,
+          space: timeAxis ? xTimeSpace : 50,
+          values: timeAxis ? xTimeValues : undefined,
+        }, axisCommon),
         Object.assign({
           size: yAxisSize,
           values: function (self, splits) { return splits.map(function (v) { return v == null ? '' : nfAxis.format(v); }); },
@@ -236,14 +257,14 @@
   var rateUnit = timeAxis ? '/s' : '/batch';
   var chartSpecs = [
     { id: 'chart-rate', big: true, series: [
-      { label: 'words', unit: rateUnit, color: 'accent', fill: 'accentFill', fmt: fmtRate },
-      { label: 'lines', unit: rateUnit, color: 'teal', fmt: fmtRate },
+      { label: 'words' + rateUnit, unit: '', color: 'accent', fill: 'accentFill', fmt: fmtRate },
+      { label: 'lines' + rateUnit, unit: '', color: 'teal', fmt: fmtRate },
     ] },
     { id: 'chart-proc', series: [
-      { label: 'processing', unit: 'ms', color: 'accent', fill: 'accentFill', fmt: fmtMs },
+      { label: 'processing', unit: ' ms', color: 'accent', fill: 'accentFill', fmt: fmtMs },
     ] },
     { id: 'chart-delay', series: [
-      { label: 'delay', unit: 'ms', color: 'amber', fill: 'amberFill', fmt: fmtMs },
+      { label: 'delay', unit: ' ms', color: 'amber', fill: 'amberFill', fmt: fmtMs },
     ] },
   ];
 
@@ -266,6 +287,12 @@
     charts.forEach(function (c) { c.u.destroy(); });
     charts = chartSpecs.map(function (spec, i) {
       var el = $(spec.id);
+      if (!el.querySelector('.chart-msg')) {
+        var msg = document.createElement('div');
+        msg.className = 'chart-msg';
+        msg.textContent = 'waiting for batches…';
+        el.append(msg);
+      }
       var width = Math.max(160, Math.floor(el.clientWidth));
       var data = chartData ? chartData[i] : emptyData(spec);
       return { spec: spec, el: el, u: new uPlot(chartOpts(spec, width), data, el) };
@@ -354,13 +381,19 @@
       if (w !== null) sumWords += w;
     }
     chartData = [[xs, wr, lr], [xs, pr], [xs, dl]];
-    charts.forEach(function (c, i) { c.u.setData(chartData[i]); });
+    charts.forEach(function (c, i) {
+      c.el.classList.toggle('has-data', n > 0);
+      c.u.setData(chartData[i]);
+      // not hovered: let the legend show the newest batch instead of dashes
+      if (n && !(c.u.cursor.left >= 0)) c.u.setLegend({ idx: n - 1 });
+    });
 
     // input rate over the recent batches: words / covered time span
     if (timeAxis && n) {
       var span = (num(list[0].time) - num(list[n - 1].time)) + batchMs;
       batchRate = span > 0 ? sumWords / (span / 1000) : null;
-      $('c-rate-sub').textContent = 'over last ' + nfInt.format(n) + ' batches (' + fmtDuration(span) + ')';
+      $('c-rate-sub').textContent = 'over the last ' + fmtDuration(span);
+      $('c-rate-sub').title = nfInt.format(n) + ' batches';
     } else if (timeAxis) {
       batchRate = null;
     }
@@ -512,10 +545,8 @@
     setValue('c-lines', lines);
     $('c-lines-sub').textContent = bytes !== null ? fmtBytes(bytes) + ' read' : '\u00a0';
     setValue('c-words', words);
-    var wsub = [];
-    if (stop !== null) wsub.push(fmtInt(stop) + ' stop words');
-    if (cut !== null) wsub.push(fmtInt(cut) + ' cut');
-    $('c-words-sub').textContent = wsub.length ? wsub.join(' · ') : '\u00a0';
+    $('c-words-sub').textContent = stop !== null ? fmtInt(stop) + ' stop words' : '\u00a0';
+    $('c-words-sub2').textContent = cut !== null ? fmtInt(cut) + ' words cut' : '\u00a0';
     setValue('c-batches', batches);
     var lastText = '\u00a0';
     if (last !== null && last > 1e11) lastText = 'last at ' + fmtClock(last);

@@ -103,7 +103,7 @@ pub fn join(
     }
     let addresses = addresses(cluster)?;
     let deadline = Instant::now() + cluster.connect_timeout;
-    crate::log!(
+    log!(
         "process {} of {}: waiting for the cluster ({}) for up to {}",
         cluster.process,
         cluster.processes,
@@ -144,7 +144,7 @@ impl Watchdog {
         std::thread::spawn(move || {
             std::thread::sleep(timeout);
             if !flag.load(std::sync::atomic::Ordering::Acquire) {
-                crate::log!(
+                log!(
                     "error: the cluster did not connect within {}: a process stopped after the handshake, or its address is not reachable from here",
                     crate::duration::format_millis(timeout.as_millis() as u64)
                 );
@@ -166,9 +166,8 @@ mod tests {
 
     #[test]
     fn hostfiles_are_checked_line_by_line() {
-        let dir = std::env::temp_dir().join(format!("netwc-hostfile-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("hosts");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hosts");
         std::fs::write(&path, "# cluster\nlocalhost:2101\n\n10.0.0.2:2102\n").unwrap();
         assert_eq!(
             read_hostfile(&path, 2).unwrap(),
@@ -188,6 +187,5 @@ mod tests {
             bad.contains("line 2: 'localhost' is not host:port"),
             "{bad}"
         );
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

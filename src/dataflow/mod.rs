@@ -30,7 +30,7 @@ use timely::dataflow::operators::{Concat, Inspect, Operator, Probe};
 use timely::dataflow::{InputHandleVec, ProbeHandle};
 use timely::worker::Worker;
 
-pub use gather::{EpochResult, Gathered};
+pub use gather::Gathered;
 pub use key::WordKey;
 pub use pre_aggregate::{EpochTally, RoundRobin};
 pub use stop::StopSignal;

@@ -76,12 +76,8 @@ impl Batcher {
         }
     }
 
-    /// The epoch lines go into now.
-    pub fn open_epoch(&self) -> Epoch {
-        self.open
-    }
-
     /// Whether the run has ended.
+    #[cfg(test)]
     pub fn finished(&self) -> bool {
         self.finished
     }

@@ -8,6 +8,7 @@
 //! input handle when the dataflow was built.
 
 mod batcher;
+mod feed;
 mod in_flight;
 mod intake;
 mod recovery;
@@ -232,81 +233,6 @@ impl Driver {
             self.batches_done = true;
         }
         self.apply_steps();
-    }
-
-    /// Carries out the batcher's steps, in order.
-    fn apply_steps(&mut self) {
-        let mut steps = std::mem::take(&mut self.steps);
-        for step in steps.drain(..) {
-            match step {
-                Step::Send { chunk, lines } => self.send(chunk, lines),
-                Step::Close { epoch } => {
-                    self.retire(epoch);
-                    self.advance_to(epoch + 1);
-                }
-                Step::Finish { epoch, close } => {
-                    if close {
-                        self.retire(epoch);
-                    }
-                    self.end = Some(epoch + u64::from(close));
-                    // Dropping the inputs closes every epoch from the open one on.
-                    self.input = None;
-                    if let Some(durability) = &mut self.durability {
-                        durability.close_announcements();
-                    }
-                }
-            }
-        }
-        self.steps = steps;
-    }
-
-    /// Logs `chunk` and hands it to the dataflow (an empty one only when it ends a line whose
-    /// pieces went before: their counts wait for it).
-    fn send(&mut self, chunk: Chunk, lines: u64) {
-        self.open.lines += lines;
-        if let Some(durability) = &mut self.durability {
-            durability.log_chunk(self.open_epoch, lines, &chunk);
-        }
-        if chunk.text.is_empty() && !chunk.continues_line {
-            return;
-        }
-        self.in_flight.routed(&chunk);
-        if let Some(input) = &mut self.input {
-            input.send(chunk);
-        }
-    }
-
-    /// Moves the closed epoch's record to those waiting for their report.
-    fn retire(&mut self, epoch: Epoch) {
-        if self.marks_epochs && self.input.is_some() {
-            // An empty chunk: the reporter then sees a tally for this epoch.
-            let marker = Chunk::default();
-            self.in_flight.routed(&marker);
-            if let Some(input) = &mut self.input {
-                input.send(marker);
-            }
-        }
-        if let Some(durability) = &mut self.durability {
-            durability.epoch_closed();
-        }
-        let now = Instant::now();
-        self.open.closed_at = now;
-        self.open.closed_micros = unix_micros();
-        if let Some(reporter) = &mut self.reporter {
-            reporter.closed(epoch, self.open);
-        }
-        self.open = EpochMeta::opened(now);
-    }
-
-    fn advance_to(&mut self, epoch: Epoch) {
-        self.open_epoch = epoch;
-        if let Some(input) = &mut self.input {
-            input.advance_to(epoch);
-            input.flush();
-        }
-        if let Some(durability) = &mut self.durability {
-            durability.advance_to(epoch);
-        }
     }
 
     /// How long the reading worker may park: until the open epoch ends, at most

@@ -64,7 +64,7 @@ impl Driver {
             Some(epoch) => clock.batch_name(epoch).to_string(),
             None => "none".into(),
         };
-        crate::log!(
+        log!(
             "restored the checkpoint: last complete batch {last}, {words} words in state, {replayed} log records replayed"
         );
     }

@@ -99,7 +99,7 @@ pub(crate) fn start() -> Result<SocketAddr, Error> {
             }
         })
         .map_err(|e| Error::runtime(format!("cannot start the demo generator: {e}")))?;
-    crate::log!(
+    log!(
         "demo generator on {address}: {} lines/s of Zipf-distributed words",
         LINES_PER_TICK as u64 * 1000 / TICK.as_millis() as u64
     );

@@ -26,7 +26,7 @@ pub(crate) fn start(
     let bound = listener
         .local_addr()
         .map_err(|e| Error::runtime(e.to_string()))?;
-    crate::log!("listening on {bound}; producers may connect and send lines");
+    log!("listening on {bound}; producers may connect and send lines");
     std::thread::Builder::new()
         .name("netwc:listen".into())
         .spawn(move || accept_loop(listener, split, max_connections, sender))
@@ -45,7 +45,7 @@ fn accept_loop(listener: TcpListener, split: SplitRule, max_connections: usize, 
                         .peer_addr()
                         .map(|a| a.to_string())
                         .unwrap_or_default();
-                    crate::log!(
+                    log!(
                         "refused {peer}: --max-connections {max_connections} producers are connected"
                     );
                     continue;
@@ -61,11 +61,11 @@ fn accept_loop(listener: TcpListener, split: SplitRule, max_connections: usize, 
                     });
                 if let Err(e) = spawned {
                     active.fetch_sub(1, Ordering::AcqRel);
-                    crate::log!("could not start a thread for a producer: {e}");
+                    log!("could not start a thread for a producer: {e}");
                 }
             }
             Err(e) => {
-                crate::log!("accepting a producer failed: {e}");
+                log!("accepting a producer failed: {e}");
                 std::thread::sleep(std::time::Duration::from_millis(50));
             }
         }
@@ -77,9 +77,9 @@ fn serve(stream: TcpStream, split: SplitRule, sender: Sender) {
         .peer_addr()
         .map(|a| a.to_string())
         .unwrap_or_else(|_| "a producer".into());
-    crate::log!("{peer} connected");
+    log!("{peer} connected");
     match pump(stream, LineFramer::new(split), &sender) {
-        Event::Failed(why) => crate::log!("{peer}: {why}"),
-        _ => crate::log!("{peer} closed"),
+        Event::Failed(why) => log!("{peer}: {why}"),
+        _ => log!("{peer} closed"),
     }
 }

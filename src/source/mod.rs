@@ -227,7 +227,7 @@ pub(crate) fn pump(mut input: impl Read, framer: LineFramer, sender: &Sender) ->
             Ok(read) => read,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
-                crate::log!("the connection was reset by the peer; counting what arrived");
+                log!("the connection was reset by the peer; counting what arrived");
                 break Event::Ended;
             }
             Err(e) => break Event::Failed(format!("reading the input failed: {e}")),
@@ -242,7 +242,7 @@ pub(crate) fn pump(mut input: impl Read, framer: LineFramer, sender: &Sender) ->
         let cut_before = tail.framer.cut_words();
         let framed = tail.framer.push(&buffer[..read]);
         if tail.framer.cut_words() > cut_before && !WARNED_CUT.swap(true, Ordering::Relaxed) {
-            crate::log!(
+            log!(
                 "warning: a word longer than {} bytes was cut to its first {} bytes (cut words are counted in --stats)",
                 MAX_PENDING, MAX_PENDING
             );

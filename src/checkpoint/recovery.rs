@@ -1,0 +1,72 @@
+//! What a restart finds in a checkpoint directory, and which of it to replay.
+
+use super::Snapshot;
+use crate::dataflow::Epoch;
+use crate::source::Chunk;
+
+/// What a restart finds.
+#[derive(Debug, Default)]
+pub struct Recovery {
+    /// The latest snapshot, if one was written.
+    pub snapshot: Option<Snapshot>,
+    /// The last batch a snapshot covers: this process's own, or process 0's in a cluster.
+    pub covered: Option<Epoch>,
+    /// Chunks logged after the snapshot: (epoch, lines, chunk), in order.
+    pub replay: Vec<(Epoch, u64, Chunk)>,
+    /// The last batch whose report was printed.
+    pub last_reported: Option<Epoch>,
+}
+
+impl Recovery {
+    /// Drops the logged chunks that process 0's snapshot already covers (in a cluster whose
+    /// processes all read, the others' logs are compacted only when process 0 says so).
+    pub fn covered_by(self, snapshot: Option<Epoch>) -> Recovery {
+        match snapshot.filter(|&c| Some(c) > self.covered) {
+            Some(covered) => self.covered_by_epoch(Some(covered)),
+            None => self,
+        }
+    }
+
+    /// Keeps the logged chunks after batch `covered`, and the pieces of a line that was still
+    /// open then: a snapshot holds no counts of a line before its end.
+    pub(super) fn covered_by_epoch(mut self, covered: Option<Epoch>) -> Recovery {
+        let Some(covered) = covered else {
+            return self;
+        };
+        let after = self
+            .replay
+            .iter()
+            .position(|(epoch, _, _)| *epoch > covered)
+            .unwrap_or(self.replay.len());
+        let open_line = self.replay[..after]
+            .iter()
+            .rposition(|(_, _, chunk)| !chunk.ends_mid_line)
+            .map_or(0, |last_whole| last_whole + 1);
+        self.replay.drain(..open_line);
+        self.covered = Some(covered);
+        self
+    }
+
+    /// The epoch a restarted run resumes in: after the snapshot, or the first epoch the log
+    /// holds or that was not reported yet; `None` when there is nothing to resume.
+    pub fn resume_epoch(&self) -> Option<u64> {
+        if let Some(covered) = self.covered {
+            return Some(covered + 1);
+        }
+        let logged = self.replay.first().map(|(epoch, _, _)| *epoch);
+        let unreported = self.last_reported.map(|e| e + 1);
+        match (logged, unreported) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The number of distinct words in the snapshot's state.
+    pub fn words_in_state(&self) -> usize {
+        let mut words = std::collections::HashSet::new();
+        for (_, counts) in self.snapshot.iter().flat_map(|s| &s.state) {
+            words.extend(counts.iter().map(|(w, _)| w.as_str()));
+        }
+        words.len()
+    }
+}
