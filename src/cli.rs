@@ -143,6 +143,12 @@ pub struct Args {
     #[arg(short, long, value_name = "PATH", help_heading = "Output")]
     pub output: Option<PathBuf>,
 
+    /// Serve a live view while the job runs: a page at http://ADDR/, the recent batches at
+    /// /api/batches and Prometheus metrics at /metrics. ADDR is HOST:PORT, or a bare PORT on
+    /// 127.0.0.1. With --demo, the demo then runs until interrupted.
+    #[arg(long, value_name = "ADDR", help_heading = "Output")]
+    pub ui: Option<String>,
+
     /// Print one line per batch on stderr: time, lines, words, distinct words, processing
     /// and delay in ms, input rate.
     #[arg(long, help_heading = "Output")]

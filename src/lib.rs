@@ -33,6 +33,7 @@ mod dataflow;
 mod driver;
 mod duration;
 mod error;
+mod metrics;
 mod numbers;
 mod output;
 mod report;
@@ -43,6 +44,7 @@ mod shutdown;
 mod source;
 mod stats;
 mod tokenize;
+mod ui;
 
 pub use config::Config;
 pub use error::Error;

@@ -7,6 +7,7 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Instant;
 
 use timely::dataflow::ProbeHandle;
@@ -14,6 +15,7 @@ use timely::dataflow::ProbeHandle;
 use crate::batching::{unix_micros, BatchClock};
 use crate::config::{Config, Mode};
 use crate::dataflow::{Epoch, EpochTally, Gathered, Word};
+use crate::metrics::{Metrics, TopRow, TOP_ROWS};
 use crate::output::{printer, Printer, Report};
 use crate::report::ResultTable;
 use crate::stats::{BatchStats, Summary};
@@ -55,6 +57,7 @@ pub struct Reporter {
     print_stats: bool,
     printer: Box<dyn Printer + Send>,
     out: Box<dyn Write + Send>,
+    metrics: Arc<Metrics>,
     table: ResultTable,
     /// Epochs this process closed, waiting for their report.
     closed: BTreeMap<Epoch, EpochMeta>,
@@ -84,11 +87,11 @@ impl ReportHooks for () {
 }
 
 impl Reporter {
-    /// A reporter for `config` that writes to `out`, names batches by `clock` and starts at
+    /// A reporter for `config` that writes to `out` (and counts in `metrics`), names batches by `clock` and starts at
     /// `first_epoch`; it reads each epoch's results from `gathered` once `probe` has passed it.
     pub fn new(
         config: &Config,
-        out: Box<dyn Write + Send>,
+        (out, metrics): (Box<dyn Write + Send>, Arc<Metrics>),
         clock: BatchClock,
         (probe, gathered): (ProbeHandle<Epoch>, Rc<RefCell<Gathered>>),
         first_epoch: Epoch,
@@ -102,6 +105,7 @@ impl Reporter {
             print_stats: config.stats,
             printer: printer(config.format),
             out,
+            metrics,
             table: match config.mode {
                 // A batch's table is what the batch changed: nothing to gain from ranking.
                 Mode::Batch => ResultTable::new(config.emit, config.top),
@@ -199,27 +203,33 @@ impl Reporter {
             let silent = self.silent_through.is_some_and(|through| epoch <= through)
                 || self.down.as_ref().is_some_and(|down| down.contains(&epoch));
             self.next = epoch + 1;
-            if due {
-                let rows = self.table.report();
-                if !silent {
-                    let time = self.clock.batch_name(epoch);
-                    self.printer
-                        .report(&mut self.out, &Report { time, rows: &rows })?;
-                    self.out.flush()?;
-                }
-            }
+            let rows = due.then(|| self.table.report());
             if silent {
                 continue;
+            }
+            let time = self.clock.batch_name(epoch);
+            if let Some(rows) = &rows {
+                self.printer.report(&mut self.out, &Report { time, rows })?;
+                self.out.flush()?;
             }
             hooks.printed(epoch, due);
             self.summary.batches += 1;
             self.summary.lines += meta.lines;
             self.summary.tally += result.tally;
             self.summary.cut_words += meta.cut_words;
+            let stats = self.batch_stats(epoch, time, &meta, result.tally);
             if self.print_stats {
-                let time = self.clock.batch_name(epoch);
-                log!("{}", self.batch_stats(epoch, time, &meta, result.tally));
+                log!("{stats}");
             }
+            self.metrics.batch_reported(&stats, || {
+                let rows = rows.map(|r| r.rows).unwrap_or_default();
+                let top = rows.into_iter().take(TOP_ROWS);
+                top.map(|(word, count)| TopRow {
+                    word,
+                    count: count as i64,
+                })
+                .collect()
+            });
         }
     }
 

@@ -8,15 +8,17 @@ use std::sync::{Arc, Mutex};
 
 use crate::checkpoint::{self, Checkpoint};
 use crate::cluster::{self, Watchdog};
-use crate::config::Config;
+use crate::config::{Config, Source, StopAfter};
 use crate::dataflow::{self, ChunkProgress, StopSignal};
 use crate::driver::{Driver, Ends, Role};
 use crate::error::Error;
+use crate::metrics::Metrics;
 use crate::settings::Settings;
 use crate::shutdown::Shutdown;
 use crate::source::{self, Waker};
 use crate::stats::Summary;
 use crate::tokenize::{StopWords, Tokenizer};
+use crate::ui;
 
 /// Merge work an arrangement does per idle scheduling (differential's `idle_merge_effort`).
 const IDLE_MERGE_EFFORT: isize = 100_000;
@@ -40,8 +42,15 @@ pub fn run(config: Config) -> Result<Option<Summary>, Error> {
     let stop_requests = shutdown.clone();
     let waker = Waker::default();
     let reads = config.cluster.reads_source();
+    let live_view = config.ui.as_ref().filter(|_| config.cluster.process == 0);
+    let metrics = Metrics::new(live_view.is_some());
     let (events, tails) = if reads {
-        source::open(&config.source, config.source_options(), waker.clone())?
+        source::open(
+            &config.source,
+            config.source_options(),
+            waker.clone(),
+            metrics.clone(),
+        )?
     } else {
         (sync_channel(0).1, source::Tails::default())
     };
@@ -60,6 +69,13 @@ pub fn run(config: Config) -> Result<Option<Summary>, Error> {
         .and_then(|recovery| recovery.snapshot.as_ref())
         .map(|snapshot| snapshot.reported);
     let (communication, first_snapshot) = cluster::join(&config, &stop_words, own_snapshot)?;
+    if let Some(address) = live_view {
+        let bound = ui::serve(address, metrics.clone(), &ui::Job::of(&config))?;
+        log!("live view on http://{bound}/ (the batches at /api/batches, Prometheus metrics at /metrics)");
+        if config.source == Source::Demo && config.stop == StopAfter::default() {
+            log!("--demo with --ui runs until interrupted (Ctrl-C)");
+        }
+    }
     // Every reading process replays only what process 0's snapshot does not cover.
     let checkpoint = checkpoint
         .map(|(checkpoint, recovery)| (checkpoint, recovery.map(|r| r.covered_by(first_snapshot))));
@@ -74,6 +90,7 @@ pub fn run(config: Config) -> Result<Option<Summary>, Error> {
         out,
         appending,
         shutdown,
+        metrics,
         checkpoint,
     }));
     let workers = config.workers;

@@ -115,7 +115,7 @@ fn batching_words(batching: Batching) -> String {
 
 /// `batch`, `incremental`, or `window 30s slide 10s` (in batches with line batching:
 /// `window 3 slide 1`).
-fn mode_words(mode: Mode, batching: Batching) -> String {
+pub(crate) fn mode_words(mode: Mode, batching: Batching) -> String {
     let length = |batches: u64| match batching {
         Batching::Time { interval_ms } => format_millis(interval_ms * batches),
         Batching::Lines { .. } => batches.to_string(),
@@ -129,7 +129,7 @@ fn mode_words(mode: Mode, batching: Batching) -> String {
     }
 }
 
-fn split_words(split: SplitRule) -> &'static str {
+pub(crate) fn split_words(split: SplitRule) -> &'static str {
     match split {
         SplitRule::Whitespace => "whitespace",
         SplitRule::Spark => "spark",

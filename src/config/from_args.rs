@@ -68,7 +68,15 @@ impl Config {
             batches: args.batches,
             duration: args.duration,
         };
-        if source == Source::Demo && stop == StopAfter::default() {
+        let ui = match &args.ui {
+            Some(text) => Some(
+                crate::ui::address_of(text)
+                    .map_err(|why| invalid(format!("invalid value for '--ui <ADDR>': {why}")))?,
+            ),
+            None => None,
+        };
+        // With a live view, the demo runs until interrupted: there is something to watch.
+        if source == Source::Demo && stop == StopAfter::default() && ui.is_none() {
             stop.batches = Some(DEMO_BATCHES);
         }
         Ok(Config {
@@ -88,6 +96,7 @@ impl Config {
             stop_words: args.stop_words,
             workers: args.workers,
             stats: args.stats,
+            ui,
             stop,
             fsync: args.fsync.unwrap_or(Fsync::Batch),
             checkpoint: args.checkpoint,

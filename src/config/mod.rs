@@ -228,6 +228,8 @@ pub struct Config {
     pub workers: usize,
     /// Per-batch statistics on stderr.
     pub stats: bool,
+    /// `--ui`: where to serve the live view (`HOST:PORT`).
+    pub ui: Option<String>,
     /// Stop conditions.
     pub stop: StopAfter,
     /// This process's place in a cluster.
@@ -256,6 +258,7 @@ impl Config {
             stop_words: None,
             workers: 1,
             stats: false,
+            ui: None,
             stop: StopAfter::default(),
             cluster: ClusterConfig::single(),
             checkpoint: None,

@@ -28,6 +28,7 @@ use crate::checkpoint::{Checkpoint, Durability, Recovery};
 use crate::config::Config;
 use crate::dataflow::{ChunkProgress, Epoch, StopSignal, WordCount, WordKey};
 use crate::error::Error;
+use crate::metrics::Metrics;
 use crate::reporter::{EpochMeta, ReportHooks, Reporter};
 use crate::shutdown::Shutdown;
 use crate::source::{Chunk, Event, Tails};
@@ -55,6 +56,8 @@ pub struct Ends {
     pub appending: bool,
     /// Signals.
     pub shutdown: Shutdown,
+    /// What the job has done, for whoever watches.
+    pub metrics: Arc<Metrics>,
     /// `--checkpoint`: the open directory, and what a restart must restore.
     pub checkpoint: Option<(Checkpoint, Option<Recovery>)>,
 }
@@ -127,7 +130,8 @@ impl Driver {
         });
         let reporter = reports.then(|| {
             let gathered = (wc.probe, wc.gathered);
-            Reporter::new(config, ends.out, clock, gathered, first_epoch, marks_epochs)
+            let out = (ends.out, ends.metrics);
+            Reporter::new(config, out, clock, gathered, first_epoch, marks_epochs)
         });
         let cluster = &config.cluster;
         Driver {

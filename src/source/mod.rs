@@ -28,6 +28,7 @@ pub use framing::{Chunk, Framed, LineFramer, MAX_PENDING, READ_SIZE};
 
 use crate::config::{Source, SourceOptions, SplitRule};
 use crate::error::Error;
+use crate::metrics::Metrics;
 
 /// Chunks that may wait between the readers and the workers; the bound is the backpressure.
 pub const CHANNEL_CHUNKS: usize = 16;
@@ -120,6 +121,7 @@ pub(crate) struct Sender {
     sender: SyncSender<Event>,
     waker: Waker,
     tails: Tails,
+    metrics: Arc<Metrics>,
 }
 
 impl Sender {
@@ -138,6 +140,7 @@ pub fn open(
     source: &Source,
     options: SourceOptions,
     waker: Waker,
+    metrics: Arc<Metrics>,
 ) -> Result<(Receiver<Event>, Tails), Error> {
     let (sender, receiver) = sync_channel(CHANNEL_CHUNKS);
     let tails = Tails::default();
@@ -145,6 +148,7 @@ pub fn open(
         sender,
         waker,
         tails: tails.clone(),
+        metrics,
     };
     let split = options.split;
     match source {
@@ -221,6 +225,7 @@ pub(crate) fn pump(mut input: impl Read, framer: LineFramer, sender: &Sender) ->
     // One warning per process, however many connections send long words.
     static WARNED_CUT: AtomicBool = AtomicBool::new(false);
     let tail = sender.tails.register(framer);
+    sender.metrics.connection(1);
     let mut buffer = vec![0; READ_SIZE];
     let end = loop {
         let read = match input.read(&mut buffer) {
@@ -235,6 +240,7 @@ pub(crate) fn pump(mut input: impl Read, framer: LineFramer, sender: &Sender) ->
         if read == 0 {
             break Event::Ended;
         }
+        sender.metrics.read(read);
         let mut tail = lock(&tail);
         if tail.taken {
             break Event::Ended;
@@ -262,5 +268,6 @@ pub(crate) fn pump(mut input: impl Read, framer: LineFramer, sender: &Sender) ->
         }
     }
     sender.tails.unregister(&tail);
+    sender.metrics.connection(-1);
     end
 }
