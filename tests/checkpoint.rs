@@ -367,3 +367,57 @@ fn every_reading_process_of_a_cluster_recovers_its_own_log() {
         expected
     );
 }
+
+#[test]
+fn a_checkpoint_of_the_first_format_is_read() {
+    // Written by netwc before settings were stored in plain words: Rust's debug text.
+    let dir = TempDir::new("format-1");
+    let state = dir.path("state");
+    std::fs::create_dir_all(&state).unwrap();
+    std::fs::write(
+        state.join("netwc-checkpoint.json"),
+        r#"{"format":1,"settings":{"batching":"Lines { per_batch: 1 }","--mode":"Incremental","--split":"Whitespace","--lowercase":"false","--stop-words":"0 words, hash cbf29ce484222325"}}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        state.join("snapshot.json"),
+        r#"{"format":1,"reported":0,"state":[[0,[["old",5]]]]}"#,
+    )
+    .unwrap();
+    let input = dir.write("in.txt", b"old new\n");
+    let output = run(netwc()
+        .arg("--file")
+        .arg(&input)
+        .args([
+            "--batch-lines",
+            "1",
+            "--mode",
+            "incremental",
+            "--emit",
+            "all",
+        ])
+        .args(["--format", "tsv", "--checkpoint"])
+        .arg(&state));
+    assert_eq!(
+        stdout_of(&output),
+        "time\tword\tcount\n2\told\t6\n2\tnew\t1\n"
+    );
+    // Other settings are named in today's words, the stored ones translated.
+    let output = run(netwc()
+        .arg("--file")
+        .arg(&input)
+        .args([
+            "--batch-lines",
+            "2",
+            "--mode",
+            "incremental",
+            "--checkpoint",
+        ])
+        .arg(&state));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("batching is lines 2 here but lines 1 in the checkpoint"),
+        "{stderr}"
+    );
+}

@@ -134,3 +134,6 @@ pub fn build(
         gathered,
     }
 }
+
+#[cfg(test)]
+mod tests;
