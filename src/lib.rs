@@ -5,19 +5,23 @@
 //! moment the probe says it is complete.
 //!
 //! # Layout
-//! - [`cli`]: the command line as typed (clap); [`config`]: the validated job ([`Config`]).
-//! - [`checkpoint`]: `--checkpoint`: the write-ahead log, snapshots, recovery.
-//! - [`cluster`]: the handshake and timely's cluster configuration; [`settings`]: what
-//!   processes and checkpoints must agree on, in plain words.
-//! - [`source`]: readers (socket, `--listen`, stdin, file, demo) and line framing.
-//! - [`batching`]: epochs, batch names and the clock.
-//! - [`tokenize`]: lines to words (split rules, case folding, stop words).
-//! - [`dataflow`]: the timely/differential dataflow.
-//! - [`driver`]: the reading worker's loop that feeds and closes epochs.
-//! - [`reporter`]: worker 0's reports, each epoch once and in order.
-//! - [`report`]: the table of current counts and the rows of a report.
-//! - [`output`]: the `spark`, `jsonl` and `tsv` formats.
-//! - [`stats`], [`shutdown`], [`duration`], [`error`], [`mod@log`]: the rest.
+//! (Private modules are named in code spans; `cargo doc --document-private-items` shows them.)
+//! - [`cli`]: the command line as typed (clap); [`config`]: the job's vocabulary and the
+//!   validated job ([`Config`]), with `config::from_args` the one place flags are checked.
+//! - `source`: readers (socket, `--listen`, stdin, file, demo), line framing, where lines end.
+//! - `driver`: the reading worker's loop (feed, advance, step, report); `driver::batcher`
+//!   decides when epochs close; `driver::intake` takes what the source read.
+//! - `dataflow`: the timely/differential dataflow; `dataflow::mode` is the three modes as one
+//!   function over collections; `dataflow::stop` carries a signal to every process.
+//! - `reporter`: worker 0's reports, each epoch once and in order; `report`: the table of
+//!   current counts; `output`: the `spark`, `jsonl` and `tsv` formats.
+//! - `checkpoint`: `--checkpoint` (the write-ahead log, snapshots, the directory and its lock,
+//!   recovery; `checkpoint::durability` is what the driver and reporter call while running).
+//! - `cluster`: the handshake and timely's cluster configuration; `settings`: what processes
+//!   and checkpoints must agree on, in plain words.
+//! - `metrics`: what the job has done, in one place; `ui`: the live view (`--ui`).
+//! - `batching` (epochs, batch names, the clock), `tokenize` (lines to words), `numbers` and
+//!   `duration` (bounded flag values), `stats`, `shutdown` (signals), `error`, [`mod@log`].
 
 #![warn(missing_docs)]
 

@@ -138,8 +138,8 @@ pub fn serve(address: &str, metrics: Arc<Metrics>, job: &Job) -> Result<SocketAd
 /// The page with its scripts, styles and the job inlined.
 fn page(job: &Job) -> String {
     let job = serde_json::to_string(job).expect("the job serializes");
-    // `</` inside a script element would end it early.
-    let job = job.replace("</", "<\\/");
+    // `</script>` inside the script element would end it early: no `<` at all, as JSON allows.
+    let job = job.replace('<', "\\u003c");
     PAGE.replacen("/*{{UPLOT_CSS}}*/", UPLOT_CSS, 1)
         .replacen("/*{{UPLOT_JS}}*/", UPLOT_JS, 1)
         .replacen("/*{{APP_JS}}*/", APP_JS, 1)
@@ -210,6 +210,6 @@ mod tests {
         let page = page(&job);
         assert!(!page.contains("{{"), "every marker is replaced");
         assert!(page.contains("uPlot"));
-        assert!(page.contains(r#""--mode":"batch<\/script>""#));
+        assert!(page.contains(r#""--mode":"batch\u003c/script>""#));
     }
 }

@@ -1,7 +1,7 @@
 //! The job's vocabulary: a validated job description ([`Config`]) and the types it is made of,
 //! each default written once here.
 //!
-//! [`Config::from_args`] (in [`from_args`]) is the one place where flags are combined,
+//! [`Config::from_args`] (in `config::from_args`) is the one place where flags are combined,
 //! defaulted and checked against each other. The engine only ever sees a [`Config`], never
 //! clap's parsed arguments, so tests and library users can build one directly.
 
