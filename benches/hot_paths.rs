@@ -5,12 +5,13 @@
 
 use std::collections::HashMap;
 use std::hint::black_box;
+use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use foldhash::fast::RandomState;
 
 use netwc::config::{Emit, SplitRule};
-use netwc::parts::{Chunk, LineFramer, ResultTable, StopWords, Tokenizer, WordKey};
+use netwc::parts::{Chunk, LineFramer, ResultTable, StopWords, Tokenizer, WordId};
 
 /// About 1 MB of Zipf-like text over a 10,000-word vocabulary, 10 words a line.
 fn text() -> Vec<u8> {
@@ -89,19 +90,22 @@ fn keys_and_reports(c: &mut Criterion) {
     let words: Vec<String> = (0..10_000).map(|i| format!("w{i}")).collect();
     let mut group = c.benchmark_group("per distinct word");
     group.throughput(Throughput::Elements(words.len() as u64));
-    group.bench_function("word key (hash first)", |b| {
-        b.iter_batched(
-            || words.clone(),
-            |words| words.into_iter().map(WordKey::new).collect::<Vec<_>>(),
-            BatchSize::LargeInput,
-        )
+    group.bench_function("word id (two 64-bit hashes)", |b| {
+        b.iter(|| words.iter().map(|w| WordId::of(w)).collect::<Vec<_>>())
     });
     group.bench_function("apply a batch and report the top 10", |b| {
         b.iter_batched(
-            || words.iter().map(|w| (w.clone(), 3)).collect::<Vec<_>>(),
-            |changes| {
+            || {
+                let names: Vec<(WordId, Arc<str>)> = words
+                    .iter()
+                    .map(|w| (WordId::of(w), Arc::from(w.as_str())))
+                    .collect();
+                let changes = names.iter().map(|(id, _)| (*id, 3)).collect::<Vec<_>>();
+                (names, changes)
+            },
+            |(names, changes)| {
                 let mut table = ResultTable::new(Emit::All, Some(10));
-                table.apply(changes);
+                table.apply(names, changes, None).unwrap();
                 black_box(table.report())
             },
             BatchSize::LargeInput,
@@ -113,8 +117,8 @@ fn keys_and_reports(c: &mut Criterion) {
 /// What crosses between processes: a batch's word updates, bincode-encoded by timely.
 fn exchange_encoding(c: &mut Criterion) {
     use timely::dataflow::channels::ContainerBytes;
-    let updates: Vec<(WordKey, u64, isize)> = (0..10_000)
-        .map(|i| (WordKey::new(format!("w{i}")), 1_795_611_460, 3))
+    let updates: Vec<(WordId, u64, isize)> = (0..10_000)
+        .map(|i| (WordId::of(&format!("w{i}")), 1_795_611_460, 3))
         .collect();
     let mut group = c.benchmark_group("exchange encoding");
     group.throughput(Throughput::Elements(updates.len() as u64));
@@ -131,7 +135,7 @@ fn exchange_encoding(c: &mut Criterion) {
     group.bench_function("decode 10,000 word updates", |b| {
         b.iter_batched(
             || timely::bytes::arc::BytesMut::from(encoded.clone()).freeze(),
-            |bytes| black_box(Vec::<(WordKey, u64, isize)>::from_bytes(bytes).len()),
+            |bytes| black_box(Vec::<(WordId, u64, isize)>::from_bytes(bytes).len()),
             BatchSize::LargeInput,
         )
     });

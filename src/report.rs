@@ -1,5 +1,10 @@
 //! The table a report is read from: each word's current count, kept up to date from the
 //! changes the dataflow gathers on worker 0, and cut into the rows of one report.
+//!
+//! Counts are kept by word id; the names that arrive beside them are kept for as long as the
+//! word counts (and until the report that shows it dropping to 0), so that rows can be printed
+//! and ties ordered by the word. Two words with one id would show here as two names for an id
+//! while both count, and the table refuses that ([`TableError`]).
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::{BTreeSet, HashMap};
@@ -7,7 +12,7 @@ use std::collections::{BTreeSet, HashMap};
 use foldhash::fast::RandomState;
 
 use crate::config::Emit;
-use crate::dataflow::Word;
+use crate::dataflow::{Word, WordId};
 
 /// The rows of one report, in order: count descending, then word ascending (by code point).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -25,12 +30,41 @@ impl Rows {
     }
 }
 
+/// What the table cannot do: count two words that share an id, or a word without its name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TableError {
+    /// Two different words arrived with the same id while both counted.
+    Collision(Word, Word),
+    /// A count arrived for a word whose name never did (a bug, reported rather than hidden).
+    Unnamed(WordId),
+}
+
+impl std::fmt::Display for TableError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TableError::Collision(a, b) => write!(
+                f,
+                "the words '{a}' and '{b}' have the same 128-bit id, so their counts cannot be told apart; this is astronomically unlikely by chance (please report it)"
+            ),
+            TableError::Unnamed(id) => write!(
+                f,
+                "a count arrived for a word whose text never did ({id:?}); this is a bug in netwc (please report it)"
+            ),
+        }
+    }
+}
+
 /// Current counts, and what changed since the last report.
 #[derive(Debug)]
 pub struct ResultTable {
-    counts: HashMap<Word, isize, RandomState>,
+    counts: HashMap<WordId, isize, RandomState>,
+    /// The name of each word that counts, or did until the next report.
+    names: HashMap<WordId, Word, RandomState>,
     /// With `Emit::Changes`: each word changed since the last report, with its count then.
-    changed: HashMap<Word, isize, RandomState>,
+    changed: HashMap<WordId, isize, RandomState>,
+    /// Names that arrived with the batch being applied, and words whose count dropped to 0 in
+    /// it: forgotten at its end unless the word counts.
+    arrived: Vec<WordId>,
     emit: Emit,
     top: Option<usize>,
     /// With [`ResultTable::ranked`]: every word in row order, so that a report of the top N
@@ -48,7 +82,9 @@ impl ResultTable {
     pub fn new(emit: Emit, top: Option<usize>) -> ResultTable {
         ResultTable {
             counts: HashMap::default(),
+            names: HashMap::default(),
             changed: HashMap::default(),
+            arrived: Vec::new(),
             emit,
             top,
             ranking: None,
@@ -60,12 +96,7 @@ impl ResultTable {
     /// totals, long windows), so that a report costs what changed, not what is kept.
     pub fn ranked(mut self) -> ResultTable {
         if self.emit == Emit::All && self.top.is_some() {
-            self.ranking = Some(
-                self.counts
-                    .iter()
-                    .map(|(w, &c)| (Reverse(c), w.clone()))
-                    .collect(),
-            );
+            self.ranking = Some(BTreeSet::new());
         }
         self
     }
@@ -77,54 +108,75 @@ impl ResultTable {
 
     /// Every word with a non-zero count, and its count.
     pub fn counts(&self) -> impl Iterator<Item = (&Word, isize)> {
-        self.counts.iter().map(|(word, &count)| (word, count))
+        self.counts
+            .iter()
+            .map(|(id, &count)| (&self.names[id], count))
     }
 
-    /// Adds each change to its word's count.
-    pub fn apply(&mut self, changes: Vec<(Word, isize)>) {
+    /// The name of `id`, known before its counts arrive (a checkpoint's restored words).
+    pub fn learn(&mut self, id: WordId, name: Word) {
+        self.names.insert(id, name);
+    }
+
+    /// Applies one batch: the names of the words that arrived in it, then each change to a
+    /// word's count. The changes, by name, go to `each` (for a checkpoint's history).
+    pub fn apply(
+        &mut self,
+        names: Vec<(WordId, Word)>,
+        changes: Vec<(WordId, isize)>,
+        mut each: Option<&mut dyn FnMut(&Word, isize)>,
+    ) -> Result<(), TableError> {
+        for (id, name) in names {
+            match self.names.get(&id) {
+                Some(known) if std::sync::Arc::ptr_eq(known, &name) || **known == *name => {}
+                Some(known) => return Err(TableError::Collision(known.clone(), name)),
+                None => {
+                    self.names.insert(id, name);
+                    self.arrived.push(id);
+                }
+            }
+        }
         let track = self.emit == Emit::Changes;
-        for (word, change) in changes {
+        for (id, change) in changes {
             if change == 0 {
                 continue;
             }
-            if let Some(ranking) = &mut self.ranking {
-                let before = self.counts.get(word.as_str()).copied().unwrap_or(0);
-                let after = before + change;
-                let mut key = (Reverse(before), word);
-                if before != 0 {
-                    ranking.remove(&key);
-                }
-                key.0 = Reverse(after);
-                if after == 0 {
-                    self.counts.remove(key.1.as_str());
-                } else {
-                    self.counts.insert(key.1.clone(), after);
-                    ranking.insert(key);
-                }
-                continue;
-            }
-            let before = match self.counts.get_mut(word.as_str()) {
-                Some(count) => {
-                    let before = *count;
-                    *count += change;
-                    if *count == 0 {
-                        self.counts.remove(word.as_str());
-                    }
-                    before
-                }
-                None if track => {
-                    self.counts.insert(word.clone(), change);
-                    0
-                }
-                None => {
-                    self.counts.insert(word, change);
-                    continue;
-                }
+            let Some(name) = self.names.get(&id) else {
+                return Err(TableError::Unnamed(id));
             };
-            if track && !self.changed.contains_key(word.as_str()) {
-                self.changed.insert(word, before);
+            if let Some(each) = each.as_mut() {
+                each(name, change);
+            }
+            let count = self.counts.entry(id).or_insert(0);
+            let before = *count;
+            *count += change;
+            let after = *count;
+            if after == 0 {
+                self.counts.remove(&id);
+            }
+            if let Some(ranking) = &mut self.ranking {
+                let name = &self.names[&id];
+                if before != 0 {
+                    ranking.remove(&(Reverse(before), name.clone()));
+                }
+                if after != 0 {
+                    ranking.insert((Reverse(after), name.clone()));
+                }
+            }
+            if track {
+                self.changed.entry(id).or_insert(before);
+            } else if after == 0 {
+                // Forgotten below, once the batch's other changes (maybe a new count) are in.
+                self.arrived.push(id);
             }
         }
+        // Names of words that do not count now (and are not owed a report of their 0).
+        for id in std::mem::take(&mut self.arrived) {
+            if !self.counts.contains_key(&id) && !self.changed.contains_key(&id) {
+                self.names.remove(&id);
+            }
+        }
+        Ok(())
     }
 
     /// The rows of a report now; with `Emit::Changes`, starts tracking changes afresh.
@@ -141,19 +193,24 @@ impl ResultTable {
         }
         match self.emit {
             Emit::All => {
-                let rows: Vec<(&Word, isize)> = self.counts.iter().map(|(w, &c)| (w, c)).collect();
+                let names = &self.names;
+                let rows: Vec<(&Word, isize)> =
+                    self.counts.iter().map(|(id, &c)| (&names[id], c)).collect();
                 top_rows(rows, self.top, |(word, count)| (word.clone(), count))
             }
             Emit::Changes => {
-                let counts = &self.counts;
-                let rows: Vec<(Word, isize)> = self
-                    .changed
-                    .drain()
-                    .filter_map(|(word, before)| {
-                        let now = counts.get(word.as_str()).copied().unwrap_or(0);
-                        (now != before).then_some((word, now))
-                    })
-                    .collect();
+                let mut rows = Vec::new();
+                for (id, before) in self.changed.drain() {
+                    let now = self.counts.get(&id).copied().unwrap_or(0);
+                    let name = if now == 0 {
+                        self.names.remove(&id)
+                    } else {
+                        self.names.get(&id).cloned()
+                    };
+                    if now != before {
+                        rows.extend(name.map(|name| (name, now)));
+                    }
+                }
                 top_rows(rows, self.top, |row| row)
             }
         }
@@ -186,18 +243,27 @@ fn top_rows<R: AsRef<str>>(
 mod tests {
     use super::*;
 
-    fn changes(pairs: &[(&str, isize)]) -> Vec<(Word, isize)> {
-        pairs.iter().map(|(w, c)| (w.to_string(), *c)).collect()
+    /// Applies `pairs` as one batch, each word's name arriving with it.
+    fn apply(table: &mut ResultTable, pairs: &[(&str, isize)]) {
+        let names = pairs
+            .iter()
+            .map(|(w, _)| (WordId::of(w), Word::from(*w)))
+            .collect();
+        let changes = pairs.iter().map(|(w, c)| (WordId::of(w), *c)).collect();
+        table.apply(names, changes, None).unwrap();
     }
 
     fn rows(pairs: &[(&str, isize)]) -> Vec<(Word, isize)> {
-        changes(pairs)
+        pairs.iter().map(|(w, c)| (Word::from(*w), *c)).collect()
     }
 
     #[test]
     fn all_rows_sorted_by_count_then_word() {
         let mut table = ResultTable::new(Emit::All, None);
-        table.apply(changes(&[("b", 2), ("a", 2), ("c", 5), ("é", 1), ("z", 1)]));
+        apply(
+            &mut table,
+            &[("b", 2), ("a", 2), ("c", 5), ("é", 1), ("z", 1)],
+        );
         assert_eq!(
             table.report().rows,
             rows(&[("c", 5), ("a", 2), ("b", 2), ("z", 1), ("é", 1)])
@@ -207,7 +273,7 @@ mod tests {
     #[test]
     fn top_keeps_the_highest_and_says_more_exist() {
         let mut table = ResultTable::new(Emit::All, Some(2));
-        table.apply(changes(&[("b", 2), ("a", 2), ("c", 5), ("d", 1)]));
+        apply(&mut table, &[("b", 2), ("a", 2), ("c", 5), ("d", 1)]);
         let report = table.report();
         assert_eq!(report.rows, rows(&[("c", 5), ("a", 2)]));
         assert_eq!(report.total, 4);
@@ -225,18 +291,33 @@ mod tests {
             &[("a", -2), ("b", -2), ("d", -4), ("e", -2)],
         ];
         for step in steps {
-            plain.apply(changes(step));
-            ranked.apply(changes(step));
+            apply(&mut plain, step);
+            apply(&mut ranked, step);
             assert_eq!(ranked.report(), plain.report());
             assert_eq!(ranked.distinct(), plain.distinct());
         }
     }
 
     #[test]
+    fn two_words_with_one_id_are_refused() {
+        let mut table = ResultTable::new(Emit::All, None);
+        apply(&mut table, &[("a", 1)]);
+        let clash = table.apply(vec![(WordId::of("a"), Word::from("b"))], Vec::new(), None);
+        assert_eq!(
+            clash,
+            Err(TableError::Collision(Word::from("a"), Word::from("b")))
+        );
+        let unnamed = table.apply(Vec::new(), vec![(WordId::of("zz"), 1)], None);
+        assert_eq!(unnamed, Err(TableError::Unnamed(WordId::of("zz"))));
+    }
+
+    #[test]
     fn zero_counts_leave_the_table() {
         let mut table = ResultTable::new(Emit::All, None);
-        table.apply(changes(&[("a", 2), ("b", 1)]));
-        table.apply(changes(&[("a", -2), ("b", 1)]));
+        apply(&mut table, &[("a", 2), ("b", 1)]);
+        apply(&mut table, &[("a", -2), ("b", 1)]);
+        // A count's change comes as its old value out and its new value in, in any order.
+        apply(&mut table, &[("b", -2), ("b", 2)]);
         assert_eq!(table.report().rows, rows(&[("b", 2)]));
         assert_eq!(table.distinct(), 1);
     }
@@ -244,10 +325,10 @@ mod tests {
     #[test]
     fn changes_show_new_counts_and_words_that_dropped_to_zero() {
         let mut table = ResultTable::new(Emit::Changes, None);
-        table.apply(changes(&[("a", 2), ("b", 1)]));
+        apply(&mut table, &[("a", 2), ("b", 1)]);
         assert_eq!(table.report().rows, rows(&[("a", 2), ("b", 1)]));
         // b goes and comes back: unchanged since the last report, so not shown.
-        table.apply(changes(&[("a", -2), ("b", -1), ("b", 1), ("c", 3)]));
+        apply(&mut table, &[("a", -2), ("b", -1), ("b", 1), ("c", 3)]);
         assert_eq!(table.report().rows, rows(&[("c", 3), ("a", 0)]));
         assert_eq!(table.report().rows, rows(&[]));
     }

@@ -14,10 +14,10 @@ use timely::dataflow::ProbeHandle;
 
 use crate::batching::{unix_micros, BatchClock};
 use crate::config::{Config, Mode};
-use crate::dataflow::{Epoch, EpochTally, Gathered, Word};
+use crate::dataflow::{Epoch, EpochTally, Gathered, Word, WordId};
 use crate::metrics::{Metrics, TopRow, TOP_ROWS};
 use crate::output::{printer, Printer, Report};
-use crate::report::ResultTable;
+use crate::report::{ResultTable, TableError};
 use crate::stats::{BatchStats, Summary};
 
 /// What the reading worker saw of an epoch, kept for its `--stats` line.
@@ -72,16 +72,36 @@ pub struct Reporter {
     down: Option<std::ops::RangeInclusive<Epoch>>,
 }
 
+/// Why reports stopped.
+#[derive(Debug)]
+pub enum ReportFailure {
+    /// Writing the output failed (a reader that went away is a quiet end).
+    Output(io::Error),
+    /// The table refused a batch.
+    Table(TableError),
+}
+
+impl From<io::Error> for ReportFailure {
+    fn from(error: io::Error) -> ReportFailure {
+        ReportFailure::Output(error)
+    }
+}
+
 /// What the reporter tells about each batch it processes (the checkpoint listens; a run
 /// without one passes `()`).
 pub trait ReportHooks {
-    /// The changes of `epoch`, before they are applied (printed or recomputed silently).
+    /// Whether [`ReportHooks::batch`] needs each batch's changes by word.
+    fn wants_changes(&self) -> bool;
+    /// The changes of `epoch` by word (empty unless wanted), reported or recomputed silently.
     fn batch(&mut self, epoch: Epoch, changes: &[(Word, isize)]);
     /// `epoch` was reported (its report, if `due`, printed and flushed).
     fn printed(&mut self, epoch: Epoch, due: bool);
 }
 
 impl ReportHooks for () {
+    fn wants_changes(&self) -> bool {
+        false
+    }
     fn batch(&mut self, _: Epoch, _: &[(Word, isize)]) {}
     fn printed(&mut self, _: Epoch, _: bool) {}
 }
@@ -145,6 +165,11 @@ impl Reporter {
         self.table.counts()
     }
 
+    /// The name of a word whose counts a checkpoint restores.
+    pub fn learn(&mut self, id: WordId, name: Word) {
+        self.table.learn(id, name);
+    }
+
     /// Writes what comes before the first report (`appending`: the output already holds
     /// reports).
     pub fn begin(&mut self, appending: bool) -> io::Result<()> {
@@ -183,7 +208,7 @@ impl Reporter {
         open_epoch: Epoch,
         end: Option<Epoch>,
         hooks: &mut dyn ReportHooks,
-    ) -> io::Result<()> {
+    ) -> Result<(), ReportFailure> {
         loop {
             let epoch = self.next;
             let bound = self.bound(open_epoch, end);
@@ -196,8 +221,15 @@ impl Reporter {
                 .remove(&epoch)
                 .unwrap_or_else(|| EpochMeta::opened(Instant::now()));
             let result = self.gathered.borrow_mut().take(epoch);
-            hooks.batch(epoch, &result.changes);
-            self.table.apply(result.changes);
+            let mut by_word = Vec::new();
+            let mut note = |word: &Word, change: isize| by_word.push((word.clone(), change));
+            let each = hooks
+                .wants_changes()
+                .then_some(&mut note as &mut dyn FnMut(&Word, isize));
+            self.table
+                .apply(result.names, result.changes, each)
+                .map_err(ReportFailure::Table)?;
+            hooks.batch(epoch, &by_word);
             let is_last = end.is_some() && epoch + 1 == bound;
             let due = is_last || (epoch + 1).is_multiple_of(self.slide);
             let silent = self.silent_through.is_some_and(|through| epoch <= through)
@@ -225,7 +257,7 @@ impl Reporter {
                 let rows = rows.map(|r| r.rows).unwrap_or_default();
                 let top = rows.into_iter().take(TOP_ROWS);
                 top.map(|(word, count)| TopRow {
-                    word,
+                    word: word.to_string(),
                     count: count as i64,
                 })
                 .collect()

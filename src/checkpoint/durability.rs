@@ -112,11 +112,11 @@ impl Durability {
             }) => epochs
                 .iter()
                 .map(|(epoch, counts)| {
-                    let counts = counts.iter().map(|(w, &c)| (w.clone(), c)).collect();
+                    let counts = counts.iter().map(|(w, &c)| (w.to_string(), c)).collect();
                     (*epoch, counts)
                 })
                 .collect(),
-            _ => vec![(reported, totals.map(|(w, c)| (w.clone(), c)).collect())],
+            _ => vec![(reported, totals.map(|(w, c)| (w.to_string(), c)).collect())],
         };
         let snapshot = Snapshot {
             format: FORMAT,
@@ -170,6 +170,10 @@ impl Durability {
 }
 
 impl ReportHooks for Durability {
+    fn wants_changes(&self) -> bool {
+        self.history.as_ref().is_some_and(|h| h.delay.is_some())
+    }
+
     fn batch(&mut self, epoch: Epoch, changes: &[(Word, isize)]) {
         if let Some(history) = &mut self.history {
             history.record(epoch, changes);

@@ -9,13 +9,15 @@ use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::Operator;
 use timely::dataflow::StreamVec;
 
-use super::{Epoch, EpochTally, Word, WordKey};
+use super::{Epoch, EpochTally, Word, WordId};
 
 /// What worker 0 has gathered of one epoch so far.
 #[derive(Debug, Default)]
 pub struct EpochResult {
-    /// Changes to word counts at this epoch: (word, change). A word can appear more than once.
-    pub changes: Vec<(Word, isize)>,
+    /// Changes to word counts at this epoch: (id, change). An id can appear more than once.
+    pub changes: Vec<(WordId, isize)>,
+    /// The names of the words that arrived in this epoch (from each worker that saw them).
+    pub names: Vec<(WordId, Word)>,
     /// Words counted and dropped, over all workers.
     pub tally: EpochTally,
 }
@@ -43,7 +45,7 @@ impl Gathered {
 /// Routes `count_total`'s output, `((word, count), time, diff)`, to worker 0 and records each
 /// as a change of `count * diff` to the word's count at that time.
 pub fn gather_counts<'scope>(
-    counts: StreamVec<'scope, Epoch, ((WordKey, isize), Epoch, isize)>,
+    counts: StreamVec<'scope, Epoch, ((WordId, isize), Epoch, isize)>,
     gathered: Rc<RefCell<Gathered>>,
 ) -> StreamVec<'scope, Epoch, ()> {
     counts.unary::<CapacityContainerBuilder<Vec<()>>, _, _, _>(
@@ -53,14 +55,35 @@ pub fn gather_counts<'scope>(
             move |input, _output| {
                 let mut gathered = gathered.borrow_mut();
                 input.for_each(|_cap, data| {
-                    for ((key, count), epoch, diff) in data.drain(..) {
+                    for ((id, count), epoch, diff) in data.drain(..) {
                         gathered
                             .by_epoch
                             .entry(epoch)
                             .or_default()
                             .changes
-                            .push((key.into_word(), count * diff));
+                            .push((id, count * diff));
                     }
+                });
+            }
+        },
+    )
+}
+
+/// Routes the names of each epoch's words to worker 0.
+pub fn gather_names<'scope>(
+    names: StreamVec<'scope, Epoch, (WordId, Word)>,
+    gathered: Rc<RefCell<Gathered>>,
+) -> StreamVec<'scope, Epoch, ()> {
+    names.unary::<CapacityContainerBuilder<Vec<()>>, _, _, _>(
+        Exchange::new(|_| 0),
+        "GatherNames",
+        move |_, _| {
+            move |input, _output| {
+                let mut gathered = gathered.borrow_mut();
+                input.for_each(|cap, data| {
+                    let Some(&epoch) = cap.least() else { return };
+                    let entry = gathered.by_epoch.entry(epoch).or_default();
+                    entry.names.append(data);
                 });
             }
         },

@@ -1,44 +1,37 @@
-//! The key differential counts by: a word behind its 64-bit hash.
+//! What differential counts: a word's 128-bit id, not its text.
 //!
-//! Differential sorts and merges its updates by key many times over. Comparing `String`s there
-//! is mostly `memcmp` of words that share prefixes; comparing a hash first settles almost every
-//! comparison in one integer compare. The word itself stays in the key, so counts stay exact
-//! even when two words share a hash: they are then told apart by their bytes.
+//! Differential sorts, merges and clones its keys many times over; with `String` keys that was
+//! most of netwc's time (allocation and `memcmp`). A [`WordId`] is two independent 64-bit
+//! hashes of the word, the same on every worker and in every process, so ids need no
+//! coordination, and a worker's dictionary of them is only a cache that may forget at will.
+//! The text travels beside the counts to worker 0, which prints it (see `gather`), and which
+//! would notice if two words ever shared an id while both were counted: at 128 bits that takes
+//! about 2^64 distinct words, and netwc then stops with an error instead of merging them.
 
 use std::hash::{BuildHasher, Hash, Hasher};
 
 use foldhash::quality::FixedState;
 use serde::{Deserialize, Serialize};
 
-/// Seed of the word hash; fixed, so that every worker and every process agree on it.
-const SEED: u64 = 0x6E65_7477_6321_0001;
+/// Seeds of the two word hashes; fixed, so that every worker and every process agree on them.
+const SEEDS: [u64; 2] = [0x6E65_7477_6321_0001, 0x6964_7320_6172_6532];
 
-/// A word, ordered by its hash and then by its bytes.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct WordKey {
-    hash: u64,
-    word: String,
-}
+/// A word's id: differential's key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct WordId(u128);
 
-impl WordKey {
-    /// The key of `word`.
-    pub fn new(word: String) -> WordKey {
-        WordKey {
-            hash: FixedState::with_seed(SEED).hash_one(word.as_str()),
-            word,
-        }
-    }
-
-    /// The word.
-    pub fn into_word(self) -> String {
-        self.word
+impl WordId {
+    /// The id of `word`.
+    pub fn of(word: &str) -> WordId {
+        let [high, low] = SEEDS.map(|seed| FixedState::with_seed(seed).hash_one(word));
+        WordId((u128::from(high) << 64) | u128::from(low))
     }
 }
 
-impl Hash for WordKey {
-    /// Only the stored hash: the exchange routes by it without hashing the word again.
+impl Hash for WordId {
+    /// One of the two hashes: the exchange routes by it without mixing 128 bits.
     fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u64(self.hash);
+        state.write_u64(self.0 as u64);
     }
 }
 
@@ -47,12 +40,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn equal_words_have_equal_keys_and_the_order_is_total() {
-        let a = WordKey::new("spark".into());
-        assert_eq!(a, WordKey::new("spark".into()));
-        let b = WordKey::new("timely".into());
-        assert_ne!(a, b);
-        assert_eq!(a.cmp(&b), b.cmp(&a).reverse());
-        assert_eq!(b.into_word(), "timely");
+    fn equal_words_have_equal_ids() {
+        assert_eq!(WordId::of("spark"), WordId::of("spark"));
+        assert_ne!(WordId::of("spark"), WordId::of("timely"));
+        assert_ne!(WordId::of(""), WordId::of(" "));
+        // Stable across runs and processes: the seeds are fixed.
+        assert_eq!(WordId::of("a"), WordId::of(&String::from("a")));
     }
 }

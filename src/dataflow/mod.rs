@@ -10,6 +10,7 @@
 //! Epochs are batches. The three modes differ only in when a word is retracted: one batch
 //! after it arrives (per-batch counts), never (running totals), or a window later ([`mode`]).
 
+mod dictionary;
 mod gather;
 mod key;
 pub(crate) mod mode;
@@ -31,7 +32,7 @@ use timely::dataflow::{InputHandleVec, ProbeHandle};
 use timely::worker::Worker;
 
 pub use gather::Gathered;
-pub use key::WordKey;
+pub use key::WordId;
 pub use pre_aggregate::{EpochTally, RoundRobin};
 pub use stop::StopSignal;
 
@@ -69,8 +70,8 @@ impl ChunkProgress {
 /// A batch's number in the dataflow (a timely timestamp).
 pub type Epoch = u64;
 
-/// A word as it is counted.
-pub type Word = String;
+/// A word's text, shared between a worker's dictionary and worker 0's table.
+pub type Word = std::sync::Arc<str>;
 
 /// A worker's handles on its copy of the dataflow.
 pub struct WordCount {
@@ -78,7 +79,7 @@ pub struct WordCount {
     pub input: InputHandleVec<Epoch, Chunk>,
     /// Where worker 0 feeds a checkpoint's counts back after a restart, at the batches they
     /// arrived in (the mode retracts them as any other arrival); dropped once fed (or at once).
-    pub restore: InputHandleVec<Epoch, (WordKey, Epoch, isize)>,
+    pub restore: InputHandleVec<Epoch, (WordId, Epoch, isize)>,
     /// With `--checkpoint` and `--every-process-reads`: where worker 0 announces the batch its
     /// latest snapshot covers, so that every reading process can drop that part of its log.
     pub control: InputHandleVec<Epoch, Epoch>,
@@ -114,11 +115,12 @@ pub fn build(
                     input.for_each(|cap, data| output.session(&cap).give_container(data));
                 }
             });
-        let (words, tallies) = pre_aggregate::pre_aggregate(chunks, tokenizer, progress);
-        let arrivals = words.concat(restore.to_stream(scope)).as_collection();
+        let words = pre_aggregate::pre_aggregate(chunks, tokenizer, progress);
+        let arrivals = words.words.concat(restore.to_stream(scope)).as_collection();
         let counts = mode::live(arrivals, retraction_delay).count_total();
         gather::gather_counts(counts.inner, gathered.clone()).probe_with(&probe);
-        gather::gather_tallies(tallies, gathered.clone()).probe_with(&probe);
+        gather::gather_names(words.names, gathered.clone()).probe_with(&probe);
+        gather::gather_tallies(words.tallies, gathered.clone()).probe_with(&probe);
         let seen = covered.clone();
         control
             .to_stream(scope)

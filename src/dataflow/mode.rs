@@ -8,10 +8,10 @@
 
 use differential_dataflow::Collection;
 
-use super::{Epoch, WordKey};
+use super::{Epoch, WordId};
 
 /// Word counts as they arrive: `+count` at the batch of arrival.
-pub type Arrivals<'scope> = Collection<'scope, Epoch, Vec<(WordKey, Epoch, isize)>>;
+pub type Arrivals<'scope> = Collection<'scope, Epoch, Vec<(WordId, Epoch, isize)>>;
 
 /// The words that count at each batch: `arrivals`, retracted `delay` batches later (never when
 /// `delay` is `None`).

@@ -41,14 +41,23 @@ fn live_counts(
         while !wc.probe.done() {
             worker.step();
         }
-        let mut table = Counts::new();
+        // Counts by id, named by the names that arrived beside them.
+        let mut table: HashMap<WordId, isize> = HashMap::new();
+        let mut names: HashMap<WordId, Word> = HashMap::new();
         (0..last)
             .map(|epoch| {
-                for (word, change) in wc.gathered.borrow_mut().take(epoch).changes {
-                    *table.entry(word).or_default() += change;
+                let result = wc.gathered.borrow_mut().take(epoch);
+                for (id, name) in result.names {
+                    assert_eq!(*names.entry(id).or_insert(name.clone()), name);
+                }
+                for (id, change) in result.changes {
+                    *table.entry(id).or_default() += change;
                 }
                 table.retain(|_, count| *count != 0);
-                table.clone()
+                table
+                    .iter()
+                    .map(|(id, &count)| (names[id].to_string(), count))
+                    .collect()
             })
             .collect()
     })

@@ -26,10 +26,10 @@ pub use batcher::{Batcher, Step};
 use crate::batching::{unix_micros, BatchClock};
 use crate::checkpoint::{Checkpoint, Durability, Recovery};
 use crate::config::Config;
-use crate::dataflow::{ChunkProgress, Epoch, StopSignal, WordCount, WordKey};
+use crate::dataflow::{ChunkProgress, Epoch, StopSignal, WordCount, WordId};
 use crate::error::Error;
 use crate::metrics::Metrics;
-use crate::reporter::{EpochMeta, ReportHooks, Reporter};
+use crate::reporter::{EpochMeta, ReportFailure, ReportHooks, Reporter};
 use crate::shutdown::Shutdown;
 use crate::source::{Chunk, Event, Tails};
 use crate::stats::Summary;
@@ -76,7 +76,7 @@ pub struct Driver {
     /// `None` once the input is closed.
     input: Option<InputHandleVec<Epoch, Chunk>>,
     /// Where a checkpoint's counts go back in; dropped once used.
-    restore: Option<InputHandleVec<Epoch, (WordKey, Epoch, isize)>>,
+    restore: Option<InputHandleVec<Epoch, (WordId, Epoch, isize)>>,
     batcher: Batcher,
     /// The batcher's decisions, applied in order.
     steps: Vec<Step>,
@@ -175,7 +175,7 @@ impl Driver {
         // Nothing more is restored: an open restore input would hold the frontier back.
         self.restore = None;
         if let Some(Err(e)) = self.reporter.as_mut().map(|r| r.begin(self.appending)) {
-            return self.output_failed(e);
+            return self.output_failed(e.into());
         }
         while self.end.is_none() {
             let now = unix_micros();
@@ -247,7 +247,7 @@ impl Driver {
     }
 
     /// Reports what is ready, if this worker reports; takes a snapshot when one is due.
-    fn report_ready(&mut self) -> io::Result<()> {
+    fn report_ready(&mut self) -> Result<(), ReportFailure> {
         let Some(reporter) = &mut self.reporter else {
             return Ok(());
         };
@@ -271,10 +271,14 @@ impl Driver {
         summary
     }
 
-    /// The output failed: a reader that went away ends the run quietly (exit 0, as Unix
-    /// filters do); any other write error is a failure.
-    fn output_failed(mut self, error: io::Error) -> Result<Summary, Error> {
+    /// Reports failed: a reader of the output that went away ends the run quietly (exit 0, as
+    /// Unix filters do); any other failure ends it with an error.
+    fn output_failed(mut self, failure: ReportFailure) -> Result<Summary, Error> {
         self.input = None;
+        let error = match failure {
+            ReportFailure::Output(error) => error,
+            ReportFailure::Table(error) => return Err(Error::runtime(error.to_string())),
+        };
         if error.kind() != io::ErrorKind::BrokenPipe {
             return Err(Error::runtime(format!(
                 "writing the output failed: {error}"

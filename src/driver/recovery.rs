@@ -3,7 +3,7 @@
 
 use super::Driver;
 use crate::checkpoint::Recovery;
-use crate::dataflow::WordKey;
+use crate::dataflow::{Word, WordId};
 use crate::source::{Chunk, Framed};
 
 impl Driver {
@@ -18,7 +18,11 @@ impl Driver {
             for (epoch, counts) in &snapshot.state {
                 first_report = first_report.min(*epoch);
                 for (word, count) in counts {
-                    restore.send((WordKey::new(word.clone()), *epoch, *count));
+                    let id = WordId::of(word);
+                    if let Some(reporter) = &mut self.reporter {
+                        reporter.learn(id, Word::from(word.as_str()));
+                    }
+                    restore.send((id, *epoch, *count));
                 }
             }
         }

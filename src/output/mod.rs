@@ -59,7 +59,7 @@ mod tests {
 
     pub(crate) fn rows(pairs: &[(&str, isize)], total: usize) -> Rows {
         Rows {
-            rows: pairs.iter().map(|(w, c)| (w.to_string(), *c)).collect(),
+            rows: pairs.iter().map(|(w, c)| ((*w).into(), *c)).collect(),
             total,
         }
     }
