@@ -30,6 +30,9 @@ impl Rows {
     }
 }
 
+/// Called with each change of a batch, by word.
+pub type OnChange<'a> = &'a mut dyn FnMut(&Word, isize);
+
 /// What the table cannot do: count two words that share an id, or a word without its name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TableError {
@@ -124,7 +127,7 @@ impl ResultTable {
         &mut self,
         names: Vec<(WordId, Word)>,
         changes: Vec<(WordId, isize)>,
-        mut each: Option<&mut dyn FnMut(&Word, isize)>,
+        mut each: Option<OnChange<'_>>,
     ) -> Result<(), TableError> {
         for (id, name) in names {
             match self.names.get(&id) {
