@@ -37,6 +37,21 @@ impl BatchClock {
         BatchClock { batching, shift: 0 }
     }
 
+    /// A clock whose epochs run `shift` ahead of the intervals (as [`BatchClock::resumed_at`]
+    /// decided, in process 0 of a cluster for all).
+    pub fn shifted(batching: Batching, shift: u64) -> BatchClock {
+        let clock = BatchClock::new(batching);
+        if !clock.is_timed() {
+            return clock;
+        }
+        BatchClock { batching, shift }
+    }
+
+    /// How far epochs run ahead of the intervals.
+    pub fn shift(&self) -> u64 {
+        self.shift
+    }
+
     /// The clock of a restart that goes on at epoch `resume` (the epochs before it were used
     /// by the last run; those between it and now are passed silently). When the clock has not
     /// passed `resume`, epochs are shifted so that `resume` is named as the current interval.

@@ -7,7 +7,7 @@
 //! # Layout
 //! (Private modules are named in code spans; `cargo doc --document-private-items` shows them.)
 //! - [`cli`]: the command line as typed (clap); [`config`]: the job's vocabulary and the
-//!   validated job ([`Config`]), with `config::from_args` the one place flags are checked.
+//!   validated job ([`Config`]), with `cli::from_args` the one place flags are checked.
 //! - `source`: readers (socket, `--listen`, stdin, file, demo), line framing, where lines end.
 //! - `driver`: the reading worker's loop (feed, advance, step, report); `driver::batcher`
 //!   decides when epochs close; `driver::intake` takes what the source read.

@@ -177,7 +177,7 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dataflow::EpochTally;
+    use crate::stats::EpochTally;
 
     fn stats(time: u64, words: u64) -> BatchStats {
         BatchStats {

@@ -30,6 +30,9 @@ impl Rows {
     }
 }
 
+/// Names kept beyond those of words that count, before the others are forgotten.
+const NAMES_KEPT: usize = 4096;
+
 /// Called with each change of a batch, by word.
 pub type OnChange<'a> = &'a mut dyn FnMut(&Word, isize);
 
@@ -57,17 +60,22 @@ impl std::fmt::Display for TableError {
     }
 }
 
+/// One word in the table: its name and its count now (0 for a word kept only by name).
+#[derive(Debug)]
+struct Row {
+    name: Word,
+    count: isize,
+}
+
 /// Current counts, and what changed since the last report.
 #[derive(Debug)]
 pub struct ResultTable {
-    counts: HashMap<WordId, isize, RandomState>,
-    /// The name of each word that counts, or did until the next report.
-    names: HashMap<WordId, Word, RandomState>,
+    /// Every word that counts, and (as a cache) words that did lately: one lookup a change.
+    rows: HashMap<WordId, Row, RandomState>,
+    /// Rows whose count is not zero.
+    counting: usize,
     /// With `Emit::Changes`: each word changed since the last report, with its count then.
     changed: HashMap<WordId, isize, RandomState>,
-    /// Names that arrived with the batch being applied, and words whose count dropped to 0 in
-    /// it: forgotten at its end unless the word counts.
-    arrived: Vec<WordId>,
     emit: Emit,
     top: Option<usize>,
     /// With [`ResultTable::ranked`]: every word in row order, so that a report of the top N
@@ -84,10 +92,9 @@ impl ResultTable {
     /// An empty table whose reports print `emit` rows, at most `top` of them.
     pub fn new(emit: Emit, top: Option<usize>) -> ResultTable {
         ResultTable {
-            counts: HashMap::default(),
-            names: HashMap::default(),
+            rows: HashMap::default(),
+            counting: 0,
             changed: HashMap::default(),
-            arrived: Vec::new(),
             emit,
             top,
             ranking: None,
@@ -106,19 +113,20 @@ impl ResultTable {
 
     /// Words with a non-zero count now.
     pub fn distinct(&self) -> usize {
-        self.counts.len()
+        self.counting
     }
 
     /// Every word with a non-zero count, and its count.
     pub fn counts(&self) -> impl Iterator<Item = (&Word, isize)> {
-        self.counts
-            .iter()
-            .map(|(id, &count)| (&self.names[id], count))
+        self.rows
+            .values()
+            .filter(|row| row.count != 0)
+            .map(|row| (&row.name, row.count))
     }
 
     /// The name of `id`, known before its counts arrive (a checkpoint's restored words).
     pub fn learn(&mut self, id: WordId, name: Word) {
-        self.names.insert(id, name);
+        self.rows.entry(id).or_insert(Row { name, count: 0 });
     }
 
     /// Applies one batch: the names of the words that arrived in it, then each change to a
@@ -130,12 +138,15 @@ impl ResultTable {
         mut each: Option<OnChange<'_>>,
     ) -> Result<(), TableError> {
         for (id, name) in names {
-            match self.names.get(&id) {
-                Some(known) if std::sync::Arc::ptr_eq(known, &name) || **known == *name => {}
-                Some(known) => return Err(TableError::Collision(known.clone(), name)),
+            match self.rows.get_mut(&id) {
+                Some(row) if std::sync::Arc::ptr_eq(&row.name, &name) || *row.name == *name => {}
+                // A name kept after its word stopped counting may give way; a counted one not.
+                Some(row) if row.count != 0 || self.changed.contains_key(&id) => {
+                    return Err(TableError::Collision(row.name.clone(), name))
+                }
+                Some(row) => row.name = name,
                 None => {
-                    self.names.insert(id, name);
-                    self.arrived.push(id);
+                    self.rows.insert(id, Row { name, count: 0 });
                 }
             }
         }
@@ -144,42 +155,46 @@ impl ResultTable {
             if change == 0 {
                 continue;
             }
-            let Some(name) = self.names.get(&id) else {
+            let Some(row) = self.rows.get_mut(&id) else {
                 return Err(TableError::Unnamed(id));
             };
             if let Some(each) = each.as_mut() {
-                each(name, change);
+                each(&row.name, change);
             }
-            let count = self.counts.entry(id).or_insert(0);
-            let before = *count;
-            *count += change;
-            let after = *count;
-            if after == 0 {
-                self.counts.remove(&id);
-            }
+            let before = row.count;
+            row.count += change;
+            let after = row.count;
+            self.counting = self.counting + usize::from(after != 0) - usize::from(before != 0);
             if let Some(ranking) = &mut self.ranking {
-                let name = &self.names[&id];
                 if before != 0 {
-                    ranking.remove(&(Reverse(before), name.clone()));
+                    ranking.remove(&(Reverse(before), row.name.clone()));
                 }
                 if after != 0 {
-                    ranking.insert((Reverse(after), name.clone()));
+                    ranking.insert((Reverse(after), row.name.clone()));
                 }
             }
             if track {
                 self.changed.entry(id).or_insert(before);
-            } else if after == 0 {
-                // Forgotten below, once the batch's other changes (maybe a new count) are in.
-                self.arrived.push(id);
             }
         }
-        // Names of words that do not count now (and are not owed a report of their 0).
-        for id in std::mem::take(&mut self.arrived) {
-            if !self.counts.contains_key(&id) && !self.changed.contains_key(&id) {
-                self.names.remove(&id);
-            }
-        }
+        self.forget_names();
         Ok(())
+    }
+
+    /// Rows of words that no longer count are kept as names (a word that comes back in the
+    /// next batch keeps its row) until there are twice as many rows as words that count or
+    /// are owed a report of their 0; then those are forgotten. After a burst has left (a
+    /// window, a batch), its memory is given back.
+    fn forget_names(&mut self) {
+        let needed = self.counting + self.changed.len();
+        if self.rows.len() > 2 * needed + NAMES_KEPT {
+            let changed = &self.changed;
+            self.rows
+                .retain(|id, row| row.count != 0 || changed.contains_key(id));
+        }
+        if self.rows.capacity() > 4 * self.rows.len() + 1024 {
+            self.rows.shrink_to_fit();
+        }
     }
 
     /// The rows of a report now; with `Emit::Changes`, starts tracking changes afresh.
@@ -191,27 +206,27 @@ impl ResultTable {
                     .take(top)
                     .map(|(Reverse(count), word)| (word.clone(), *count))
                     .collect(),
-                total: self.counts.len(),
+                total: self.counting,
             };
         }
         match self.emit {
             Emit::All => {
-                let names = &self.names;
-                let rows: Vec<(&Word, isize)> =
-                    self.counts.iter().map(|(id, &c)| (&names[id], c)).collect();
+                let rows: Vec<(&Word, isize)> = self
+                    .rows
+                    .values()
+                    .filter(|row| row.count != 0)
+                    .map(|row| (&row.name, row.count))
+                    .collect();
                 top_rows(rows, self.top, |(word, count)| (word.clone(), count))
             }
             Emit::Changes => {
                 let mut rows = Vec::new();
                 for (id, before) in self.changed.drain() {
-                    let now = self.counts.get(&id).copied().unwrap_or(0);
-                    let name = if now == 0 {
-                        self.names.remove(&id)
-                    } else {
-                        self.names.get(&id).cloned()
+                    let Some(row) = self.rows.get(&id) else {
+                        continue;
                     };
-                    if now != before {
-                        rows.extend(name.map(|name| (name, now)));
+                    if row.count != before {
+                        rows.push((row.name.clone(), row.count));
                     }
                 }
                 top_rows(rows, self.top, |row| row)

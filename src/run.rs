@@ -6,8 +6,10 @@ use std::io::{BufWriter, Write};
 use std::sync::mpsc::sync_channel;
 use std::sync::{Arc, Mutex};
 
+use crate::batching::BatchClock;
+use crate::checkpoint::Recovery;
 use crate::checkpoint::{self, Checkpoint};
-use crate::cluster::{self, Watchdog};
+use crate::cluster::{self, Resume, Watchdog};
 use crate::config::{Config, Source, StopAfter};
 use crate::dataflow::{self, ChunkProgress, StopSignal};
 use crate::driver::{Driver, Ends, Role};
@@ -37,6 +39,13 @@ pub fn run(config: Config) -> Result<Option<Summary>, Error> {
         None
     };
     let (out, appending) = open_output(&config, stdout)?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if config.workers > 4 * cores {
+        log!(
+            "warning: -w {} is far more worker threads than the {cores} cores here: each costs memory and start-up time (timely connects every pair of workers) and adds no speed",
+            config.workers
+        );
+    }
     let shutdown = Shutdown::install(clustered)?;
     let running = shutdown.clone();
     let stop_requests = shutdown.clone();
@@ -44,16 +53,7 @@ pub fn run(config: Config) -> Result<Option<Summary>, Error> {
     let reads = config.cluster.reads_source();
     let live_view = config.ui.as_ref().filter(|_| config.cluster.process == 0);
     let metrics = Metrics::new(live_view.is_some());
-    let (events, tails) = if reads {
-        source::open(
-            &config.source,
-            config.source_options(),
-            waker.clone(),
-            metrics.clone(),
-        )?
-    } else {
-        (sync_channel(0).1, source::Tails::default())
-    };
+    // The checkpoint's lock first: a run refused there must not have read anything.
     let checkpoint = match (&config.checkpoint, reads) {
         (Some(dir), true) => {
             let settings = Settings::for_checkpoint(&config, &stop_words);
@@ -63,12 +63,34 @@ pub fn run(config: Config) -> Result<Option<Summary>, Error> {
         }
         _ => None,
     };
-    let own_snapshot = checkpoint
+    let (events, tails) = if reads {
+        source::open(
+            &config.source,
+            config.source_options(),
+            waker.clone(),
+            metrics.clone(),
+            config.cluster.process,
+        )?
+    } else {
+        (
+            sync_channel(0).1,
+            source::Tails::new(config.cluster.process),
+        )
+    };
+    let recovery = checkpoint
         .as_ref()
-        .and_then(|(_, recovery)| recovery.as_ref())
-        .and_then(|recovery| recovery.snapshot.as_ref())
-        .map(|snapshot| snapshot.reported);
-    let (communication, first_snapshot) = cluster::join(&config, &stop_words, own_snapshot)?;
+        .and_then(|(_, recovery)| recovery.as_ref());
+    let own = Resume {
+        snapshot: recovery
+            .and_then(|recovery| recovery.snapshot.as_ref())
+            .map(|snapshot| snapshot.reported),
+        shift: recovery
+            .and_then(Recovery::resume_epoch)
+            .map_or(0, |epoch| {
+                BatchClock::resumed_at(config.batching, epoch).shift()
+            }),
+    };
+    let (communication, first) = cluster::join(&config, &stop_words, own)?;
     if let Some(address) = live_view {
         let bound = ui::serve(address, metrics.clone(), &ui::Job::of(&config))?;
         log!("live view on http://{bound}/ (the batches at /api/batches, Prometheus metrics at /metrics)");
@@ -78,7 +100,7 @@ pub fn run(config: Config) -> Result<Option<Summary>, Error> {
     }
     // Every reading process replays only what process 0's snapshot does not cover.
     let checkpoint = checkpoint
-        .map(|(checkpoint, recovery)| (checkpoint, recovery.map(|r| r.covered_by(first_snapshot))));
+        .map(|(checkpoint, recovery)| (checkpoint, recovery.map(|r| r.covered_by(first.snapshot))));
     let progress = Arc::new(ChunkProgress::new(waker.clone()));
     let tokenizer = Tokenizer::new(config.split, config.lowercase, stop_words);
 
@@ -92,6 +114,7 @@ pub fn run(config: Config) -> Result<Option<Summary>, Error> {
         shutdown,
         metrics,
         checkpoint,
+        shift: first.shift,
     }));
     let workers = config.workers;
     let mut timely_config = timely::Config {

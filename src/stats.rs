@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::dataflow::EpochTally;
+use serde::{Deserialize, Serialize};
 
 /// What is known of one batch when it is reported.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -74,5 +74,28 @@ impl fmt::Display for Summary {
             "{} batches reported by this run: {} lines{lines}, {} words counted{words}, {} stop words dropped, {} words cut",
             self.batches, self.lines, self.tally.words, self.tally.stopped, self.cut_words
         )
+    }
+}
+
+/// What the workers saw of one batch besides its words, summed over workers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EpochTally {
+    /// Words counted.
+    pub words: u64,
+    /// Words dropped as stop words.
+    pub stopped: u64,
+}
+
+impl std::ops::AddAssign for EpochTally {
+    fn add_assign(&mut self, other: EpochTally) {
+        self.words += other.words;
+        self.stopped += other.stopped;
+    }
+}
+
+impl std::ops::AddAssign<crate::tokenize::TokenTally> for EpochTally {
+    fn add_assign(&mut self, seen: crate::tokenize::TokenTally) {
+        self.words += seen.words;
+        self.stopped += seen.stopped;
     }
 }

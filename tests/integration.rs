@@ -7,6 +7,7 @@ mod util;
 mod checkpoint;
 mod cli;
 mod cluster;
+mod ids;
 mod modes;
 mod oracle;
 mod reliability;

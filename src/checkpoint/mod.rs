@@ -86,9 +86,10 @@ pub struct Checkpoint {
     fsync: Fsync,
     /// Where each epoch's first chunk starts in the log, to drop what a snapshot covers.
     epoch_starts: BTreeMap<Epoch, u64>,
-    /// Where the first piece of an over-long line that has not ended yet starts in the log:
-    /// its counts wait for the line's end, so a snapshot does not cover it, whatever its epoch.
-    line_open_at: Option<u64>,
+    /// Where the first piece of each over-long line that has not ended yet starts in the log,
+    /// by reader: its counts wait for the line's end, so a snapshot does not cover it, whatever
+    /// its epoch.
+    line_open_at: BTreeMap<u64, u64>,
 }
 
 impl Checkpoint {
@@ -100,8 +101,7 @@ impl Checkpoint {
         fsync: Fsync,
     ) -> Result<(Checkpoint, Option<Recovery>), Error> {
         let meta_path = dir.join(META);
-        let fresh = !meta_path.exists();
-        if fresh {
+        if !meta_path.exists() {
             refuse_foreign(dir)?;
             std::fs::create_dir_all(dir).map_err(|e| {
                 Error::runtime(format!(
@@ -111,6 +111,8 @@ impl Checkpoint {
             })?;
         }
         let lock = lock(dir)?;
+        // Decided under the lock: another run may have started the directory meanwhile.
+        let fresh = !meta_path.exists();
         if fresh {
             let meta = Meta {
                 format: FORMAT,
@@ -131,7 +133,7 @@ impl Checkpoint {
             wal,
             fsync,
             epoch_starts: BTreeMap::new(),
-            line_open_at: None,
+            line_open_at: BTreeMap::new(),
         };
         if fresh {
             return Ok((checkpoint, None));
@@ -169,9 +171,9 @@ impl Checkpoint {
     /// Follows whether an over-long line is open at `offset` in the log, where `chunk` is.
     fn note_line(&mut self, offset: u64, chunk: &Chunk) {
         if chunk.ends_mid_line {
-            self.line_open_at.get_or_insert(offset);
+            self.line_open_at.entry(chunk.reader).or_insert(offset);
         } else {
-            self.line_open_at = None;
+            self.line_open_at.remove(&chunk.reader);
         }
     }
 
@@ -223,12 +225,15 @@ impl Checkpoint {
             .map_or(self.wal.position(), |(_, &offset)| offset);
         let keep_from = self
             .line_open_at
-            .map_or(keep_from, |open| open.min(keep_from));
+            .values()
+            .fold(keep_from, |k, &open| k.min(open));
         if keep_from == 0 {
             return Ok(());
         }
         self.wal.truncate_before(keep_from)?;
-        self.line_open_at = self.line_open_at.map(|open| open - keep_from);
+        for open in self.line_open_at.values_mut() {
+            *open -= keep_from;
+        }
         self.epoch_starts = self
             .epoch_starts
             .split_off(&(covered + 1))

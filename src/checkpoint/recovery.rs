@@ -27,8 +27,8 @@ impl Recovery {
         }
     }
 
-    /// Keeps the logged chunks after batch `covered`, and the pieces of a line that was still
-    /// open then: a snapshot holds no counts of a line before its end.
+    /// Keeps the logged chunks after batch `covered`, and the pieces of the lines that were
+    /// still open then (per reader): a snapshot holds no counts of a line before its end.
     pub(super) fn covered_by_epoch(mut self, covered: Option<Epoch>) -> Recovery {
         let Some(covered) = covered else {
             return self;
@@ -38,11 +38,21 @@ impl Recovery {
             .iter()
             .position(|(epoch, _, _)| *epoch > covered)
             .unwrap_or(self.replay.len());
-        let open_line = self.replay[..after]
-            .iter()
-            .rposition(|(_, _, chunk)| !chunk.ends_mid_line)
-            .map_or(0, |last_whole| last_whole + 1);
-        self.replay.drain(..open_line);
+        // Each reader's pieces since its last whole chunk, before `after`.
+        let mut open: std::collections::BTreeMap<u64, Vec<usize>> = Default::default();
+        for (at, (_, _, chunk)) in self.replay[..after].iter().enumerate() {
+            let pieces = open.entry(chunk.reader).or_default();
+            if chunk.ends_mid_line {
+                pieces.push(at);
+            } else {
+                pieces.clear();
+            }
+        }
+        let mut keep: Vec<usize> = open.into_values().flatten().collect();
+        keep.sort_unstable();
+        let mut replay: Vec<_> = self.replay.drain(..).enumerate().collect();
+        replay.retain(|(at, _)| *at >= after || keep.binary_search(at).is_ok());
+        self.replay = replay.into_iter().map(|(_, record)| record).collect();
         self.covered = Some(covered);
         self
     }

@@ -14,8 +14,11 @@ use crate::dataflow::Epoch;
 use crate::error::Error;
 use crate::source::Chunk;
 
+/// A chunk as the first format logged it, without its reader (read as reader 0).
 const KIND_CHUNK: u8 = 1;
 const KIND_REPORTED: u8 = 2;
+/// A chunk with the reader that read it.
+const KIND_READER_CHUNK: u8 = 3;
 const HEADER: usize = 8;
 
 /// One record of the log.
@@ -44,10 +47,11 @@ impl Record {
                 lines,
                 chunk,
             } => {
-                out.push(KIND_CHUNK);
+                out.push(KIND_READER_CHUNK);
                 out.extend_from_slice(&epoch.to_le_bytes());
                 out.extend_from_slice(&lines.to_le_bytes());
                 out.push(u8::from(chunk.continues_line) | (u8::from(chunk.ends_mid_line) << 1));
+                out.extend_from_slice(&chunk.reader.to_le_bytes());
                 out.extend_from_slice(&chunk.text);
             }
             Record::Reported(epoch) => {
@@ -68,15 +72,20 @@ impl Record {
             ))
         };
         match *payload.first()? {
-            KIND_CHUNK => {
+            kind @ (KIND_CHUNK | KIND_READER_CHUNK) => {
                 let flags = *payload.get(17)?;
+                let (reader, text) = match kind {
+                    KIND_CHUNK => (0, 18),
+                    _ => (epoch(18)?, 26),
+                };
                 Some(Record::Chunk {
                     epoch: epoch(1)?,
                     lines: epoch(9)?,
                     chunk: Chunk {
-                        text: payload[18..].to_vec(),
+                        text: payload.get(text..)?.to_vec(),
                         continues_line: flags & 1 != 0,
                         ends_mid_line: flags & 2 != 0,
+                        reader,
                     },
                 })
             }
@@ -252,6 +261,7 @@ mod tests {
                 text: b"a b\nc\n".to_vec(),
                 continues_line: true,
                 ends_mid_line: false,
+                reader: 1 << 32 | 7,
             },
         };
         {

@@ -25,10 +25,22 @@ struct Hello {
     magic: String,
     process: usize,
     settings: Settings,
-    /// From process 0 with `--checkpoint`: the batch its last snapshot covers, so that the
-    /// other processes replay only what their logs hold after it.
+    /// From process 0 with `--checkpoint`: how the job resumes.
+    #[serde(default, flatten)]
+    resume: Resume,
+}
+
+/// How a job resumes from its checkpoint, as process 0 says for all.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resume {
+    /// The batch process 0's last snapshot covers, so that the other processes replay only
+    /// what their logs hold after it.
     #[serde(default)]
-    snapshot: Option<u64>,
+    pub snapshot: Option<u64>,
+    /// How far epochs run ahead of the clock after a quick restart (see `BatchClock`), the
+    /// same in every process, or their batches would not line up.
+    #[serde(default)]
+    pub shift: u64,
 }
 
 /// One peer's connection and what it said.
@@ -37,15 +49,14 @@ struct Peer {
     writer: TcpStream,
 }
 
-/// Meets every other process or fails by `deadline`.
-/// Returns the batch process 0's last snapshot covers, if it has one.
+/// Meets every other process or fails by `deadline`. Returns how process 0 resumes.
 pub fn meet(
     me: usize,
     addresses: &[String],
     settings: &Settings,
-    snapshot: Option<u64>,
+    resume: Resume,
     deadline: Instant,
-) -> Result<Option<u64>, Error> {
+) -> Result<Resume, Error> {
     let waited = deadline.saturating_duration_since(Instant::now());
     let listener = TcpListener::bind(&addresses[me]).map_err(|e| {
         Error::runtime(format!(
@@ -60,13 +71,13 @@ pub fn meet(
         magic: MAGIC.into(),
         process: me,
         settings: settings.clone(),
-        snapshot,
+        resume,
     })
     .expect("settings serialize");
 
     let mut peers: BTreeMap<usize, Peer> = BTreeMap::new();
     let mut problems = Vec::new();
-    let mut first_snapshot = if me == 0 { snapshot } else { None };
+    let mut first = if me == 0 { resume } else { Resume::default() };
     while peers.len() + 1 < addresses.len() && Instant::now() < deadline {
         let mut progressed = false;
         // Connect to every lower process not met yet.
@@ -78,7 +89,7 @@ pub fn meet(
                 let (process, peer, theirs) =
                     exchange(stream, &hello, settings, deadline, &mut problems)?;
                 if process == 0 {
-                    first_snapshot = theirs;
+                    first = theirs;
                 }
                 if process != j {
                     return Err(Error::Usage(format!(
@@ -149,7 +160,7 @@ pub fn meet(
             )));
         }
     }
-    Ok(first_snapshot)
+    Ok(first)
 }
 
 fn try_connect(address: &str) -> Option<TcpStream> {
@@ -158,14 +169,14 @@ fn try_connect(address: &str) -> Option<TcpStream> {
 }
 
 /// Sends our hello and reads the peer's; a settings difference is added to `problems`.
-/// Returns the peer's index, the connection and the snapshot batch it announced.
+/// Returns the peer's index, the connection and how it resumes.
 fn exchange(
     stream: TcpStream,
     hello: &str,
     settings: &Settings,
     deadline: Instant,
     problems: &mut Vec<String>,
-) -> Result<(usize, Peer, Option<u64>), Error> {
+) -> Result<(usize, Peer, Resume), Error> {
     let wait = deadline
         .saturating_duration_since(Instant::now())
         .max(Duration::from_millis(100));
@@ -193,5 +204,5 @@ fn exchange(
     for difference in settings.differences(&theirs.settings) {
         problems.push(format!("process {}: {difference}", theirs.process));
     }
-    Ok((theirs.process, Peer { reader, writer }, theirs.snapshot))
+    Ok((theirs.process, Peer { reader, writer }, theirs.resume))
 }

@@ -8,6 +8,8 @@
 
 mod handshake;
 
+pub use handshake::Resume;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -86,12 +88,12 @@ fn address_list(addresses: &[String]) -> String {
 }
 
 /// Meets the other processes, checks that they agree, and returns timely's configuration and
-/// the batch process 0's last snapshot covers (`snapshot` is this process's own, if any).
+/// how process 0 resumes from its checkpoint (`resume` is this process's own).
 pub fn join(
     config: &Config,
     stop_words: &StopWords,
-    snapshot: Option<u64>,
-) -> Result<(CommunicationConfig, Option<u64>), Error> {
+    resume: Resume,
+) -> Result<(CommunicationConfig, Resume), Error> {
     let cluster = &config.cluster;
     if cluster.processes == 1 {
         let communication = if config.workers > 1 {
@@ -99,7 +101,7 @@ pub fn join(
         } else {
             CommunicationConfig::Thread
         };
-        return Ok((communication, snapshot));
+        return Ok((communication, resume));
     }
     let addresses = addresses(cluster)?;
     let deadline = Instant::now() + cluster.connect_timeout;
@@ -110,11 +112,11 @@ pub fn join(
         address_list(&addresses),
         crate::duration::format_millis(cluster.connect_timeout.as_millis() as u64)
     );
-    let first_snapshot = handshake::meet(
+    let first = handshake::meet(
         cluster.process,
         &addresses,
         &Settings::of(config, stop_words),
-        snapshot,
+        resume,
         deadline,
     )?;
     if cluster.process > 0 {
@@ -129,7 +131,7 @@ pub fn join(
         report: false,
         zerocopy: false,
     };
-    Ok((communication, first_snapshot))
+    Ok((communication, first))
 }
 
 /// Ends the process if timely has not connected the cluster within `timeout`: timely itself

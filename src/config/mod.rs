@@ -1,7 +1,7 @@
 //! The job's vocabulary: a validated job description ([`Config`]) and the types it is made of,
 //! each default written once here.
 //!
-//! [`Config::from_args`] (in `config::from_args`) is the one place where flags are combined,
+//! [`Config::from_args`] (in `cli::from_args`) is the one place where flags are combined,
 //! defaulted and checked against each other. The engine only ever sees a [`Config`], never
 //! clap's parsed arguments, so tests and library users can build one directly.
 
@@ -9,10 +9,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::ValueEnum;
-
-mod from_args;
-
-pub use from_args::ConfigError;
 
 /// How many batches `--demo` runs when neither `--batches` nor `--duration` is given.
 pub const DEMO_BATCHES: u64 = 5;
@@ -277,3 +273,20 @@ impl Config {
         }
     }
 }
+
+/// A flag, or a combination of flags, that cannot run. Always a usage error (exit 2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// Whether flags conflict (as opposed to one flag having a bad value).
+    pub conflict: bool,
+    /// What is wrong and what is accepted.
+    pub message: String,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}

@@ -9,7 +9,8 @@ use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::Operator;
 use timely::dataflow::StreamVec;
 
-use super::{Epoch, EpochTally, Word, WordId};
+use super::{Epoch, Word, WordId};
+use crate::stats::EpochTally;
 
 /// What worker 0 has gathered of one epoch so far.
 #[derive(Debug, Default)]

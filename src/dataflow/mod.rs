@@ -33,7 +33,7 @@ use timely::worker::Worker;
 
 pub use gather::Gathered;
 pub use key::WordId;
-pub use pre_aggregate::{EpochTally, RoundRobin};
+pub use pre_aggregate::RoundRobin;
 pub use stop::StopSignal;
 
 use crate::source::{Chunk, Waker};

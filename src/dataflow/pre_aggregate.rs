@@ -3,9 +3,10 @@
 //! worker per batch, not one per word, and its key is the word's id; the word's name goes
 //! beside it to worker 0, which prints it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
-use serde::{Deserialize, Serialize};
+use foldhash::fast::RandomState;
+
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
@@ -15,83 +16,47 @@ use timely::dataflow::StreamVec;
 
 use std::sync::Arc;
 
-use super::dictionary::Dictionary;
+use super::dictionary::{BatchWords, Dictionary};
 use super::{ChunkProgress, Epoch, Word, WordId};
 use crate::source::Chunk;
+use crate::stats::EpochTally;
 use crate::tokenize::Tokenizer;
 
-/// What the workers saw of one batch besides its words, summed over workers.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EpochTally {
-    /// Words counted.
-    pub words: u64,
-    /// Words dropped as stop words.
-    pub stopped: u64,
-}
-
-impl std::ops::AddAssign for EpochTally {
-    fn add_assign(&mut self, other: EpochTally) {
-        self.words += other.words;
-        self.stopped += other.stopped;
-    }
-}
-
 /// Which worker splits each chunk: the next one, round-robin, except that every piece of an
-/// over-long line goes to the worker that got its first piece, which holds the pieces' counts
-/// until the line ends (a line counts in the batch its end arrived in).
+/// over-long line goes to the worker that got its first piece (per reader), which holds the
+/// pieces' counts until the line ends (a line counts in the batch its end arrived in).
 #[derive(Debug, Default, Clone)]
 pub struct RoundRobin {
     next: u64,
-    mid_line: bool,
+    /// Readers with a line open, and the worker that has its pieces.
+    open_lines: BTreeMap<u64, u64>,
 }
 
 impl RoundRobin {
     /// The worker (modulo the number of workers) that splits `chunk`, the next chunk sent.
     pub fn route(&mut self, chunk: &Chunk) -> u64 {
-        if !self.mid_line {
-            self.next = self.next.wrapping_add(1);
-        }
+        let worker = match self.open_lines.get(&chunk.reader) {
+            Some(&worker) => worker,
+            None => {
+                self.next = self.next.wrapping_add(1);
+                self.next
+            }
+        };
         // An empty chunk that only marks an epoch is no part of any line.
         let marker = chunk.text.is_empty() && !chunk.continues_line;
-        if !marker {
-            self.mid_line = chunk.ends_mid_line;
+        if chunk.ends_mid_line {
+            self.open_lines.insert(chunk.reader, worker);
+        } else if !marker {
+            self.open_lines.remove(&chunk.reader);
         }
-        self.next
-    }
-}
-
-/// Counts by dictionary slot: an array, and the slots that are not zero in it.
-#[derive(Debug, Default)]
-struct SlotCounts {
-    counts: Vec<isize>,
-    touched: Vec<u32>,
-}
-
-impl SlotCounts {
-    fn add(&mut self, slot: u32, count: isize, capacity: usize) {
-        if self.counts.len() < capacity {
-            self.counts.resize(capacity, 0);
-        }
-        let total = &mut self.counts[slot as usize];
-        if *total == 0 {
-            self.touched.push(slot);
-        }
-        *total += count;
-    }
-
-    /// Each slot with its count; the counts are left all zero.
-    fn drain(&mut self) -> impl Iterator<Item = (u32, isize)> + '_ {
-        let counts = &mut self.counts;
-        self.touched
-            .drain(..)
-            .map(move |slot| (slot, std::mem::take(&mut counts[slot as usize])))
+        worker
     }
 }
 
 /// The counts of a line's pieces that arrived before its end, on the worker that gets them all.
 #[derive(Default)]
 struct OpenLine {
-    counts: SlotCounts,
+    counts: HashMap<Word, isize, RandomState>,
     tally: EpochTally,
 }
 
@@ -100,7 +65,7 @@ struct OpenEpoch {
     words_cap: Capability<Epoch>,
     names_cap: Capability<Epoch>,
     tally_cap: Capability<Epoch>,
-    counts: SlotCounts,
+    words: BatchWords,
     tally: EpochTally,
 }
 
@@ -143,9 +108,10 @@ pub fn pre_aggregate<'scope>(
 
     builder.build(move |_initial_capabilities| {
         let mut open: BTreeMap<Epoch, OpenEpoch> = BTreeMap::new();
-        let mut spare: Vec<SlotCounts> = Vec::new();
-        let mut open_line = OpenLine::default();
+        let mut spare: Vec<BatchWords> = Vec::new();
+        let mut open_lines: BTreeMap<u64, OpenLine> = BTreeMap::new();
         let mut dictionary = Dictionary::default();
+        let mut spills = Vec::new();
         move |frontiers| {
             input.for_each(|cap, data| {
                 let Some(&epoch) = cap.least() else { return };
@@ -153,28 +119,43 @@ pub fn pre_aggregate<'scope>(
                     words_cap: cap.delayed(&epoch, 0),
                     names_cap: cap.delayed(&epoch, 1),
                     tally_cap: cap.delayed(&epoch, 2),
-                    counts: spare.pop().unwrap_or_default(),
+                    words: spare.pop().unwrap_or_default(),
                     tally: EpochTally::default(),
                 });
                 for chunk in data.iter() {
-                    // A piece of a line that has not ended yet counts where the line ends.
-                    let (counts, tally) = if chunk.ends_mid_line {
-                        (&mut open_line.counts, &mut open_line.tally)
+                    let seen = if chunk.ends_mid_line {
+                        // A piece of a line that has not ended yet counts where the line ends.
+                        let line = open_lines.entry(chunk.reader).or_default();
+                        let seen = tokenizer.for_each_word(chunk, |word| {
+                            match line.counts.get_mut(word) {
+                                Some(count) => *count += 1,
+                                None => {
+                                    line.counts.insert(Word::from(word), 1);
+                                }
+                            }
+                        });
+                        line.tally += seen;
+                        continue;
                     } else {
-                        (&mut entry.counts, &mut entry.tally)
+                        tokenizer.for_each_word(chunk, |word| {
+                            dictionary.add(word, 1, epoch, &mut entry.words, &mut spills);
+                        })
                     };
-                    let seen = tokenizer.for_each_word(chunk, |word| {
-                        let slot = dictionary.slot(word, epoch);
-                        counts.add(slot, 1, dictionary.capacity());
-                    });
-                    tally.words += seen.words;
-                    tally.stopped += seen.stopped;
-                    if chunk.continues_line && !chunk.ends_mid_line {
-                        let capacity = dictionary.capacity();
-                        for (slot, count) in open_line.counts.drain() {
-                            entry.counts.add(slot, count, capacity);
+                    entry.tally += seen;
+                    // The end of a line whose pieces went before: their counts join it.
+                    let ended = chunk
+                        .continues_line
+                        .then(|| open_lines.remove(&chunk.reader));
+                    if let Some(line) = ended.flatten() {
+                        for (word, count) in line.counts {
+                            dictionary.add(&word, count, epoch, &mut entry.words, &mut spills);
                         }
-                        entry.tally += std::mem::take(&mut open_line.tally);
+                        entry.tally += line.tally;
+                    }
+                }
+                for (earlier, word, count) in spills.drain(..) {
+                    if let Some(batch) = open.get_mut(&earlier) {
+                        Dictionary::spilled(&mut batch.words, word, count);
                     }
                 }
                 progress.add(data.len() as u64);
@@ -192,21 +173,18 @@ pub fn pre_aggregate<'scope>(
                 let (epoch, mut batch) = entry.remove_entry();
                 let mut words = words_handle.session(&batch.words_cap);
                 let mut names = names_handle.session(&batch.names_cap);
-                for (slot, count) in batch.counts.drain() {
-                    let word = dictionary.get(slot);
-                    words.give((word.id, epoch, count));
-                    names.give((word.id, word.name.clone()));
-                }
+                dictionary.drain(epoch, &mut batch.words, |id, name, count| {
+                    words.give((id, epoch, count));
+                    names.give((id, name.clone()));
+                });
                 drop((words, names));
                 tally_handle.session(&batch.tally_cap).give(batch.tally);
-                spare.push(batch.counts);
+                spare.push(batch.words);
                 last_done = Some(epoch);
             }
-            // Between batches, nothing refers to slots but a long line's waiting counts.
-            if let (Some(epoch), true) = (last_done, open.is_empty()) {
-                for &slot in &open_line.counts.touched {
-                    dictionary.keep(slot, epoch);
-                }
+            // The dictionary may forget what it has not seen lately (what open batches count
+            // stays; long lines count by name).
+            if let Some(epoch) = last_done {
                 dictionary.sweep(epoch);
             }
         }

@@ -124,6 +124,7 @@ impl Batcher {
             text,
             continues_line,
             ends_mid_line,
+            reader,
         } = framed.chunk;
         let mut start = 0;
         while lines >= self.lines_left && !self.finished {
@@ -133,6 +134,7 @@ impl Batcher {
                 text: text[start..end].to_vec(),
                 continues_line: continues_line && start == 0,
                 ends_mid_line: ends_mid_line && end == text.len(),
+                reader,
             };
             self.send(piece, take, steps);
             self.lines_left = per_batch;
@@ -146,6 +148,7 @@ impl Batcher {
                 text: text[start..].to_vec(),
                 continues_line: false,
                 ends_mid_line,
+                reader,
             };
             self.send(rest, lines, steps);
         }
@@ -159,6 +162,14 @@ impl Batcher {
         }
         self.lines_left = self.lines_left.saturating_sub(lines);
         self.send(chunk, lines, steps);
+    }
+
+    /// Closes epochs until `epoch` is the open one (after a replay: to reach the first batch
+    /// that will be printed).
+    pub fn advance_to(&mut self, epoch: Epoch, steps: &mut Vec<Step>) {
+        while self.open < epoch && !self.finished {
+            self.close(steps);
+        }
     }
 
     /// After a replay: a line batch that the log filled is closed.

@@ -44,31 +44,51 @@ impl Driver {
     }
 
     /// The run stops before its input ended: every byte already read is counted, the lines
-    /// in the channel first, then each reader's partial line.
+    /// in the channel first, then each reader's partial line. The readers read no more from
+    /// here on, so this ends even when a producer never pauses.
     pub(super) fn take_tails(&mut self) {
         self.stopping = true;
-        for tail in self.tails.current() {
-            loop {
-                self.take_events(u64::MAX);
-                // A reader holds its tail while it sends; the channel was just drained, so
-                // it gets on and lets go.
+        self.tails.stop();
+        loop {
+            self.drain_at_stop();
+            let mut waiting = false;
+            for tail in self.tails.current() {
+                // A reader holds its tail while it sends; the channel was just drained, so it
+                // gets on, sees the stop, and hands its partial line over itself.
                 let mut tail = match tail.try_lock() {
                     Ok(tail) => tail,
                     Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
                     Err(TryLockError::WouldBlock) => {
-                        std::thread::yield_now();
+                        waiting = true;
                         continue;
                     }
                 };
-                self.take_events(u64::MAX);
+                // What it sent before its partial line goes first.
+                self.drain_at_stop();
                 if let Some(last) = tail.take() {
                     self.ingest(last);
                 }
+            }
+            if !waiting {
                 break;
             }
+            std::thread::yield_now();
         }
+        self.drain_at_stop();
         if let Some(input) = &mut self.input {
             input.flush();
+        }
+    }
+
+    /// Takes what is in the channel now (dropped once the run has ended: `--batches` ended it
+    /// and the rest belongs to later batches).
+    fn drain_at_stop(&mut self) {
+        while let Ok(event) = self.events.try_recv() {
+            match event {
+                Event::Text(framed) if self.end.is_none() => self.ingest(framed),
+                Event::Failed(why) => self.failure = Some(why),
+                _ => {}
+            }
         }
     }
 

@@ -60,6 +60,8 @@ pub struct Ends {
     pub metrics: Arc<Metrics>,
     /// `--checkpoint`: the open directory, and what a restart must restore.
     pub checkpoint: Option<(Checkpoint, Option<Recovery>)>,
+    /// How far epochs run ahead of the clock after a quick restart ([`BatchClock::shift`]).
+    pub shift: u64,
 }
 
 /// What a driving worker does besides feeding its process's source into the dataflow.
@@ -114,12 +116,11 @@ impl Driver {
     /// The driver for `config` over the dataflow `wc`, with `workers` workers per process.
     pub fn new(config: &Config, wc: WordCount, ends: Ends, stop: StopSignal, role: Role) -> Self {
         let (checkpoint, recovery) = ends.checkpoint.map_or((None, None), |(c, r)| (Some(c), r));
-        let (clock, first_epoch) = match recovery.as_ref().and_then(Recovery::resume_epoch) {
-            Some(resume) => (BatchClock::resumed_at(config.batching, resume), resume),
-            None => {
-                let clock = BatchClock::new(config.batching);
-                (clock, clock.first_epoch())
-            }
+        // The shift is process 0's in a cluster, this process's own otherwise.
+        let clock = BatchClock::shifted(config.batching, ends.shift);
+        let first_epoch = match recovery.as_ref().and_then(Recovery::resume_epoch) {
+            Some(resume) => resume,
+            None => clock.first_epoch(),
         };
         let reports = role == Role::FeedAndReport;
         let marks_epochs = config.cluster.every_process_reads && config.cluster.processes > 1;
@@ -185,15 +186,11 @@ impl Driver {
                 self.stop_signal.raise();
             }
             let signalled = self.shutdown.requested() || self.stop_signal.seen();
-            // After a signal, lines already read are counted before the batch closes.
-            let limit = if signalled {
-                u64::MAX
-            } else {
-                self.max_in_flight
-            };
-            let ended = self.take_events(limit);
-            if ended || deadline_passed || signalled || self.batches_done {
+            let stop = deadline_passed || signalled;
+            let ended = !stop && self.take_events(self.max_in_flight);
+            if ended || stop || self.batches_done {
                 if !ended {
+                    // Every byte already read is counted, a partial line too.
                     self.take_tails();
                 }
                 self.batcher.finish(&mut self.steps);

@@ -27,10 +27,11 @@ impl Driver {
             }
         }
         let last_logged = recovery.replay.last().map(|(epoch, _, _)| *epoch);
-        let line_open = recovery
-            .replay
-            .last()
-            .is_some_and(|(_, _, chunk)| chunk.ends_mid_line);
+        // The readers whose last logged chunk is a piece of a line: the crash cut that line.
+        let mut open_lines = std::collections::BTreeMap::new();
+        for (_, _, chunk) in &recovery.replay {
+            open_lines.insert(chunk.reader, chunk.ends_mid_line);
+        }
         self.set_replaying(true);
         for (epoch, lines, chunk) in recovery.replay {
             self.batcher.replay(epoch, lines, chunk, &mut self.steps);
@@ -39,21 +40,36 @@ impl Driver {
         self.set_replaying(false);
         self.batcher.replayed(&mut self.steps);
         self.apply_steps();
-        if line_open {
-            // The connection that sent an over-long line ended with the crash: the line ends
-            // there, as at the end of the input (and the log says so from now on).
-            self.ingest(Framed {
-                chunk: Chunk {
-                    continues_line: true,
-                    ..Chunk::default()
-                },
-                lines: 1,
-                cut_words: 0,
-            });
-        }
         // Batches while netwc was down (time batches) held nothing: they are passed silently.
         let clock = self.batcher.clock();
         let reported = recovery.last_reported;
+        let cut_lines: Vec<u64> = open_lines
+            .into_iter()
+            .filter_map(|(reader, open)| open.then_some(reader))
+            .collect();
+        if !cut_lines.is_empty() {
+            // The connections that sent those lines ended with the crash: each line ends
+            // there, as at the end of the input, in the first batch that will be printed (and
+            // the log says so from now on).
+            let now = clock
+                .is_timed()
+                .then(|| clock.epoch_at(crate::batching::unix_micros()));
+            let first_printed = self.open_epoch.max(reported.map_or(0, |r| r + 1));
+            self.batcher
+                .advance_to(first_printed.max(now.unwrap_or(0)), &mut self.steps);
+            self.apply_steps();
+            for reader in cut_lines {
+                self.ingest(Framed {
+                    chunk: Chunk {
+                        continues_line: true,
+                        reader,
+                        ..Chunk::default()
+                    },
+                    lines: 1,
+                    cut_words: 0,
+                });
+            }
+        }
         let down = match (clock.is_timed(), last_logged.max(reported)) {
             (true, Some(last)) => {
                 let now = clock.epoch_at(crate::batching::unix_micros());

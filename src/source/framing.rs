@@ -40,6 +40,10 @@ pub struct Chunk {
     /// True when the last line of `text` does not end there: the chunk is a piece of an
     /// over-long line, cut just after a word separator.
     pub ends_mid_line: bool,
+    /// The reader that read it (unique in the cluster; 0 for none): the pieces of a line are
+    /// kept together per reader.
+    #[serde(default)]
+    pub reader: u64,
 }
 
 /// A chunk and how many lines end in it.
@@ -135,6 +139,7 @@ impl LineFramer {
                 text: std::mem::take(&mut self.pending),
                 continues_line,
                 ends_mid_line: false,
+                reader: 0,
             },
             lines: 1,
             cut_words: 0,
@@ -159,6 +164,7 @@ impl LineFramer {
                         text,
                         continues_line,
                         ends_mid_line: false,
+                        reader: 0,
                     },
                     lines,
                     cut_words: 0,
@@ -224,6 +230,7 @@ impl LineFramer {
                 text,
                 continues_line,
                 ends_mid_line: true,
+                reader: 0,
             },
             lines: 0,
             cut_words,

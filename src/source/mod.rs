@@ -14,6 +14,7 @@ mod framing;
 pub mod lines;
 mod listen;
 mod reconnect;
+mod tails;
 
 use std::fs::File;
 use std::io::Read;
@@ -25,6 +26,8 @@ use std::thread::Thread;
 
 pub use demo::{Zipf, VOCABULARY};
 pub use framing::{Chunk, Framed, LineFramer, MAX_PENDING, READ_SIZE};
+use tails::lock;
+pub use tails::Tails;
 
 use crate::config::{Source, SourceOptions, SplitRule};
 use crate::error::Error;
@@ -62,59 +65,6 @@ impl Waker {
     }
 }
 
-/// The partial last lines the reader threads hold, so that a stop (a signal, `--duration`,
-/// `--batches`) counts every byte already read, as the end of the input does.
-///
-/// Each reader frames its bytes, and sends what it framed, while holding its own [`Tail`]'s
-/// lock; it never holds it while it waits for bytes. So whoever holds the lock knows that
-/// everything before the partial line is in the channel.
-#[derive(Debug, Clone, Default)]
-pub struct Tails(Arc<Mutex<Vec<Arc<Mutex<Tail>>>>>);
-
-/// One reader's framer, and whether a stop has taken its partial line.
-#[derive(Debug)]
-pub struct Tail {
-    framer: LineFramer,
-    taken: bool,
-}
-
-impl Tail {
-    /// Takes the partial line (as the end of the input would), and makes the reader drop
-    /// whatever it reads later.
-    pub fn take(&mut self) -> Option<Framed> {
-        if std::mem::replace(&mut self.taken, true) {
-            return None;
-        }
-        self.framer.finish()
-    }
-}
-
-impl Tails {
-    fn register(&self, framer: LineFramer) -> Arc<Mutex<Tail>> {
-        let tail = Arc::new(Mutex::new(Tail {
-            framer,
-            taken: false,
-        }));
-        lock(&self.0).push(tail.clone());
-        tail
-    }
-
-    fn unregister(&self, tail: &Arc<Mutex<Tail>>) {
-        lock(&self.0).retain(|t| !Arc::ptr_eq(t, tail));
-    }
-
-    /// The tails of the readers now reading.
-    pub fn current(&self) -> Vec<Arc<Mutex<Tail>>> {
-        lock(&self.0).clone()
-    }
-}
-
-/// Locks a mutex whose holder may have panicked: the data is still consistent here (every
-/// holder only appends or flips a flag).
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 /// The sending side of the channel, shared by every reader thread of a source.
 #[derive(Debug, Clone)]
 pub(crate) struct Sender {
@@ -141,9 +91,10 @@ pub fn open(
     options: SourceOptions,
     waker: Waker,
     metrics: Arc<Metrics>,
+    process: usize,
 ) -> Result<(Receiver<Event>, Tails), Error> {
     let (sender, receiver) = sync_channel(CHANNEL_CHUNKS);
-    let tails = Tails::default();
+    let tails = Tails::new(process);
     let sender = Sender {
         sender,
         waker,
@@ -219,8 +170,7 @@ fn spawn_reader(
 
 /// Reads `input` to its end, sending each chunk of whole lines, then the partial last line.
 /// Returns the event that ends the stream. A connection reset by the peer ends the stream like
-/// EOF: what had arrived is counted. Once a stop took the partial line ([`Tails`]), the rest is
-/// not read.
+/// EOF: what had arrived is counted. At a stop ([`Tails`]) it reads no more.
 pub(crate) fn pump(mut input: impl Read, framer: LineFramer, sender: &Sender) -> Event {
     // One warning per process, however many connections send long words.
     static WARNED_CUT: AtomicBool = AtomicBool::new(false);
@@ -228,6 +178,9 @@ pub(crate) fn pump(mut input: impl Read, framer: LineFramer, sender: &Sender) ->
     sender.metrics.connection(1);
     let mut buffer = vec![0; READ_SIZE];
     let end = loop {
+        if sender.tails.stopping() {
+            break Event::Ended;
+        }
         let read = match input.read(&mut buffer) {
             Ok(read) => read,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
@@ -240,14 +193,15 @@ pub(crate) fn pump(mut input: impl Read, framer: LineFramer, sender: &Sender) ->
         if read == 0 {
             break Event::Ended;
         }
-        sender.metrics.read(read);
         let mut tail = lock(&tail);
-        if tail.taken {
+        if tail.taken() {
+            // The stop took the partial line while this read waited: these bytes came after.
             break Event::Ended;
         }
-        let cut_before = tail.framer.cut_words();
-        let framed = tail.framer.push(&buffer[..read]);
-        if tail.framer.cut_words() > cut_before && !WARNED_CUT.swap(true, Ordering::Relaxed) {
+        sender.metrics.read(read);
+        let cut_before = tail.cut_words();
+        let framed = tail.push(&buffer[..read]);
+        if tail.cut_words() > cut_before && !WARNED_CUT.swap(true, Ordering::Relaxed) {
             log!(
                 "warning: a word longer than {} bytes was cut to its first {} bytes (cut words are counted in --stats)",
                 MAX_PENDING, MAX_PENDING
@@ -256,7 +210,7 @@ pub(crate) fn pump(mut input: impl Read, framer: LineFramer, sender: &Sender) ->
         // Sent under the lock: see [`Tails`].
         if let Some(framed) = framed {
             if !sender.send(Event::Text(framed)) {
-                tail.taken = true;
+                tail.take();
                 break Event::Ended;
             }
         }

@@ -3,26 +3,9 @@
 
 use clap::ValueEnum;
 
-use super::*;
-use crate::cli::{Args, ModeArg};
+use super::{Args, ModeArg};
+use crate::config::*;
 use crate::duration::{format_millis, parse_millis};
-
-/// A flag, or a combination of flags, that cannot run. Always a usage error (exit 2).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    /// Whether flags conflict (as opposed to one flag having a bad value).
-    pub conflict: bool,
-    /// What is wrong and what is accepted.
-    pub message: String,
-}
-
-impl std::fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for ConfigError {}
 
 fn invalid(message: String) -> ConfigError {
     ConfigError {

@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
+mod from_args;
+
 use crate::config::{Emit, Format, Fsync, SplitRule};
 use crate::duration::parse_duration;
 use crate::numbers::{
