@@ -433,3 +433,81 @@ fn a_long_line_open_across_snapshots_survives_kill_9() {
     }
     assert_eq!(last.get("tail"), Some(&1));
 }
+
+// Found in review: a long line's pieces from one producer while another producer sends.
+
+#[test]
+fn long_lines_of_two_producers_at_once_are_each_counted_whole() {
+    let line: String = (0..60_000).map(|i| format!("x{} ", i % 1_000)).collect();
+    let cut = line[..line.len() / 2].rfind(' ').unwrap() + 1;
+    for workers in ["1", "2", "3"] {
+        let port = free_port();
+        let mut child = spawn([
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "-w",
+            workers,
+            "--batch",
+            "100ms",
+            "--format",
+            "tsv",
+            "--top",
+            "0",
+        ]);
+        let lines = stderr_lines(child.stderr.take().unwrap());
+        wait_listening(port);
+        let mut long = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let mut short = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        wait_for(&lines, "connected", 2);
+        long.write_all(line[..cut].as_bytes()).unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        short.write_all(b"s1 s2\ns3\n").unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        long.write_all(line[cut..].as_bytes()).unwrap();
+        long.write_all(b"\n").unwrap();
+        drop((long, short));
+        wait_for(&lines, "closed", 2);
+        send_signal(child.id(), "TERM");
+        let output = wait_output(child, Duration::from_secs(20));
+        assert_eq!(
+            totals(&parse_tsv(&stdout_of(&output))),
+            oracle_totals(&format!("{line}\ns1 s2\ns3\n")),
+            "-w {workers}"
+        );
+    }
+}
+
+// Found in review: a stop drained a producer that never pauses, and never ended.
+
+#[test]
+fn a_stop_ends_even_when_the_producer_never_pauses() {
+    for stop in [
+        &["--duration", "1s"][..],
+        &["--batch", "100ms", "--batches", "3"][..],
+    ] {
+        let mut args = vec!["--stdin", "--batch-lines", "100", "--format", "tsv"];
+        if stop[0] == "--batch" {
+            args.truncate(1);
+            args.extend_from_slice(&["--format", "tsv"]);
+        }
+        args.extend_from_slice(stop);
+        let (mut child, mut stdin) = spawn_with_stdin(&args);
+        let stdout = child.stdout.take().unwrap();
+        let reader = std::thread::spawn(move || {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut { stdout }, &mut text).unwrap();
+            text
+        });
+        let writer = std::thread::spawn(move || {
+            let block = "a b\n".repeat(16_384);
+            // Until netwc has stopped and the pipe breaks.
+            while stdin.write_all(block.as_bytes()).is_ok() {}
+        });
+        let status = wait_status(&mut child, Duration::from_secs(15));
+        assert_eq!(status.code(), Some(0), "{stop:?}");
+        writer.join().unwrap();
+        let batches = parse_tsv(&reader.join().unwrap());
+        let words: i64 = totals(&batches).values().sum();
+        assert!(words > 0, "{stop:?}: counted what was read");
+    }
+}
