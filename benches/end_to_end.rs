@@ -16,7 +16,9 @@
 //!   server sends a marker line with each burst and notes when; the time each marker's row is
 //!   read from netwc's stdout, minus that, is the end-to-end latency (p50, p99). The same
 //!   measurement of a pass-through client (it reads the socket and notes each marker line at
-//!   once) is the floor. Beside it, `--stats` `delay_ms` (from a batch's end to its report).
+//!   once) is the floor. Beside it, `--stats` `delay_ms` (from a batch's end to its report);
+//! - what `--ui` costs: batch mode `-w 1` at 100 ms with `--ui`, in the same rounds, and the
+//!   latency above with `--ui`.
 //!
 //! `NETWC_BIN` runs another netwc binary (to compare two builds in the same conditions);
 //! `NETWC_BENCH_DUMP=PATH` writes the stream to a file and stops.
@@ -201,11 +203,17 @@ fn marker_latencies(sent: &[Instant], seen: &[(usize, Instant)]) -> Vec<f64> {
 
 /// netwc with `--batch 1ms` behind a marked steady stream: end-to-end latencies and the
 /// `--stats` report delays.
-fn netwc_latency(text: Arc<Vec<u8>>, words_per_sec: u64, seconds: u64) -> (Vec<f64>, Vec<f64>) {
+fn netwc_latency(
+    text: Arc<Vec<u8>>,
+    words_per_sec: u64,
+    seconds: u64,
+    extra: &[&str],
+) -> (Vec<f64>, Vec<f64>) {
     let (port, sent, server) = serve_steady(text, words_per_sec, seconds, true);
     let mut child = Command::new(netwc_bin())
         .args(["127.0.0.1", &port.to_string(), "--batch", "1ms", "--stats"])
         .args(["--format", "tsv", "--top", "0"])
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -350,14 +358,16 @@ fn main() {
         ("batch", &["--mode", "batch"]),
         ("window 1s", &["--mode", "window", "--window", "1s"]),
     ];
-    let mut configs = Vec::new();
+    let mut configs: Vec<(&str, &[&str], &str, &str, &[&str])> = Vec::new();
     for (name, mode) in modes {
         for workers in ["1", "2"] {
             for batch in ["10ms", "100ms", "1s"] {
-                configs.push((name, mode, workers, batch));
+                configs.push((name, mode, workers, batch, &[]));
             }
         }
     }
+    // What the live view costs: its metrics and recent batches are kept as the job runs.
+    configs.push(("batch --ui", modes[0].1, "1", "100ms", &["--ui", "0"]));
     let mut naive_rates = Vec::new();
     let mut tuned_rates = Vec::new();
     let mut rates = vec![Vec::new(); configs.len()];
@@ -374,11 +384,16 @@ fn main() {
         server.join().unwrap();
         assert_eq!(counted, words);
         tuned_rates.push(words as f64 / elapsed.as_secs_f64());
-        for (i, (name, mode, workers, batch)) in configs.iter().enumerate() {
+        for (i, (name, mode, workers, batch, extra)) in configs.iter().enumerate() {
             let (port, server) = serve(text.clone());
-            let run = netwc_run(port, mode, workers, &["--batch", batch]);
+            let args: Vec<&str> = ["--batch", batch]
+                .iter()
+                .chain(extra.iter())
+                .copied()
+                .collect();
+            let run = netwc_run(port, mode, workers, &args);
             server.join().unwrap();
-            if *name == "batch" {
+            if name.starts_with("batch") {
                 assert_eq!(run.words, words, "netwc counted every word");
             }
             rates[i].push(words as f64 / run.elapsed.as_secs_f64());
@@ -401,7 +416,7 @@ fn main() {
         median(&mut tuned_rates) / 1e6,
         tuned_best / naive_best
     );
-    for (i, (name, _, workers, batch)) in configs.iter().enumerate() {
+    for (i, (name, _, workers, batch, _)) in configs.iter().enumerate() {
         let top = best(&rates[i]);
         println!(
             "| netwc {name} -w {workers} | {batch} | {:.2}M ({:.2}M) | {:.2} | {:.2} | {:.0} |",
@@ -413,17 +428,21 @@ fn main() {
         );
     }
     // Millisecond batches with the input well below capacity: how soon is a word out?
-    let (mut latencies, mut delays) = netwc_latency(text.clone(), 500_000, 5);
+    let (mut latencies, mut delays) = netwc_latency(text.clone(), 500_000, 5, &[]);
+    let (mut with_ui, _) = netwc_latency(text.clone(), 500_000, 5, &["--ui", "0"]);
     let mut floor = pass_through_latency(text.clone(), 500_000, 5);
     println!(
         "\n--batch 1ms at 500,000 words/s in 10 ms bursts, -w 1, batch mode, 5 s:\n\
          - end to end (marker sent → its row read from stdout): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms over {} markers\n\
+         - the same with --ui: p50 {:.2} ms, p99 {:.2} ms\n\
          - a pass-through client, measured the same way: p50 {:.2} ms, p99 {:.2} ms\n\
          - report delay (--stats delay_ms, a batch's end → its report): p50 {:.2} ms, p99 {:.2} ms over {} batches",
         percentile(&mut latencies, 0.5),
         percentile(&mut latencies, 0.99),
         percentile(&mut latencies, 1.0),
         latencies.len(),
+        percentile(&mut with_ui, 0.5),
+        percentile(&mut with_ui, 0.99),
         percentile(&mut floor, 0.5),
         percentile(&mut floor, 0.99),
         percentile(&mut delays, 0.5),

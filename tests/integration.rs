@@ -8,6 +8,7 @@ mod checkpoint;
 mod cli;
 mod cluster;
 mod ids;
+mod live_view;
 mod modes;
 mod oracle;
 mod reliability;

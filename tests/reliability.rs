@@ -459,11 +459,11 @@ fn long_lines_of_two_producers_at_once_are_each_counted_whole() {
         let mut long = TcpStream::connect(("127.0.0.1", port)).unwrap();
         let mut short = TcpStream::connect(("127.0.0.1", port)).unwrap();
         wait_for(&lines, "connected", 2);
-        long.write_all(line[..cut].as_bytes()).unwrap();
+        long.write_all(&line.as_bytes()[..cut]).unwrap();
         std::thread::sleep(Duration::from_millis(300));
         short.write_all(b"s1 s2\ns3\n").unwrap();
         std::thread::sleep(Duration::from_millis(300));
-        long.write_all(line[cut..].as_bytes()).unwrap();
+        long.write_all(&line.as_bytes()[cut..]).unwrap();
         long.write_all(b"\n").unwrap();
         drop((long, short));
         wait_for(&lines, "closed", 2);

@@ -47,8 +47,9 @@ pub type Spill = (Epoch, Word, isize);
 #[derive(Debug, Default)]
 pub struct Dictionary {
     entries: HashMap<Word, Entry, RandomState>,
-    /// Words held after the last sweep: the next sweeps once there are twice as many.
-    kept: usize,
+    /// Words counted in the batch drained last: the dictionary sweeps once it holds more than
+    /// twice as many (and more than [`SWEEP_ABOVE`]).
+    recent: usize,
 }
 
 impl Dictionary {
@@ -100,6 +101,7 @@ impl Dictionary {
         batch: &mut BatchWords,
         mut each: impl FnMut(WordId, &Word, isize),
     ) {
+        self.recent = batch.touched.len() + batch.spilled.len();
         for name in batch.touched.drain(..) {
             if let Some(entry) = self.entries.get_mut(&name) {
                 if entry.epoch == epoch && entry.count != 0 {
@@ -121,16 +123,16 @@ impl Dictionary {
     }
 
     /// Forgets the words not seen since `epoch` and not counted in an open batch, once the
-    /// dictionary has grown to twice what the last sweep kept.
+    /// dictionary holds more than twice the words of the batch drained last: what a burst
+    /// brought is forgotten soon after it, and sweeping costs in proportion to the batches.
     pub fn sweep(&mut self, epoch: Epoch) {
-        if self.entries.len() < (2 * self.kept).max(SWEEP_ABOVE) {
+        if self.entries.len() < (2 * self.recent).max(SWEEP_ABOVE) {
             return;
         }
         self.entries
             .retain(|_, entry| entry.last_seen >= epoch || entry.count != 0);
-        self.kept = self.entries.len();
         // Past a large burst, give the table's memory back too.
-        if self.entries.capacity() > 4 * self.kept {
+        if self.entries.capacity() > 4 * self.entries.len() + SWEEP_ABOVE {
             self.entries.shrink_to_fit();
         }
     }
@@ -186,9 +188,14 @@ mod tests {
         }
         drained(&mut dictionary, 2, &mut batch);
         dictionary.sweep(2);
-        // "a" was last seen in batch 0: forgotten; the others stay.
-        assert_eq!(dictionary.entries.len(), SWEEP_ABOVE);
-        dictionary.add("a", 1, 3, &mut batch, &mut spills);
-        assert_eq!(drained(&mut dictionary, 3, &mut batch), [("a".into(), 1)]);
+        // The dictionary is not yet twice the last batch: nothing is forgotten.
+        assert_eq!(dictionary.entries.len(), SWEEP_ABOVE + 1);
+        dictionary.add("b", 1, 3, &mut batch, &mut spills);
+        drained(&mut dictionary, 3, &mut batch);
+        dictionary.sweep(3);
+        // Now the burst of batch 2 and "a" of batch 0 are forgotten; "b" stays.
+        assert_eq!(dictionary.entries.len(), 1);
+        dictionary.add("a", 1, 4, &mut batch, &mut spills);
+        assert_eq!(drained(&mut dictionary, 4, &mut batch), [("a".into(), 1)]);
     }
 }

@@ -1,0 +1,244 @@
+//! `--ui`: the live page, `/api/batches` and `/metrics` of a running job, read over loopback
+//! with a plain HTTP client, and the page loaded in a real browser (headless Chromium from
+//! Debian's `chromium` package, which `.ci/run` installs).
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command};
+
+use std::time::{Duration, Instant};
+
+use crate::util::*;
+
+/// A text server that sends `lines_per_tick` lines of Zipf words every 10 ms to its one client
+/// for `seconds`.
+fn steady_server(lines_per_tick: usize, seconds: u64) -> u16 {
+    let text = zipf_text(7, 20_000, 8, 300);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        let start = Instant::now();
+        let mut next = 0;
+        while start.elapsed() < Duration::from_secs(seconds) {
+            let mut burst = String::new();
+            for _ in 0..lines_per_tick {
+                burst.push_str(lines[next % lines.len()]);
+                burst.push('\n');
+                next += 1;
+            }
+            if stream.write_all(burst.as_bytes()).is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    });
+    port
+}
+
+/// `GET path` over HTTP/1.0: the status code and the body.
+fn get(port: u16, path: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, body)| body)
+        .to_string();
+    (status, body)
+}
+
+/// The value of a metric without labels.
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(&format!("{name} ")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{name} in\n{text}"))
+}
+
+/// A running netwc with `--ui`: the process, the UI's port, its stderr lines, and its stdout
+/// (read all along, so that output never blocks it).
+struct Job {
+    child: Child,
+    ui: u16,
+    lines: std::sync::mpsc::Receiver<String>,
+    stdout: std::thread::JoinHandle<String>,
+}
+
+impl Job {
+    /// Stops the job with SIGTERM; returns its exit code and what it printed.
+    fn stop(mut self) -> (Option<i32>, String) {
+        send_signal(self.child.id(), "TERM");
+        let status = wait_status(&mut self.child, Duration::from_secs(20));
+        (status.code(), self.stdout.join().unwrap())
+    }
+}
+
+/// netwc with `--ui` on a free port against a steady server for `seconds`.
+fn start(seconds: u64) -> Job {
+    let source = steady_server(20, seconds);
+    let ui = free_port();
+    let mut child = spawn([
+        "127.0.0.1",
+        &source.to_string(),
+        "--batch",
+        "100ms",
+        "--format",
+        "tsv",
+        "--top",
+        "0",
+        "--stats",
+        "--ui",
+        &ui.to_string(),
+    ]);
+    let lines = stderr_lines(child.stderr.take().unwrap());
+    let mut out = child.stdout.take().unwrap();
+    let stdout = std::thread::spawn(move || {
+        let mut text = String::new();
+        out.read_to_string(&mut text).unwrap();
+        text
+    });
+    wait_for(&lines, "live view on http://127.0.0.1:", 1);
+    Job {
+        child,
+        ui,
+        lines,
+        stdout,
+    }
+}
+
+#[test]
+fn metrics_and_batches_follow_the_job() {
+    let job = start(10);
+    let (ui, lines) = (job.ui, &job.lines);
+    wait_for(lines, "batch time=", 3);
+    let (status, first) = get(ui, "/metrics");
+    assert_eq!(status, 200);
+    for line in [
+        "# TYPE netwc_lines counter",
+        "# TYPE netwc_words counter",
+        "# TYPE netwc_stop_words counter",
+        "# TYPE netwc_words_cut counter",
+        "# TYPE netwc_batches counter",
+        "# TYPE netwc_bytes counter",
+        "# TYPE netwc_distinct_words gauge",
+        "# TYPE netwc_connections gauge",
+        "# TYPE netwc_last_batch_time_ms gauge",
+        "# TYPE netwc_batch_processing_seconds histogram",
+        "# TYPE netwc_batch_delay_seconds histogram",
+    ] {
+        assert!(first.contains(line), "{line} in\n{first}");
+    }
+    assert_eq!(metric(&first, "netwc_connections"), 1.0);
+    wait_for(lines, "batch time=", 5);
+    let (_, second) = get(ui, "/metrics");
+    for counter in [
+        "netwc_words_total",
+        "netwc_batches_total",
+        "netwc_bytes_total",
+    ] {
+        assert!(
+            metric(&second, counter) > metric(&first, counter),
+            "{counter} rises"
+        );
+    }
+
+    let (status, body) = get(ui, "/api/batches");
+    assert_eq!(status, 200);
+    let batches: Vec<serde_json::Value> = serde_json::from_str(&body).unwrap();
+    assert!(batches.len() >= 5 && batches.len() <= 1000);
+    for field in [
+        "time",
+        "lines",
+        "words",
+        "distinct",
+        "processing_ms",
+        "delay_ms",
+        "top",
+    ] {
+        assert!(batches[0].get(field).is_some(), "{field}");
+    }
+    let times: Vec<u64> = batches
+        .iter()
+        .map(|b| b["time"].as_u64().unwrap())
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] > w[1]), "newest first");
+    assert!(batches[0]["top"].as_array().unwrap().len() <= 10);
+
+    for path in ["/nope", "/metrics/x", "/api"] {
+        assert_eq!(get(ui, path).0, 404, "{path}");
+    }
+
+    let (_, last) = get(ui, "/metrics");
+    let (code, printed) = job.stop();
+    assert_eq!(code, Some(0));
+    // Never more words than the batches printed.
+    let printed: i64 = totals(&parse_tsv(&printed)).values().sum();
+    assert!(metric(&last, "netwc_words_total") <= printed as f64);
+}
+
+#[test]
+fn a_stuck_http_client_does_not_stall_batches() {
+    let job = start(10);
+    let ui = job.ui;
+    wait_for(&job.lines, "batch time=", 2);
+    // One client connects and says nothing; another asks and never reads the answer.
+    let _silent = TcpStream::connect(("127.0.0.1", ui)).unwrap();
+    let mut unread = TcpStream::connect(("127.0.0.1", ui)).unwrap();
+    for _ in 0..50 {
+        let _ = write!(unread, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    }
+    // Batches still come every 100 ms, and the server still answers others.
+    let seen = wait_for(&job.lines, "batch time=", 10);
+    assert!(seen.len() >= 10);
+    assert_eq!(get(ui, "/api/batches").0, 200);
+    assert_eq!(job.stop().0, Some(0));
+}
+
+#[test]
+fn the_page_draws_in_a_real_browser() {
+    let job = start(30);
+    let ui = job.ui;
+    wait_for(&job.lines, "batch time=", 5);
+    let output = Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+            &format!("http://127.0.0.1:{ui}/"),
+        ])
+        .output()
+        .expect("chromium (Debian's package) is installed: .ci/run installs it");
+    assert_eq!(job.stop().0, Some(0));
+    let dom = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        dom.contains(r#"data-ready="1""#),
+        "the script ran:\n{dom:.2000}"
+    );
+    assert!(
+        dom.contains(r#"data-charts="3""#),
+        "three charts were drawn"
+    );
+    let table = dom
+        .split(r#"id="batches""#)
+        .nth(1)
+        .and_then(|rest| rest.split("</table>").next())
+        .expect("table#batches");
+    assert!(
+        table.matches("<tr").count() >= 5,
+        "rows, one per batch: {table:.1000}"
+    );
+    assert!(dom.contains("<canvas"), "a chart is drawn on a canvas");
+}
