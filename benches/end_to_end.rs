@@ -322,6 +322,9 @@ fn percentile(values: &mut [f64], p: f64) -> f64 {
     values[((values.len() - 1) as f64 * p).round() as usize]
 }
 
+/// A netwc run of the table: its name, mode flags, `-w`, `--batch` and further flags.
+type Config<'a> = (&'a str, &'a [&'a str], &'a str, &'a str, &'a [&'a str]);
+
 fn best(values: &[f64]) -> f64 {
     values.iter().copied().fold(0.0, f64::max)
 }
@@ -358,7 +361,7 @@ fn main() {
         ("batch", &["--mode", "batch"]),
         ("window 1s", &["--mode", "window", "--window", "1s"]),
     ];
-    let mut configs: Vec<(&str, &[&str], &str, &str, &[&str])> = Vec::new();
+    let mut configs: Vec<Config> = Vec::new();
     for (name, mode) in modes {
         for workers in ["1", "2"] {
             for batch in ["10ms", "100ms", "1s"] {
