@@ -92,10 +92,3 @@ impl std::ops::AddAssign for EpochTally {
         self.stopped += other.stopped;
     }
 }
-
-impl std::ops::AddAssign<crate::tokenize::TokenTally> for EpochTally {
-    fn add_assign(&mut self, seen: crate::tokenize::TokenTally) {
-        self.words += seen.words;
-        self.stopped += seen.stopped;
-    }
-}

@@ -25,6 +25,13 @@ pub struct TokenTally {
     pub stopped: u64,
 }
 
+impl std::ops::AddAssign<TokenTally> for crate::stats::EpochTally {
+    fn add_assign(&mut self, seen: TokenTally) {
+        self.words += seen.words;
+        self.stopped += seen.stopped;
+    }
+}
+
 /// Cuts lines into the words that are counted.
 #[derive(Debug, Clone)]
 pub struct Tokenizer {
