@@ -20,15 +20,23 @@ use super::{Epoch, Word, WordId};
 /// Words the dictionary holds at least before it sweeps.
 const SWEEP_ABOVE: usize = 4096;
 
-/// One word's entry.
+/// One word's count, in the hash table beside its text: small, so that the table stays in
+/// cache as a plain `HashMap<String, usize>` count's would.
 #[derive(Debug)]
 struct Entry {
+    count: isize,
+    /// The batch `count` is for (its low 32 bits: open batches are never that far apart).
+    epoch: u32,
+    /// Where the rest of the word's entry is.
+    slot: u32,
+}
+
+/// The rest of a word's entry, needed once per batch, not once per word.
+#[derive(Debug)]
+struct Slot {
     id: WordId,
     /// The word again (the key's own `Arc`), so that a batch's list can share it.
     name: Word,
-    /// The batch `count` is for.
-    epoch: Epoch,
-    count: isize,
     /// The latest batch the word was counted in (set when a batch is drained).
     last_seen: Epoch,
 }
@@ -47,6 +55,8 @@ pub type Spill = (Epoch, Word, isize);
 #[derive(Debug, Default)]
 pub struct Dictionary {
     entries: HashMap<Word, Entry, RandomState>,
+    slots: Vec<Slot>,
+    free: Vec<u32>,
     /// Words counted in the batch drained last: the dictionary sweeps once it holds more than
     /// twice as many (and more than [`SWEEP_ABOVE`]).
     recent: usize,
@@ -63,27 +73,43 @@ impl Dictionary {
         batch: &mut BatchWords,
         spills: &mut Vec<Spill>,
     ) {
+        let low = epoch as u32;
         if let Some(entry) = self.entries.get_mut(word) {
-            if entry.count != 0 && entry.epoch == epoch {
+            if entry.count != 0 && entry.epoch == low {
                 entry.count += count;
                 return;
             }
             // The first count of this word in this batch.
+            let slot = &self.slots[entry.slot as usize];
             if entry.count != 0 {
-                spills.push((entry.epoch, entry.name.clone(), entry.count));
+                let earlier = (epoch & !u64::from(u32::MAX)) | u64::from(entry.epoch);
+                spills.push((earlier, slot.name.clone(), entry.count));
             }
-            entry.epoch = epoch;
+            entry.epoch = low;
             entry.count = count;
-            batch.touched.push(entry.name.clone());
+            batch.touched.push(slot.name.clone());
             return;
         }
         let name = Word::from(word);
-        let entry = Entry {
+        let slot = Slot {
             id: WordId::of(word),
             name: name.clone(),
-            epoch,
-            count,
             last_seen: epoch,
+        };
+        let slot = match self.free.pop() {
+            Some(free) => {
+                self.slots[free as usize] = slot;
+                free
+            }
+            None => {
+                self.slots.push(slot);
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let entry = Entry {
+            count,
+            epoch: low,
+            slot,
         };
         self.entries.insert(name.clone(), entry);
         batch.touched.push(name);
@@ -104,17 +130,19 @@ impl Dictionary {
         self.recent = batch.touched.len() + batch.spilled.len();
         for name in batch.touched.drain(..) {
             if let Some(entry) = self.entries.get_mut(&name) {
-                if entry.epoch == epoch && entry.count != 0 {
-                    each(entry.id, &name, std::mem::take(&mut entry.count));
-                    entry.last_seen = epoch;
+                if entry.epoch == epoch as u32 && entry.count != 0 {
+                    let slot = &mut self.slots[entry.slot as usize];
+                    each(slot.id, &name, std::mem::take(&mut entry.count));
+                    slot.last_seen = epoch;
                 }
             }
         }
         for (name, count) in batch.spilled.drain(..) {
-            let id = match self.entries.get_mut(&name) {
+            let id = match self.entries.get(&name) {
                 Some(entry) => {
-                    entry.last_seen = entry.last_seen.max(epoch);
-                    entry.id
+                    let slot = &mut self.slots[entry.slot as usize];
+                    slot.last_seen = slot.last_seen.max(epoch);
+                    slot.id
                 }
                 None => WordId::of(&name),
             };
@@ -129,12 +157,40 @@ impl Dictionary {
         if self.entries.len() < (2 * self.recent).max(SWEEP_ABOVE) {
             return;
         }
-        self.entries
-            .retain(|_, entry| entry.last_seen >= epoch || entry.count != 0);
-        // Past a large burst, give the table's memory back too.
+        let (slots, free) = (&mut self.slots, &mut self.free);
+        self.entries.retain(|_, entry| {
+            let slot = &mut slots[entry.slot as usize];
+            let keep = slot.last_seen >= epoch || entry.count != 0;
+            if !keep {
+                slot.name = Word::from("");
+                free.push(entry.slot);
+            }
+            keep
+        });
+        // Past a large burst, give the tables' memory back too.
         if self.entries.capacity() > 4 * self.entries.len() + SWEEP_ABOVE {
             self.entries.shrink_to_fit();
+            self.compact();
         }
+    }
+
+    /// Moves the slots in use to the front, so that the slot array can shrink.
+    fn compact(&mut self) {
+        let mut slots = Vec::with_capacity(self.entries.len());
+        for entry in self.entries.values_mut() {
+            let old = std::mem::replace(
+                &mut self.slots[entry.slot as usize],
+                Slot {
+                    id: WordId::of(""),
+                    name: Word::from(""),
+                    last_seen: 0,
+                },
+            );
+            entry.slot = slots.len() as u32;
+            slots.push(old);
+        }
+        self.slots = slots;
+        self.free = Vec::new();
     }
 }
 
