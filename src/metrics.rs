@@ -36,7 +36,7 @@ pub struct Metrics {
     processing: Histogram,
     delay: Histogram,
     /// Newest last; `None` when nobody reads them.
-    recent: Option<Mutex<VecDeque<BatchRecord>>>,
+    recent: Option<Mutex<VecDeque<Arc<BatchRecord>>>>,
 }
 
 /// One reported batch, as `/api/batches` shows it.
@@ -154,7 +154,7 @@ impl Metrics {
             if recent.len() == RECENT_BATCHES {
                 recent.pop_front();
             }
-            recent.push_back(record);
+            recent.push_back(Arc::new(record));
         }
     }
 
@@ -165,8 +165,9 @@ impl Metrics {
         text
     }
 
-    /// The recent batches, newest first.
-    pub fn recent(&self) -> Vec<BatchRecord> {
+    /// The recent batches, newest first (shared: the reporter waits only for the copy of a
+    /// list of pointers).
+    pub fn recent(&self) -> Vec<Arc<BatchRecord>> {
         self.recent.as_ref().map_or_else(Vec::new, |recent| {
             let recent = recent.lock().unwrap_or_else(|e| e.into_inner());
             recent.iter().rev().cloned().collect()

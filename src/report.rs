@@ -65,6 +65,10 @@ impl std::fmt::Display for TableError {
 struct Row {
     name: Word,
     count: isize,
+    /// Learned from a checkpoint, its count not applied yet: kept whatever the cache does.
+    pinned: bool,
+    /// The batch (by [`ResultTable::applied`]) whose names set this name.
+    named_in: u64,
 }
 
 /// Current counts, and what changed since the last report.
@@ -74,6 +78,8 @@ pub struct ResultTable {
     rows: HashMap<WordId, Row, RandomState>,
     /// Rows whose count is not zero.
     counting: usize,
+    /// Batches applied so far.
+    applied: u64,
     /// With `Emit::Changes`: each word changed since the last report, with its count then.
     changed: HashMap<WordId, isize, RandomState>,
     emit: Emit,
@@ -94,6 +100,7 @@ impl ResultTable {
         ResultTable {
             rows: HashMap::default(),
             counting: 0,
+            applied: 0,
             changed: HashMap::default(),
             emit,
             top,
@@ -126,7 +133,13 @@ impl ResultTable {
 
     /// The name of `id`, known before its counts arrive (a checkpoint's restored words).
     pub fn learn(&mut self, id: WordId, name: Word) {
-        self.rows.entry(id).or_insert(Row { name, count: 0 });
+        let row = self.rows.entry(id).or_insert(Row {
+            name,
+            count: 0,
+            pinned: false,
+            named_in: 0,
+        });
+        row.pinned = true;
     }
 
     /// Applies one batch: the names of the words that arrived in it, then each change to a
@@ -137,16 +150,33 @@ impl ResultTable {
         changes: Vec<(WordId, isize)>,
         mut each: Option<OnChange<'_>>,
     ) -> Result<(), TableError> {
+        self.applied += 1;
+        let batch = self.applied;
         for (id, name) in names {
             match self.rows.get_mut(&id) {
                 Some(row) if std::sync::Arc::ptr_eq(&row.name, &name) || *row.name == *name => {}
-                // A name kept after its word stopped counting may give way; a counted one not.
-                Some(row) if row.count != 0 || self.changed.contains_key(&id) => {
+                // A name kept after its word stopped counting may give way; not one that
+                // counts, is owed a report, waits for restored counts, or came in this batch.
+                Some(row)
+                    if row.count != 0
+                        || row.pinned
+                        || row.named_in == batch
+                        || self.changed.contains_key(&id) =>
+                {
                     return Err(TableError::Collision(row.name.clone(), name))
                 }
-                Some(row) => row.name = name,
+                Some(row) => {
+                    row.name = name;
+                    row.named_in = batch;
+                }
                 None => {
-                    self.rows.insert(id, Row { name, count: 0 });
+                    let row = Row {
+                        name,
+                        count: 0,
+                        pinned: false,
+                        named_in: batch,
+                    };
+                    self.rows.insert(id, row);
                 }
             }
         }
@@ -163,6 +193,7 @@ impl ResultTable {
             }
             let before = row.count;
             row.count += change;
+            row.pinned = false;
             let after = row.count;
             self.counting = self.counting + usize::from(after != 0) - usize::from(before != 0);
             if let Some(ranking) = &mut self.ranking {
@@ -190,7 +221,7 @@ impl ResultTable {
         if self.rows.len() > 2 * needed + NAMES_KEPT {
             let changed = &self.changed;
             self.rows
-                .retain(|id, row| row.count != 0 || changed.contains_key(id));
+                .retain(|id, row| row.count != 0 || row.pinned || changed.contains_key(id));
         }
         if self.rows.capacity() > 4 * self.rows.len() + 1024 {
             self.rows.shrink_to_fit();
@@ -327,6 +358,31 @@ mod tests {
         );
         let unnamed = table.apply(Vec::new(), vec![(WordId::of("zz"), 1)], None);
         assert_eq!(unnamed, Err(TableError::Unnamed(WordId::of("zz"))));
+    }
+
+    #[test]
+    fn two_new_words_with_one_id_in_one_batch_are_refused() {
+        let mut table = ResultTable::new(Emit::All, None);
+        let id = WordId::of("a");
+        let names = vec![(id, Word::from("a")), (id, Word::from("b"))];
+        let clash = table.apply(names, vec![(id, 2)], None);
+        assert!(matches!(clash, Err(TableError::Collision(..))));
+    }
+
+    #[test]
+    fn restored_names_wait_for_their_counts_however_many_batches_come_first() {
+        let mut table = ResultTable::new(Emit::All, None);
+        let words: Vec<String> = (0..6_000).map(|i| format!("r{i}")).collect();
+        for word in &words {
+            table.learn(WordId::of(word), Word::from(word.as_str()));
+        }
+        // The first restored batch holds a few of them; the cache of names is then far
+        // larger than what counts, but the learned names stay.
+        let first = vec![(WordId::of("r0"), 1)];
+        table.apply(Vec::new(), first, None).unwrap();
+        let rest = words[1..].iter().map(|w| (WordId::of(w), 1)).collect();
+        table.apply(Vec::new(), rest, None).unwrap();
+        assert_eq!(table.distinct(), 6_000);
     }
 
     #[test]

@@ -6,9 +6,11 @@
 //! - `GET /metrics`: Prometheus's text format, from [`Metrics`];
 //! - anything else: 404.
 //!
-//! The server runs on threads of its own (`tiny_http` accepts and parses; each response is
-//! written on a short-lived thread, at most [`MAX_RESPONDERS`] at once), and only reads what
-//! the reporter publishes: a slow or stuck client can delay other clients, never a batch.
+//! The server runs on threads of its own (`tiny_http` accepts and parses, with a thread per
+//! connection; each answer is written on a short-lived thread, at most [`MAX_RESPONDERS`] full
+//! answers at once), and only reads what the reporter publishes: a slow or stuck client delays
+//! nobody else and never a batch. It has no limit on connections of its own: serve it where
+//! its clients are trusted (loopback by default).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -22,7 +24,7 @@ use crate::duration::format_millis;
 use crate::error::Error;
 use crate::metrics::Metrics;
 
-/// Responses written at once; more requests meanwhile get 503.
+/// Full answers written at once; more requests meanwhile get 503.
 pub const MAX_RESPONDERS: usize = 32;
 
 const PAGE: &str = include_str!("../assets/ui/index.html");
@@ -113,20 +115,25 @@ pub fn serve(address: &str, metrics: Arc<Metrics>, job: &Job) -> Result<SocketAd
         .name("netwc:ui".into())
         .spawn(move || {
             for request in server.incoming_requests() {
-                if busy.fetch_add(1, Ordering::AcqRel) >= MAX_RESPONDERS {
-                    busy.fetch_sub(1, Ordering::AcqRel);
-                    let _ = request.respond(Response::from_string("busy").with_status_code(503));
-                    continue;
-                }
-                let (metrics, page, busy) = (metrics.clone(), page.clone(), busy.clone());
+                // Every answer is written on a thread of its own, so that a client that does
+                // not read stalls nobody else; past MAX_RESPONDERS full answers at once, the
+                // others get a short 503.
+                let full = busy.fetch_add(1, Ordering::AcqRel) < MAX_RESPONDERS;
+                let (metrics, page, done) = (metrics.clone(), page.clone(), busy.clone());
                 let spawned = std::thread::Builder::new()
                     .name("netwc:ui-response".into())
                     .spawn(move || {
-                        respond(request, &metrics, &page);
-                        busy.fetch_sub(1, Ordering::AcqRel);
+                        if full {
+                            respond(request, &metrics, &page);
+                        } else {
+                            let busy = Response::from_string("busy\n").with_status_code(503);
+                            let _ = request.respond(busy);
+                        }
+                        done.fetch_sub(1, Ordering::AcqRel);
                     });
                 if spawned.is_err() {
                     // The request went with the closure; its client sees the connection close.
+                    busy.fetch_sub(1, Ordering::AcqRel);
                     log!("the live view could not start a thread for a request");
                 }
             }

@@ -421,3 +421,58 @@ fn a_checkpoint_of_the_first_format_is_read() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_window_with_many_words_is_restored_whole() {
+    // The snapshot's oldest batch holds few words and the later ones thousands: restoring
+    // must keep every word's name until its batch's counts come back.
+    let line = |k: usize, words: usize| -> String {
+        let words: Vec<String> = (0..words).map(|i| format!("k{k}w{i}")).collect();
+        words.join(" ") + "\n"
+    };
+    let sizes = [5, 5, 5, 5, 5, 5, 5, 5, 100, 6_000, 6_000, 6_000];
+    let first: String = sizes.iter().enumerate().map(|(k, &n)| line(k, n)).collect();
+    let second = line(99, 10);
+    let dir = TempDir::new("window-many-words");
+    let state = dir.path("state");
+    let args = |port: u16| -> Vec<String> {
+        [
+            "127.0.0.1",
+            &port.to_string(),
+            "--batch-lines",
+            "1",
+            "--mode",
+            "window",
+            "--window",
+            "3",
+            "--format",
+            "tsv",
+            "--top",
+            "0",
+            "--stats",
+            "--checkpoint",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([state.display().to_string()])
+        .collect()
+    };
+    let mut child = netwc()
+        .args(args(serve(first.clone(), true)))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = stderr_lines(child.stderr.take().unwrap());
+    // Eleven batches reported (a snapshot after the tenth); the twelfth line's batch is open.
+    wait_for(&lines, "batch time=", 11);
+    send_signal(child.id(), "KILL");
+    child.wait().unwrap();
+    let output = run(netwc().args(args(serve(second.clone(), false))));
+    let stdout = stdout_of(&output);
+    // The last report is the window of the last three lines.
+    let batches = parse_tsv(&stdout);
+    let (_, last) = batches.iter().next_back().expect("a report");
+    let expected = oracle_totals(&[line(10, 6_000), line(11, 6_000), second].concat());
+    assert_eq!(*last, expected);
+}

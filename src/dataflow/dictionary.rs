@@ -57,8 +57,8 @@ pub struct Dictionary {
     entries: HashMap<Word, Entry, RandomState>,
     slots: Vec<Slot>,
     free: Vec<u32>,
-    /// Words counted in the batch drained last: the dictionary sweeps once it holds more than
-    /// twice as many (and more than [`SWEEP_ABOVE`]).
+    /// Words counted in the batches drained lately (decaying): the dictionary sweeps once it
+    /// holds more than twice as many (and more than [`SWEEP_ABOVE`]).
     recent: usize,
 }
 
@@ -82,8 +82,10 @@ impl Dictionary {
             // The first count of this word in this batch.
             let slot = &self.slots[entry.slot as usize];
             if entry.count != 0 {
-                let earlier = (epoch & !u64::from(u32::MAX)) | u64::from(entry.epoch);
-                spills.push((earlier, slot.name.clone(), entry.count));
+                // Open batches are never 2^31 apart: the low bits' difference is exact.
+                let apart = i64::from(low.wrapping_sub(entry.epoch) as i32);
+                let other = epoch.wrapping_sub(apart as u64);
+                spills.push((other, slot.name.clone(), entry.count));
             }
             entry.epoch = low;
             entry.count = count;
@@ -127,7 +129,9 @@ impl Dictionary {
         batch: &mut BatchWords,
         mut each: impl FnMut(WordId, &Word, isize),
     ) {
-        self.recent = batch.touched.len() + batch.spilled.len();
+        // Words of recent batches, decaying: an empty batch does not empty the dictionary.
+        let words = batch.touched.len() + batch.spilled.len();
+        self.recent = words.max(self.recent - self.recent / 8);
         for name in batch.touched.drain(..) {
             if let Some(entry) = self.entries.get_mut(&name) {
                 if entry.epoch == epoch as u32 && entry.count != 0 {
@@ -233,6 +237,20 @@ mod tests {
     }
 
     #[test]
+    fn a_spill_finds_its_batch_across_a_wrap_of_the_low_bits() {
+        let mut dictionary = Dictionary::default();
+        let (mut first, mut second) = (BatchWords::default(), BatchWords::default());
+        let mut spills = Vec::new();
+        let before = (5u64 << 32) - 1;
+        dictionary.add("a", 3, before, &mut first, &mut spills);
+        dictionary.add("a", 1, before + 1, &mut second, &mut spills);
+        assert_eq!(spills, [(before, Word::from("a"), 3)]);
+        // And back: the earlier batch sees the word again.
+        dictionary.add("a", 1, before, &mut first, &mut spills);
+        assert_eq!(spills[1], (before + 1, Word::from("a"), 1));
+    }
+
+    #[test]
     fn forgotten_words_come_back_with_their_id() {
         let mut dictionary = Dictionary::default();
         let mut batch = BatchWords::default();
@@ -246,12 +264,15 @@ mod tests {
         dictionary.sweep(2);
         // The dictionary is not yet twice the last batch: nothing is forgotten.
         assert_eq!(dictionary.entries.len(), SWEEP_ABOVE + 1);
-        dictionary.add("b", 1, 3, &mut batch, &mut spills);
-        drained(&mut dictionary, 3, &mut batch);
-        dictionary.sweep(3);
-        // Now the burst of batch 2 and "a" of batch 0 are forgotten; "b" stays.
+        // Small batches follow; what the dictionary expects decays, and then the burst of
+        // batch 2 and "a" of batch 0 are forgotten while "b" stays.
+        for epoch in 3..40 {
+            dictionary.add("b", 1, epoch, &mut batch, &mut spills);
+            drained(&mut dictionary, epoch, &mut batch);
+            dictionary.sweep(epoch);
+        }
         assert_eq!(dictionary.entries.len(), 1);
-        dictionary.add("a", 1, 4, &mut batch, &mut spills);
-        assert_eq!(drained(&mut dictionary, 4, &mut batch), [("a".into(), 1)]);
+        dictionary.add("a", 1, 40, &mut batch, &mut spills);
+        assert_eq!(drained(&mut dictionary, 40, &mut batch), [("a".into(), 1)]);
     }
 }

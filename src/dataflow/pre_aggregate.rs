@@ -53,6 +53,9 @@ impl RoundRobin {
     }
 }
 
+/// The most distinct words of one unfinished line whose counts wait for its end.
+pub const MAX_CARRIED_WORDS: usize = 1 << 20;
+
 /// The counts of a line's pieces that arrived before its end, on the worker that gets them all.
 #[derive(Default)]
 struct OpenLine {
@@ -135,6 +138,22 @@ pub fn pre_aggregate<'scope>(
                             }
                         });
                         line.tally += seen;
+                        if line.counts.len() > MAX_CARRIED_WORDS {
+                            // A line of endless new words: its words count where they
+                            // arrived, not where it ends, or memory would grow without bound.
+                            if let Some(line) = open_lines.remove(&chunk.reader) {
+                                for (word, count) in line.counts {
+                                    dictionary.add(
+                                        &word,
+                                        count,
+                                        epoch,
+                                        &mut entry.words,
+                                        &mut spills,
+                                    );
+                                }
+                                entry.tally += line.tally;
+                            }
+                        }
                         continue;
                     } else {
                         tokenizer.for_each_word(chunk, |word| {
