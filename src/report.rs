@@ -54,7 +54,7 @@ impl std::fmt::Display for TableError {
             ),
             TableError::Unnamed(id) => write!(
                 f,
-                "a count arrived for a word whose text never did ({id:?}); this is a bug in netwc (please report it)"
+                "a count arrived for a word whose text never did (id {id}); this is a bug in netwc (please report it)"
             ),
         }
     }

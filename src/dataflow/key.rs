@@ -28,6 +28,13 @@ impl WordId {
     }
 }
 
+impl std::fmt::Display for WordId {
+    /// The id as 32 hexadecimal digits.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:032x}", self.0)
+    }
+}
+
 impl Hash for WordId {
     /// One of the two hashes: the exchange routes by it without mixing 128 bits.
     fn hash<H: Hasher>(&self, state: &mut H) {
