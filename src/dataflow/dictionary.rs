@@ -20,6 +20,10 @@ use super::{Epoch, Word, WordId};
 /// Words the dictionary holds at least before it sweeps.
 const SWEEP_ABOVE: usize = 4096;
 
+/// A sweep keeps the words seen in this many of the latest batches: with small batches over a
+/// larger vocabulary, words come back soon, and re-adding them costs an allocation each.
+const KEEP_BATCHES: u64 = 4;
+
 /// One word's count, in the hash table beside its text: small, so that the table stays in
 /// cache as a plain `HashMap<String, usize>` count's would.
 #[derive(Debug)]
@@ -46,6 +50,21 @@ struct Slot {
 pub struct BatchWords {
     touched: Vec<Word>,
     spilled: Vec<(Word, isize)>,
+}
+
+impl BatchWords {
+    /// Empty, for reuse: a burst's capacity is given back.
+    pub fn emptied(mut self) -> BatchWords {
+        self.touched.clear();
+        self.spilled.clear();
+        if self.touched.capacity() > 4 * SWEEP_ABOVE {
+            self.touched = Vec::new();
+        }
+        if self.spilled.capacity() > SWEEP_ABOVE {
+            self.spilled = Vec::new();
+        }
+        self
+    }
 }
 
 /// A count that an entry held for an earlier batch, moved out (see [`Dictionary::add`]).
@@ -154,13 +173,16 @@ impl Dictionary {
         }
     }
 
-    /// Forgets the words not seen since `epoch` and not counted in an open batch, once the
-    /// dictionary holds more than twice the words of the batch drained last: what a burst
-    /// brought is forgotten soon after it, and sweeping costs in proportion to the batches.
+    /// Forgets the words not seen in the latest [`KEEP_BATCHES`] batches up to `epoch` and
+    /// not counted in an open batch, once the dictionary holds more than twice that many
+    /// batches' words: what a burst brought is forgotten soon after it, and sweeping costs in
+    /// proportion to the batches.
     pub fn sweep(&mut self, epoch: Epoch) {
-        if self.entries.len() < (2 * self.recent).max(SWEEP_ABOVE) {
+        let expected = 2 * KEEP_BATCHES as usize * self.recent;
+        if self.entries.len() < expected.max(SWEEP_ABOVE) {
             return;
         }
+        let epoch = epoch.saturating_sub(KEEP_BATCHES - 1);
         let (slots, free) = (&mut self.slots, &mut self.free);
         self.entries.retain(|_, entry| {
             let slot = &mut slots[entry.slot as usize];

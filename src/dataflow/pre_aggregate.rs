@@ -54,12 +54,16 @@ impl RoundRobin {
 }
 
 /// The most distinct words of one unfinished line whose counts wait for its end.
-pub const MAX_CARRIED_WORDS: usize = 1 << 20;
+/// The most bytes of distinct words of one unfinished line whose counts wait for its end
+/// (64 pieces' worth): past it, the counts so far go into the current batch.
+pub const MAX_CARRIED_BYTES: usize = 64 * crate::source::MAX_PENDING;
 
 /// The counts of a line's pieces that arrived before its end, on the worker that gets them all.
 #[derive(Default)]
 struct OpenLine {
     counts: HashMap<Word, isize, RandomState>,
+    /// The bytes of the distinct words in `counts`.
+    bytes: usize,
     tally: EpochTally,
 }
 
@@ -133,14 +137,16 @@ pub fn pre_aggregate<'scope>(
                             match line.counts.get_mut(word) {
                                 Some(count) => *count += 1,
                                 None => {
+                                    line.bytes += word.len();
                                     line.counts.insert(Word::from(word), 1);
                                 }
                             }
                         });
                         line.tally += seen;
-                        if line.counts.len() > MAX_CARRIED_WORDS {
-                            // A line of endless new words: its words count where they
-                            // arrived, not where it ends, or memory would grow without bound.
+                        if line.bytes > MAX_CARRIED_BYTES {
+                            // A line of endless new words: the counts so far go into this
+                            // batch and the rest of the line waits afresh, or memory would
+                            // grow without bound.
                             if let Some(line) = open_lines.remove(&chunk.reader) {
                                 for (word, count) in line.counts {
                                     dictionary.add(
@@ -198,7 +204,7 @@ pub fn pre_aggregate<'scope>(
                 });
                 drop((words, names));
                 tally_handle.session(&batch.tally_cap).give(batch.tally);
-                spare.push(batch.words);
+                spare.push(batch.words.emptied());
                 last_done = Some(epoch);
             }
             // The dictionary may forget what it has not seen lately (what open batches count
