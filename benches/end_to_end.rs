@@ -21,6 +21,7 @@
 //!   latency above with `--ui`.
 //!
 //! `NETWC_BIN` runs another netwc binary (to compare two builds in the same conditions);
+//! `NETWC_BENCH_ONLY=latency` runs the latency measurement alone;
 //! `NETWC_BENCH_DUMP=PATH` writes the stream to a file and stops.
 
 use std::collections::HashMap;
@@ -371,12 +372,15 @@ fn main() {
     }
     // What the live view costs: its metrics and recent batches are kept as the job runs.
     configs.push(("batch --ui", modes[0].1, "1", "100ms", &["--ui", "0"]));
+    // `NETWC_BENCH_ONLY=latency` runs the latency measurement alone.
+    let only_latency = std::env::var("NETWC_BENCH_ONLY").is_ok_and(|only| only == "latency");
+    let rounds = if only_latency { 0 } else { runs };
     let mut naive_rates = Vec::new();
     let mut tuned_rates = Vec::new();
     let mut rates = vec![Vec::new(); configs.len()];
     let mut rss = vec![Vec::new(); configs.len()];
     // Every configuration once per round, beside the baselines: all see the same machine.
-    for round in 0..runs {
+    for round in 0..rounds {
         let (port, server) = serve(text.clone());
         let (elapsed, counted) = naive_count(port);
         server.join().unwrap();
@@ -404,31 +408,33 @@ fn main() {
         }
         eprintln!("end_to_end: round {} of {runs} done", round + 1);
     }
-    let (naive_best, tuned_best) = (best(&naive_rates), best(&tuned_rates));
-    println!("| run | --batch | words/s best (median) | best ÷ naive best | best ÷ tuned best | peak RSS MiB |");
-    println!("|---|---|---|---|---|---|");
-    println!(
-        "| naive HashMap, 1 thread | – | {:.2}M ({:.2}M) | 1.00 | {:.2} | – |",
-        naive_best / 1e6,
-        median(&mut naive_rates) / 1e6,
-        naive_best / tuned_best
-    );
-    println!(
-        "| tuned HashMap, 1 thread | – | {:.2}M ({:.2}M) | {:.2} | 1.00 | – |",
-        tuned_best / 1e6,
-        median(&mut tuned_rates) / 1e6,
-        tuned_best / naive_best
-    );
-    for (i, (name, _, workers, batch, _)) in configs.iter().enumerate() {
-        let top = best(&rates[i]);
+    if !only_latency {
+        let (naive_best, tuned_best) = (best(&naive_rates), best(&tuned_rates));
+        println!("| run | --batch | words/s best (median) | best ÷ naive best | best ÷ tuned best | peak RSS MiB |");
+        println!("|---|---|---|---|---|---|");
         println!(
-            "| netwc {name} -w {workers} | {batch} | {:.2}M ({:.2}M) | {:.2} | {:.2} | {:.0} |",
-            top / 1e6,
-            median(&mut rates[i]) / 1e6,
-            top / naive_best,
-            top / tuned_best,
-            median(&mut rss[i])
+            "| naive HashMap, 1 thread | – | {:.2}M ({:.2}M) | 1.00 | {:.2} | – |",
+            naive_best / 1e6,
+            median(&mut naive_rates) / 1e6,
+            naive_best / tuned_best
         );
+        println!(
+            "| tuned HashMap, 1 thread | – | {:.2}M ({:.2}M) | {:.2} | 1.00 | – |",
+            tuned_best / 1e6,
+            median(&mut tuned_rates) / 1e6,
+            tuned_best / naive_best
+        );
+        for (i, (name, _, workers, batch, _)) in configs.iter().enumerate() {
+            let top = best(&rates[i]);
+            println!(
+                "| netwc {name} -w {workers} | {batch} | {:.2}M ({:.2}M) | {:.2} | {:.2} | {:.0} |",
+                top / 1e6,
+                median(&mut rates[i]) / 1e6,
+                top / naive_best,
+                top / tuned_best,
+                median(&mut rss[i])
+            );
+        }
     }
     // Millisecond batches with the input well below capacity: how soon is a word out?
     let (mut latencies, mut delays) = netwc_latency(text.clone(), 500_000, 5, &[]);
