@@ -294,6 +294,9 @@ fn help_lists_every_option() {
         "--hostfile",
         "--every-process-reads",
         "--connect-timeout",
+        "--checkpoint",
+        "--fsync",
+        "--ui",
     ] {
         assert!(help.contains(flag), "--help lacks {flag}");
     }
