@@ -6,7 +6,6 @@
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, ChildStdin, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::util::*;
@@ -29,20 +28,6 @@ fn spawn_with_stdin(args: &[&str]) -> (Child, ChildStdin) {
         .expect("netwc starts");
     let stdin = child.stdin.take().unwrap();
     (child, stdin)
-}
-
-/// A server that sends `text` to its one client and holds the connection open until the
-/// returned sender is dropped or used (or 30 s pass).
-fn holding_server(text: Vec<u8>) -> (u16, mpsc::Sender<()>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let (release, released) = mpsc::channel::<()>();
-    std::thread::spawn(move || {
-        let (mut stream, _) = listener.accept().unwrap();
-        stream.write_all(&text).unwrap();
-        let _ = released.recv_timeout(Duration::from_secs(30));
-    });
-    (port, release)
 }
 
 /// CPU seconds (user + system) that process `pid` has used so far.

@@ -1,26 +1,11 @@
 //! SIGTERM and SIGINT close the current batch, report it and exit 0; a second signal exits at
 //! once with 130.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
+use std::io::{BufRead, BufReader};
 use std::process::Stdio;
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::util::*;
-
-/// A server that sends `text` and then keeps the connection open until told to stop (or 30 s).
-fn holding_server(text: &'static [u8]) -> (u16, mpsc::Sender<()>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let (stop, stopped) = mpsc::channel::<()>();
-    std::thread::spawn(move || {
-        let (mut stream, _) = listener.accept().unwrap();
-        stream.write_all(text).unwrap();
-        let _ = stopped.recv_timeout(Duration::from_secs(30));
-    });
-    (port, stop)
-}
 
 fn graceful_stop_on(signal: &str) {
     let (port, stop) = holding_server(b"one two\ntwo three\nthree");

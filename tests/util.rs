@@ -437,3 +437,18 @@ pub fn hostfile(dir: &TempDir, n: usize) -> PathBuf {
         .collect();
     dir.write("hosts.txt", format!("# test cluster\n{lines}").as_bytes())
 }
+
+/// A server that sends `text` to its one client and holds the connection open until the
+/// returned sender is used or dropped (or 30 s pass).
+pub fn holding_server(text: impl Into<Vec<u8>>) -> (u16, std::sync::mpsc::Sender<()>) {
+    let text = text.into();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        stream.write_all(&text).unwrap();
+        let _ = released.recv_timeout(Duration::from_secs(30));
+    });
+    (port, release)
+}

@@ -1,7 +1,8 @@
 //! A worker's dictionary of the words it saw lately, which also counts them: text to the
-//! word's id and its count in the batch it was last seen in, side by side in one hash-table
-//! entry. A known word costs one hash lookup on borrowed bytes and one increment, no
-//! allocation: as fast as a plain hash-map count.
+//! word's count in the batch it was last seen in, in the hash-table entry beside the text (the
+//! id and the shared name sit in a side array, read once per batch). A known word costs one
+//! hash lookup on borrowed bytes and one increment, no allocation, in a table as small as a
+//! plain hash-map count's.
 //!
 //! Ids are hashes of the text ([`WordId`]), so the dictionary is only a cache: it forgets the
 //! words it has not seen lately ([`Dictionary::sweep`]) and memory stays flat under a stream

@@ -16,7 +16,7 @@ use timely::dataflow::StreamVec;
 
 use std::sync::Arc;
 
-use super::dictionary::{BatchWords, Dictionary};
+use super::dictionary::{BatchWords, Dictionary, Spill};
 use super::{ChunkProgress, Epoch, Word, WordId};
 use crate::source::Chunk;
 use crate::stats::EpochTally;
@@ -65,6 +65,22 @@ struct OpenLine {
     /// The bytes of the distinct words in `counts`.
     bytes: usize,
     tally: EpochTally,
+}
+
+impl OpenLine {
+    /// The waiting counts join batch `epoch` (the line ended there, or waited too long).
+    fn count_in(
+        self,
+        epoch: Epoch,
+        batch: &mut OpenEpoch,
+        dictionary: &mut Dictionary,
+        spills: &mut Vec<Spill>,
+    ) {
+        for (word, count) in self.counts {
+            dictionary.add(&word, count, epoch, &mut batch.words, spills);
+        }
+        batch.tally += self.tally;
+    }
 }
 
 /// One batch's words on one worker, held until the batch is complete.
@@ -148,16 +164,7 @@ pub fn pre_aggregate<'scope>(
                             // batch and the rest of the line waits afresh, or memory would
                             // grow without bound.
                             if let Some(line) = open_lines.remove(&chunk.reader) {
-                                for (word, count) in line.counts {
-                                    dictionary.add(
-                                        &word,
-                                        count,
-                                        epoch,
-                                        &mut entry.words,
-                                        &mut spills,
-                                    );
-                                }
-                                entry.tally += line.tally;
+                                line.count_in(epoch, entry, &mut dictionary, &mut spills);
                             }
                         }
                         continue;
@@ -172,10 +179,7 @@ pub fn pre_aggregate<'scope>(
                         .continues_line
                         .then(|| open_lines.remove(&chunk.reader));
                     if let Some(line) = ended.flatten() {
-                        for (word, count) in line.counts {
-                            dictionary.add(&word, count, epoch, &mut entry.words, &mut spills);
-                        }
-                        entry.tally += line.tally;
+                        line.count_in(epoch, entry, &mut dictionary, &mut spills);
                     }
                 }
                 for (earlier, word, count) in spills.drain(..) {

@@ -97,28 +97,6 @@ impl LineFramer {
         self.cut_words
     }
 
-    /// Reads once from `source` into the framer. Returns the number of bytes read (0 at end of
-    /// input) and any chunk that became complete.
-    pub fn read_from(
-        &mut self,
-        source: &mut impl std::io::Read,
-    ) -> std::io::Result<(usize, Option<Framed>)> {
-        let start = self.pending.len();
-        self.pending.resize(start + READ_SIZE, 0);
-        let read = loop {
-            match source.read(&mut self.pending[start..]) {
-                Ok(read) => break read,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    self.pending.truncate(start);
-                    return Err(e);
-                }
-            }
-        };
-        self.pending.truncate(start + read);
-        Ok((read, self.take_from(start)))
-    }
-
     /// Adds bytes; returns the chunk of whole lines they completed, if any.
     pub fn push(&mut self, bytes: &[u8]) -> Option<Framed> {
         let start = self.pending.len();
