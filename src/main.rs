@@ -6,6 +6,12 @@ use clap::{CommandFactory, Parser};
 use netwc::cli::Args;
 use netwc::Config;
 
+/// The allocator: jemalloc, which gives memory that netwc frees back to the system (see
+/// `.cargo/config.toml` for how promptly), so that a burst leaves no lasting mark.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() {
     // A panicking worker would leave its siblings waiting on its frontier forever: end the
     // whole process instead, as a runtime failure. In a cluster, timely's network threads

@@ -76,6 +76,9 @@ pub struct Dictionary {
     /// Words counted in the batches drained lately (decaying): the dictionary sweeps once it
     /// holds more than twice as many (and more than [`SWEEP_ABOVE`]).
     recent: usize,
+    /// The latest batch accounted in `recent`: batches after it that brought this worker no
+    /// words decay it too.
+    accounted: Option<Epoch>,
 }
 
 impl Dictionary {
@@ -146,8 +149,10 @@ impl Dictionary {
         mut each: impl FnMut(WordId, &Word, isize),
     ) {
         // Words of recent batches, decaying: an empty batch does not empty the dictionary.
+        self.pass_empty_batches_before(epoch);
         let words = batch.touched.len() + batch.spilled.len();
         self.recent = words.max(self.recent - self.recent / 8);
+        self.accounted = Some(epoch);
         for name in batch.touched.drain(..) {
             if let Some(entry) = self.entries.get_mut(&name) {
                 if entry.epoch == epoch as u32 && entry.count != 0 {
@@ -170,11 +175,31 @@ impl Dictionary {
         }
     }
 
+    /// Decays `recent` for the batches after the last one accounted and before `epoch`, which
+    /// brought this worker no words (a few dozen decay it to nothing).
+    fn pass_empty_batches_before(&mut self, epoch: Epoch) {
+        let empty = match self.accounted {
+            Some(accounted) => epoch.saturating_sub(accounted).saturating_sub(1),
+            None => 0,
+        };
+        for _ in 0..empty.min(64) {
+            self.recent -= self.recent / 8;
+        }
+    }
+
     /// Forgets the words not seen since `epoch` and not counted in an open batch, once the
     /// dictionary holds more than twice the words of the latest batches: what a burst brought
     /// is forgotten soon after it, and sweeping costs in proportion to the batches. (Keeping
     /// the words of the last few batches instead was measured: more memory, no faster.)
+    ///
+    /// Called whenever batches up to `epoch` are complete, also when they brought this worker
+    /// no words: a burst followed by silence is forgotten as well as one followed by other
+    /// words.
     pub fn sweep(&mut self, epoch: Epoch) {
+        if self.accounted.is_some_and(|accounted| accounted < epoch) {
+            self.pass_empty_batches_before(epoch + 1);
+            self.accounted = Some(epoch);
+        }
         if self.entries.len() < (2 * self.recent).max(SWEEP_ABOVE) {
             return;
         }
@@ -291,5 +316,24 @@ mod tests {
         assert_eq!(dictionary.entries.len(), 1);
         dictionary.add("a", 1, 40, &mut batch, &mut spills);
         assert_eq!(drained(&mut dictionary, 40, &mut batch), [("a".into(), 1)]);
+    }
+
+    #[test]
+    fn a_burst_followed_by_silence_is_forgotten() {
+        let mut dictionary = Dictionary::default();
+        let mut batch = BatchWords::default();
+        let mut spills = Vec::new();
+        for i in 0..4 * SWEEP_ABOVE {
+            dictionary.add(&format!("w{i}"), 1, 1, &mut batch, &mut spills);
+        }
+        drained(&mut dictionary, 1, &mut batch);
+        dictionary.sweep(1);
+        assert_eq!(dictionary.entries.len(), 4 * SWEEP_ABOVE);
+        // Batches complete that brought this worker nothing: no drain, only sweeps.
+        for epoch in 2..40 {
+            dictionary.sweep(epoch);
+        }
+        assert_eq!(dictionary.entries.len(), 0);
+        assert!(dictionary.slots.capacity() < SWEEP_ABOVE);
     }
 }

@@ -135,6 +135,7 @@ pub fn pre_aggregate<'scope>(
         let mut open_lines: BTreeMap<u64, OpenLine> = BTreeMap::new();
         let mut dictionary = Dictionary::default();
         let mut spills = Vec::new();
+        let mut swept_through = None;
         move |frontiers| {
             input.for_each(|cap, data| {
                 let Some(&epoch) = cap.least() else { return };
@@ -194,7 +195,6 @@ pub fn pre_aggregate<'scope>(
             let mut words_handle = words_output.activate();
             let mut names_handle = names_output.activate();
             let mut tally_handle = tally_output.activate();
-            let mut last_done = None;
             while let Some(entry) = open.first_entry() {
                 if frontier.less_equal(entry.key()) {
                     break;
@@ -209,12 +209,16 @@ pub fn pre_aggregate<'scope>(
                 drop((words, names));
                 tally_handle.session(&batch.tally_cap).give(batch.tally);
                 spare.push(batch.words.emptied());
-                last_done = Some(epoch);
             }
             // The dictionary may forget what it has not seen lately (what open batches count
-            // stays; long lines count by name).
-            if let Some(epoch) = last_done {
-                dictionary.sweep(epoch);
+            // stays; long lines count by name), also when the batches just completed brought
+            // this worker nothing.
+            let complete = frontier.frontier().first().map(|&next| next.checked_sub(1));
+            if let Some(Some(epoch)) = complete {
+                if swept_through != Some(epoch) {
+                    dictionary.sweep(epoch);
+                    swept_through = Some(epoch);
+                }
             }
         }
     });
