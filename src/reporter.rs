@@ -61,6 +61,11 @@ pub struct Reporter {
     table: ResultTable,
     /// Epochs this process closed, waiting for their report.
     closed: BTreeMap<Epoch, EpochMeta>,
+    /// How many of `closed` carried lines.
+    backlog: usize,
+    /// The latest epoch reported without printing its window (the slide had not elapsed): if
+    /// the input turns out to have ended with it, its window is printed then (SPEC 3).
+    owed: Option<Epoch>,
     next: Epoch,
     /// Other processes feed too: the last epoch is known from the gathered tallies.
     others_feed: bool,
@@ -134,6 +139,8 @@ impl Reporter {
                 }
             },
             closed: BTreeMap::new(),
+            backlog: 0,
+            owed: None,
             next: first_epoch,
             others_feed,
             summary: Summary::default(),
@@ -178,7 +185,14 @@ impl Reporter {
 
     /// Records that this process closed `epoch`.
     pub fn closed(&mut self, epoch: Epoch, meta: EpochMeta) {
+        self.backlog += usize::from(meta.lines > 0);
         self.closed.insert(epoch, meta);
+    }
+
+    /// Closed epochs that carried lines and wait for their report: what the workers still have
+    /// to count. The driver reads no more input while it is high (see `driver::MAX_BACKLOG`).
+    pub fn backlog(&self) -> usize {
+        self.backlog
     }
 
     /// One past the last epoch that may be reported: the open one while the driver runs
@@ -213,13 +227,20 @@ impl Reporter {
             let epoch = self.next;
             let bound = self.bound(open_epoch, end);
             if epoch >= bound || self.probe.less_equal(&epoch) {
+                let all_in = !self.others_feed || self.probe.done();
+                if end.is_some() && epoch >= bound && all_in {
+                    self.print_owed(bound)?;
+                }
                 return Ok(());
             }
             // Epochs that only other processes closed have no record here.
-            let meta = self
-                .closed
-                .remove(&epoch)
-                .unwrap_or_else(|| EpochMeta::opened(Instant::now()));
+            let meta = match self.closed.remove(&epoch) {
+                Some(meta) => {
+                    self.backlog -= usize::from(meta.lines > 0);
+                    meta
+                }
+                None => EpochMeta::opened(Instant::now()),
+            };
             let result = self.gathered.borrow_mut().take(epoch);
             let mut by_word = Vec::new();
             let mut note = |word: &Word, change: isize| by_word.push((word.clone(), change));
@@ -239,6 +260,7 @@ impl Reporter {
             if silent {
                 continue;
             }
+            self.owed = (!due).then_some(epoch);
             let time = self.clock.batch_name(epoch);
             if let Some(rows) = &rows {
                 self.printer.report(&mut self.out, &Report { time, rows })?;
@@ -263,6 +285,21 @@ impl Reporter {
                 .collect()
             });
         }
+    }
+
+    /// The input ended after the last epoch before `bound` was reported, and that report did
+    /// not print its window because the slide had not elapsed: prints it now, as the end of
+    /// input does when it is known in time.
+    fn print_owed(&mut self, bound: Epoch) -> Result<(), ReportFailure> {
+        let Some(epoch) = self.owed.take().filter(|&owed| owed + 1 == bound) else {
+            return Ok(());
+        };
+        let time = self.clock.batch_name(epoch);
+        let rows = self.table.report();
+        self.printer
+            .report(&mut self.out, &Report { time, rows: &rows })?;
+        self.out.flush()?;
+        Ok(())
     }
 
     /// Adds what was reported (batches, their lines and words) to a run's summary.

@@ -214,3 +214,27 @@ fn empty_batches_in_windows_and_totals() {
         &running,
     );
 }
+
+#[test]
+fn the_last_window_is_printed_when_the_input_ends_after_its_batch_was_counted() {
+    // Batches of 2 lines, a window of 3 reported every 2: batch 3's window is not due by the
+    // slide, but the input ends with it. The end comes well after batch 3 was counted (stdin
+    // stays open a while), and its window must still be printed.
+    let mut child = netwc()
+        .args(["--stdin", "--batch-lines", "2", "--format", "tsv"])
+        .args(["--mode", "window", "--window", "3", "--slide", "2"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    std::io::Write::write_all(&mut stdin, b"a\nb\na\nc\nd\na\n").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    drop(stdin);
+    let output = wait_output(child, RUN_LIMIT);
+    assert!(output.status.success());
+    let expected = "time\tword\tcount\n2\ta\t2\n2\tb\t1\n2\tc\t1\n\
+                    3\ta\t3\n3\tb\t1\n3\tc\t1\n3\td\t1\n";
+    assert_eq!(stdout_of(&output), expected);
+}

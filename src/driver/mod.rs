@@ -39,6 +39,13 @@ use in_flight::InFlight;
 /// to keep every worker busy, few enough that memory stays bounded when they fall behind.
 const IN_FLIGHT_PER_WORKER: u64 = 4;
 
+/// Closed batches that carried input and wait for their report, at most, before the reading
+/// worker takes no more input: when counting falls behind reading (small batches, many
+/// distinct words), the batches waiting to be counted would otherwise pile up in memory.
+/// Batches still close by the clock meanwhile (empty, they cost next to nothing), and the
+/// source's channel and TCP slow the producer as with [`IN_FLIGHT_PER_WORKER`].
+const MAX_BACKLOG: usize = 4;
+
 /// The longest the reading worker parks before it looks at signals and deadlines again.
 const MAX_PARK: Duration = Duration::from_millis(20);
 
@@ -187,7 +194,11 @@ impl Driver {
             }
             let signalled = self.shutdown.requested() || self.stop_signal.seen();
             let stop = deadline_passed || signalled;
-            let ended = !stop && self.take_events(self.max_in_flight);
+            let backlogged = self
+                .reporter
+                .as_ref()
+                .is_some_and(|reporter| reporter.backlog() >= MAX_BACKLOG);
+            let ended = !stop && !backlogged && self.take_events(self.max_in_flight);
             if ended || stop || self.batches_done {
                 if !ended {
                     // Every byte already read is counted, a partial line too.
