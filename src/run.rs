@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use crate::batching::BatchClock;
 use crate::checkpoint::Recovery;
 use crate::checkpoint::{self, Checkpoint};
-use crate::cluster::{self, Resume, Watchdog};
+use crate::cluster::{self, Resume};
 use crate::config::{Config, Source, StopAfter};
 use crate::dataflow::{self, ChunkProgress, StopSignal};
 use crate::driver::{Driver, Ends, Role};
@@ -117,59 +117,57 @@ pub fn run(config: Config) -> Result<Option<Summary>, Error> {
         shift: first.shift,
     }));
     let workers = config.workers;
-    let mut timely_config = timely::Config {
-        communication,
-        worker: timely::WorkerConfig::default(),
-    };
+    let mut worker_config = timely::WorkerConfig::default();
     // Arrangements keep merging while the workers are idle, so that what a batch or a window
     // retracted is also freed between batches, not only when later batches push merges along.
     differential_dataflow::configure(
-        &mut timely_config.worker,
+        &mut worker_config,
         &differential_dataflow::Config::default().idle_merge_effort(Some(IDLE_MERGE_EFFORT)),
     );
-    let watchdog = clustered.then(|| Watchdog::start(config.cluster.connect_timeout));
     let config = Arc::new(config);
-    let guards = timely::execute(timely_config, move |worker| {
-        let word_count = worker.next_dataflow_index();
-        let wc = dataflow::build(
-            worker,
-            tokenizer.clone(),
-            config.mode.retraction_delay(),
-            progress.clone(),
-        );
-        let mut stop = StopSignal::build(worker);
-        let first_of_process = worker.index() % workers == 0;
-        // The first worker of each reading process feeds the input; worker 0 reports.
-        let role = match (worker.index(), first_of_process && reads) {
-            (0, _) => Role::FeedAndReport,
-            (_, true) => Role::Feed,
-            (_, false) => {
-                // Open inputs here would hold the frontier back.
-                drop(wc.input);
-                drop(wc.restore);
-                drop(wc.control);
-                if first_of_process {
-                    // A process that reads nothing still hears signals for the whole job.
-                    pass_signals_on(worker, word_count, &mut stop, &stop_requests);
+    let guards = timely::execute::execute_from(
+        communication.builders,
+        communication.guard,
+        worker_config,
+        move |worker| {
+            let word_count = worker.next_dataflow_index();
+            let wc = dataflow::build(
+                worker,
+                tokenizer.clone(),
+                config.mode.retraction_delay(),
+                progress.clone(),
+            );
+            let mut stop = StopSignal::build(worker);
+            let first_of_process = worker.index() % workers == 0;
+            // The first worker of each reading process feeds the input; worker 0 reports.
+            let role = match (worker.index(), first_of_process && reads) {
+                (0, _) => Role::FeedAndReport,
+                (_, true) => Role::Feed,
+                (_, false) => {
+                    // Open inputs here would hold the frontier back.
+                    drop(wc.input);
+                    drop(wc.restore);
+                    drop(wc.control);
+                    if first_of_process {
+                        // A process that reads nothing still hears signals for the whole job.
+                        pass_signals_on(worker, word_count, &mut stop, &stop_requests);
+                    }
+                    stop.close();
+                    return Ok(None);
                 }
-                stop.close();
-                return Ok(None);
-            }
-        };
-        waker.register_current();
-        let ends = ends
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-            .expect("one worker per process feeds");
-        Driver::new(&config, wc, ends, stop, role)
-            .run(worker)
-            .map(Some)
-    })
+            };
+            waker.register_current();
+            let ends = ends
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take()
+                .expect("one worker per process feeds");
+            Driver::new(&config, wc, ends, stop, role)
+                .run(worker)
+                .map(Some)
+        },
+    )
     .map_err(|e| Error::runtime(format!("could not start the workers: {e}")))?;
-    if let Some(watchdog) = watchdog {
-        watchdog.connected();
-    }
     running.running();
 
     let mut summary = None;

@@ -1,13 +1,14 @@
-//! The meeting before timely connects: every process says who it is and how it was started,
-//! and all of them check that they agree and that nobody is missing.
+//! The meeting of the processes: every process says who it is and how it was started, all of
+//! them check that they agree and that nobody is missing, and the connections they met on are
+//! the ones timely then runs on.
 //!
 //! Process i listens on its own hostfile address and connects to every process j < i, as timely
-//! will. Each side sends a [`Hello`] line (JSON), reads the other's, and compares settings. Then
-//! each process closes its listener, so that the port is free for timely, and says `ready`; once
-//! every peer has said `ready`, all listeners are closed and timely can connect.
-
+//! would. Each side sends a [`Hello`] line (JSON), reads the other's, and compares settings. Then
+//! each process closes its listener and says `ready`; once every peer has said `ready`, the
+//! connections go to timely as they are (timely's own connecting sleeps a second whenever a
+//! peer is not there yet, which made every cluster start a second late).
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
@@ -49,14 +50,15 @@ struct Peer {
     writer: TcpStream,
 }
 
-/// Meets every other process or fails by `deadline`. Returns how process 0 resumes.
+/// Meets every other process or fails by `deadline`. Returns how process 0 resumes, and a
+/// connection to every other process, in process order (`None` at `me`), ready for timely.
 pub fn meet(
     me: usize,
     addresses: &[String],
     settings: &Settings,
     resume: Resume,
     deadline: Instant,
-) -> Result<Resume, Error> {
+) -> Result<(Resume, Vec<Option<TcpStream>>), Error> {
     let waited = deadline.saturating_duration_since(Instant::now());
     let listener = TcpListener::bind(&addresses[me]).map_err(|e| {
         Error::runtime(format!(
@@ -145,22 +147,48 @@ pub fn meet(
             crate::duration::format_millis(waited.as_millis() as u64)
         )));
     }
-    // Free the port for timely, then wait until every peer has freed its own.
+    // No one else may connect now; every peer says it has met everyone.
     drop(listener);
     for peer in peers.values_mut() {
-        let _ = peer.writer.write_all(b"ready\n");
+        let _ = peer.writer.write_all(READY);
     }
-    for (j, peer) in peers.iter_mut() {
-        let mut line = String::new();
-        let ready = peer.reader.read_line(&mut line).is_ok() && line == "ready\n";
-        if !ready {
-            return Err(Error::runtime(format!(
+    let mut connections: Vec<Option<TcpStream>> = (0..addresses.len()).map(|_| None).collect();
+    for (j, peer) in peers {
+        let stream = read_ready(peer.reader).ok_or_else(|| {
+            Error::runtime(format!(
                 "process {j} ({}) left the cluster during start",
-                addresses[*j]
-            )));
-        }
+                addresses[j]
+            ))
+        })?;
+        // As timely's own connections are: blocking, no timeout, no delay for small messages.
+        stream
+            .set_read_timeout(None)
+            .and_then(|()| stream.set_nodelay(true))
+            .map_err(|e| Error::runtime(format!("cluster connection to process {j}: {e}")))?;
+        connections[j] = Some(stream);
     }
-    Ok(first)
+    Ok((first, connections))
+}
+
+/// What each process says once it has met every other.
+const READY: &[u8] = b"ready\n";
+
+/// Reads a peer's `ready` and nothing after it (timely's first bytes may follow at once on the
+/// same connection), and returns the connection; `None` if the peer said something else or
+/// left.
+fn read_ready(mut reader: BufReader<TcpStream>) -> Option<TcpStream> {
+    let mut said = [0u8; READY.len()];
+    // The hello line's read may have taken the peer's `ready` along (nothing can follow it
+    // yet: the peer sends more only after it has read ours).
+    let buffered = reader.buffer().len().min(said.len());
+    said[..buffered].copy_from_slice(&reader.buffer()[..buffered]);
+    reader.consume(buffered);
+    if !reader.buffer().is_empty() {
+        return None;
+    }
+    let mut stream = reader.into_inner();
+    stream.read_exact(&mut said[buffered..]).ok()?;
+    (said == READY).then_some(stream)
 }
 
 fn try_connect(address: &str) -> Option<TcpStream> {

@@ -1,27 +1,28 @@
-//! Running one job over several processes: timely's own cluster, made safe to start.
+//! Running one job over several processes: timely's own cluster, made safe and quick to start.
 //!
-//! Before timely connects, the processes meet in a handshake on the hostfile addresses:
-//! each checks that the others run with the same settings (workers, mode, batching, counting
-//! rules) and that all of them arrive within `--connect-timeout`. Only then does timely
-//! connect, with its connection messages on stderr. A process that dies later ends the others
-//! through timely's closed sockets (see `main.rs` for the message they print).
+//! The processes meet in a handshake on the hostfile addresses: each checks that the others
+//! run with the same settings (workers, mode, batching, counting rules) and that all of them
+//! arrive within `--connect-timeout`. Timely then runs on the connections they met on. A
+//! process that dies later ends the others through timely's closed sockets (see `main.rs` for
+//! the message they print).
 
 mod handshake;
 
 pub use handshake::Resume;
 
+use std::any::Any;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+use timely::communication::allocator::zero_copy::initialize::initialize_networking_from_sockets;
+use timely::communication::allocator::ProcessBuilder;
+use timely::communication::{AllocatorBuilder, Hooks};
 use timely::CommunicationConfig;
 
 use crate::config::{ClusterConfig, Config, DEFAULT_BASE_PORT};
 use crate::error::Error;
 use crate::settings::Settings;
 use crate::tokenize::StopWords;
-
-/// How long a process waits after the handshake before timely connects (see [`join`]).
-const STAGGER: Duration = Duration::from_millis(100);
 
 /// The address of each process, from the hostfile or timely's defaults.
 pub fn addresses(cluster: &ClusterConfig) -> Result<Vec<String>, Error> {
@@ -87,21 +88,30 @@ fn address_list(addresses: &[String]) -> String {
     )
 }
 
-/// Meets the other processes, checks that they agree, and returns timely's configuration and
-/// how process 0 resumes from its checkpoint (`resume` is this process's own).
+/// How the workers of this process talk to each other and to the other processes: timely's
+/// allocators, and what must live as long as the workers (the network threads' guard).
+pub struct Communication {
+    pub builders: Vec<AllocatorBuilder>,
+    pub guard: Box<dyn Any + Send>,
+}
+
+/// Meets the other processes, checks that they agree, and returns the workers' communication
+/// and how process 0 resumes from its checkpoint (`resume` is this process's own).
 pub fn join(
     config: &Config,
     stop_words: &StopWords,
     resume: Resume,
-) -> Result<(CommunicationConfig, Resume), Error> {
+) -> Result<(Communication, Resume), Error> {
     let cluster = &config.cluster;
+    let failed = |e| Error::runtime(format!("could not start the workers: {e}"));
     if cluster.processes == 1 {
         let communication = if config.workers > 1 {
             CommunicationConfig::Process(config.workers)
         } else {
             CommunicationConfig::Thread
         };
-        return Ok((communication, resume));
+        let (builders, guard) = communication.try_build().map_err(failed)?;
+        return Ok((Communication { builders, guard }, resume));
     }
     let addresses = addresses(cluster)?;
     let deadline = Instant::now() + cluster.connect_timeout;
@@ -112,54 +122,32 @@ pub fn join(
         address_list(&addresses),
         crate::duration::format_millis(cluster.connect_timeout.as_millis() as u64)
     );
-    let first = handshake::meet(
+    let (first, connections) = handshake::meet(
         cluster.process,
         &addresses,
         &Settings::of(config, stop_words),
         resume,
         deadline,
     )?;
-    if cluster.process > 0 {
-        // Timely retries a refused connection only after a second: give the lower processes,
-        // which timely connects to, a moment to bind their listeners first.
-        std::thread::sleep(STAGGER);
-    }
-    let communication = CommunicationConfig::Cluster {
-        threads: config.workers,
-        process: cluster.process,
-        addresses,
-        report: false,
-        zerocopy: false,
-    };
-    Ok((communication, first))
-}
-
-/// Ends the process if timely has not connected the cluster within `timeout`: timely itself
-/// retries forever. Call [`Watchdog::connected`] once it has.
-pub struct Watchdog(std::sync::Arc<std::sync::atomic::AtomicBool>);
-
-impl Watchdog {
-    /// Starts watching.
-    pub fn start(timeout: Duration) -> Watchdog {
-        let connected = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let flag = connected.clone();
-        std::thread::spawn(move || {
-            std::thread::sleep(timeout);
-            if !flag.load(std::sync::atomic::Ordering::Acquire) {
-                log!(
-                    "error: the cluster did not connect within {}: a process stopped after the handshake, or its address is not reachable from here",
-                    crate::duration::format_millis(timeout.as_millis() as u64)
-                );
-                std::process::exit(1);
-            }
-        });
-        Watchdog(connected)
-    }
-
-    /// Timely is connected: stop watching.
-    pub fn connected(&self) {
-        self.0.store(true, std::sync::atomic::Ordering::Release);
-    }
+    let hooks = Hooks::default();
+    let local =
+        ProcessBuilder::new_typed_vector(config.workers, hooks.refill.clone(), hooks.spill.clone());
+    let (builders, guard) = initialize_networking_from_sockets(
+        local,
+        connections,
+        cluster.process,
+        config.workers,
+        hooks,
+    )
+    .map_err(|e| failed(e.to_string()))?;
+    let builders = builders.into_iter().map(AllocatorBuilder::Tcp).collect();
+    Ok((
+        Communication {
+            builders,
+            guard: Box::new(guard),
+        },
+        first,
+    ))
 }
 
 #[cfg(test)]
