@@ -21,7 +21,11 @@
 //!   latency above with `--ui`.
 //!
 //! `NETWC_BIN` runs another netwc binary (to compare two builds in the same conditions);
-//! `NETWC_BENCH_ONLY=latency` runs the latency measurement alone;
+//! `NETWC_BENCH_ONLY=latency` (or `throughput`) runs that measurement alone;
+//! `NETWC_BENCH_MODES` (`batch,window`), `NETWC_BENCH_WORKERS` (`1,2`; `PxW` runs a cluster of
+//! P processes of W workers on loopback) and `NETWC_BENCH_BATCHES` (`10ms,100ms,1s`) choose the
+//! configurations, `NETWC_BENCH_UI=0` leaves out the `--ui` run: a scaling run on a machine
+//! with many cores is `NETWC_BENCH_WORKERS=1,2,4,8,2x4 NETWC_BENCH_MODES=batch`;
 //! `NETWC_BENCH_DUMP=PATH` writes the stream to a file and stops.
 
 use std::collections::HashMap;
@@ -260,18 +264,53 @@ fn netwc_bin() -> String {
     std::env::var("NETWC_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_netwc").to_string())
 }
 
+/// How many processes and workers per process a run has: `N` (`-w N`) or `PxW` (`-n P -w W`).
+fn cluster_shape(workers: &str) -> (usize, &str) {
+    match workers.split_once('x') {
+        Some((processes, per_process)) => (processes.parse().expect("PxW"), per_process),
+        None => (1, workers),
+    }
+}
+
+/// Runs netwc (as one process, or as a cluster of processes on loopback) against the server
+/// on `port` until end of input: how long it took, process 0's peak RSS, the words it counted.
 fn netwc_run(port: u16, mode: &[&str], workers: &str, extra: &[&str]) -> NetwcRun {
+    let (processes, per_process) = cluster_shape(workers);
+    let hostfile = std::env::temp_dir().join(format!("netwc-bench-hosts-{}", std::process::id()));
+    if processes > 1 {
+        let hosts: String = (0..processes)
+            .map(|_| {
+                let free = TcpListener::bind("127.0.0.1:0").unwrap();
+                format!("127.0.0.1:{}\n", free.local_addr().unwrap().port())
+            })
+            .collect();
+        std::fs::write(&hostfile, hosts).unwrap();
+    }
     let start = Instant::now();
-    let mut child = Command::new(netwc_bin())
-        .args(["127.0.0.1", &port.to_string(), "-w", workers, "--stats"])
-        .args(extra)
-        .args(mode)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("netwc runs");
-    let pid = child.id();
-    let mut stderr = child.stderr.take().unwrap();
+    let mut children: Vec<_> = (0..processes)
+        .map(|process| {
+            let mut command = Command::new(netwc_bin());
+            command
+                .args(["127.0.0.1", &port.to_string(), "-w", per_process, "--stats"])
+                .args(extra)
+                .args(mode)
+                .stdout(Stdio::null())
+                .stderr(if process == 0 {
+                    Stdio::piped()
+                } else {
+                    Stdio::null()
+                });
+            if processes > 1 {
+                command
+                    .args(["-n", &processes.to_string(), "-p", &process.to_string()])
+                    .arg("--hostfile")
+                    .arg(&hostfile);
+            }
+            command.spawn().expect("netwc runs")
+        })
+        .collect();
+    let pid = children[0].id();
+    let mut stderr = children[0].stderr.take().unwrap();
     let log = std::thread::spawn(move || {
         let mut text = String::new();
         stderr.read_to_string(&mut text).unwrap();
@@ -279,7 +318,7 @@ fn netwc_run(port: u16, mode: &[&str], workers: &str, extra: &[&str]) -> NetwcRu
     });
     // VmHWM is the peak resident set; the last value read before exit is the run's peak.
     let mut peak_rss_kib = 0;
-    while child.try_wait().unwrap().is_none() {
+    while children[0].try_wait().unwrap().is_none() {
         if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
             if let Some(kib) = status
                 .lines()
@@ -291,7 +330,11 @@ fn netwc_run(port: u16, mode: &[&str], workers: &str, extra: &[&str]) -> NetwcRu
         }
         std::thread::sleep(Duration::from_millis(5));
     }
+    for child in &mut children {
+        child.wait().unwrap();
+    }
     let elapsed = start.elapsed();
+    let _ = std::fs::remove_file(&hostfile);
     let log = log.join().unwrap();
     let field = |line: &str, key: &str| -> Option<f64> {
         line.split_whitespace()
@@ -324,7 +367,18 @@ fn percentile(values: &mut [f64], p: f64) -> f64 {
 }
 
 /// A netwc run of the table: its name, mode flags, `-w`, `--batch` and further flags.
-type Config<'a> = (&'a str, &'a [&'a str], &'a str, &'a str, &'a [&'a str]);
+/// One netwc configuration: its name, mode flags, workers (`N` or `PxW`), batch, other flags.
+type Config<'a> = (&'a str, &'a [&'a str], String, String, &'a [&'a str]);
+
+/// A comma-separated list from the environment, or `default`.
+fn env_list(name: &str, default: &str) -> Vec<String> {
+    std::env::var(name)
+        .unwrap_or_else(|_| default.to_string())
+        .split(',')
+        .map(|item| item.trim().to_string())
+        .filter(|item| !item.is_empty())
+        .collect()
+}
 
 fn best(values: &[f64]) -> f64 {
     values.iter().copied().fold(0.0, f64::max)
@@ -362,16 +416,31 @@ fn main() {
         ("batch", &["--mode", "batch"]),
         ("window 1s", &["--mode", "window", "--window", "1s"]),
     ];
+    let only_modes = env_list("NETWC_BENCH_MODES", "batch,window");
     let mut configs: Vec<Config> = Vec::new();
     for (name, mode) in modes {
-        for workers in ["1", "2"] {
-            for batch in ["10ms", "100ms", "1s"] {
-                configs.push((name, mode, workers, batch, &[]));
+        if !only_modes
+            .iter()
+            .any(|only| name.starts_with(only.as_str()))
+        {
+            continue;
+        }
+        for workers in env_list("NETWC_BENCH_WORKERS", "1,2") {
+            for batch in env_list("NETWC_BENCH_BATCHES", "10ms,100ms,1s") {
+                configs.push((name, mode, workers.clone(), batch, &[]));
             }
         }
     }
     // What the live view costs: its metrics and recent batches are kept as the job runs.
-    configs.push(("batch --ui", modes[0].1, "1", "100ms", &["--ui", "0"]));
+    if std::env::var("NETWC_BENCH_UI").map_or(true, |ui| ui != "0") {
+        configs.push((
+            "batch --ui",
+            modes[0].1,
+            "1".into(),
+            "100ms".into(),
+            &["--ui", "0"],
+        ));
+    }
     // `NETWC_BENCH_ONLY=latency` runs the latency measurement alone.
     let only_latency = std::env::var("NETWC_BENCH_ONLY").is_ok_and(|only| only == "latency");
     let rounds = if only_latency { 0 } else { runs };
@@ -393,7 +462,7 @@ fn main() {
         tuned_rates.push(words as f64 / elapsed.as_secs_f64());
         for (i, (name, mode, workers, batch, extra)) in configs.iter().enumerate() {
             let (port, server) = serve(text.clone());
-            let args: Vec<&str> = ["--batch", batch]
+            let args: Vec<&str> = ["--batch", batch.as_str()]
                 .iter()
                 .chain(extra.iter())
                 .copied()
@@ -426,8 +495,14 @@ fn main() {
         );
         for (i, (name, _, workers, batch, _)) in configs.iter().enumerate() {
             let top = best(&rates[i]);
+            let (processes, per_process) = cluster_shape(workers);
+            let shape = if processes > 1 {
+                format!("-n {processes} -w {per_process}")
+            } else {
+                format!("-w {per_process}")
+            };
             println!(
-                "| netwc {name} -w {workers} | {batch} | {:.2}M ({:.2}M) | {:.2} | {:.2} | {:.0} |",
+                "| netwc {name} {shape} | {batch} | {:.2}M ({:.2}M) | {:.2} | {:.2} | {:.0} |",
                 top / 1e6,
                 median(&mut rates[i]) / 1e6,
                 top / naive_best,
@@ -435,6 +510,9 @@ fn main() {
                 median(&mut rss[i])
             );
         }
+    }
+    if std::env::var("NETWC_BENCH_ONLY").is_ok_and(|only| only == "throughput") {
+        return;
     }
     // Millisecond batches with the input well below capacity: how soon is a word out?
     let (mut latencies, mut delays) = netwc_latency(text.clone(), 500_000, 5, &[]);
