@@ -11,7 +11,7 @@
 //!   100ms and 1s. Rounds are interleaved (every configuration once per round,
 //!   `NETWC_BENCH_RUNS` rounds, default 3); the table gives the best and the median words/s
 //!   and the ratios of netwc's best to the best hash-map counts;
-//! - peak RSS (VmHWM) of those runs;
+//! - peak RSS (VmHWM) of those runs (of process 0 in a cluster);
 //! - latency with `--batch 1ms` under a steady 500,000 words/s sent in 10 ms bursts: the
 //!   server sends a marker line with each burst and notes when; the time each marker's row is
 //!   read from netwc's stdout, minus that, is the end-to-end latency (p50, p99). The same
@@ -278,11 +278,13 @@ fn netwc_run(port: u16, mode: &[&str], workers: &str, extra: &[&str]) -> NetwcRu
     let (processes, per_process) = cluster_shape(workers);
     let hostfile = std::env::temp_dir().join(format!("netwc-bench-hosts-{}", std::process::id()));
     if processes > 1 {
-        let hosts: String = (0..processes)
-            .map(|_| {
-                let free = TcpListener::bind("127.0.0.1:0").unwrap();
-                format!("127.0.0.1:{}\n", free.local_addr().unwrap().port())
-            })
+        // Free ports, all held until the hostfile is written, so that no two are the same.
+        let free: Vec<TcpListener> = (0..processes)
+            .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
+            .collect();
+        let hosts: String = free
+            .iter()
+            .map(|port| format!("127.0.0.1:{}\n", port.local_addr().unwrap().port()))
             .collect();
         std::fs::write(&hostfile, hosts).unwrap();
     }
@@ -366,7 +368,6 @@ fn percentile(values: &mut [f64], p: f64) -> f64 {
     values[((values.len() - 1) as f64 * p).round() as usize]
 }
 
-/// A netwc run of the table: its name, mode flags, `-w`, `--batch` and further flags.
 /// One netwc configuration: its name, mode flags, workers (`N` or `PxW`), batch, other flags.
 type Config<'a> = (&'a str, &'a [&'a str], String, String, &'a [&'a str]);
 

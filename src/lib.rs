@@ -17,7 +17,7 @@
 //!   current counts; `output`: the `spark`, `jsonl` and `tsv` formats.
 //! - `checkpoint`: `--checkpoint` (the write-ahead log, snapshots, the directory and its lock,
 //!   recovery; `checkpoint::durability` is what the driver and reporter call while running).
-//! - `cluster`: the handshake and timely's cluster configuration; `settings`: what processes
+//! - `cluster`: the handshake, whose connections timely's network runs on; `settings`: what processes
 //!   and checkpoints must agree on, in plain words.
 //! - `metrics`: what the job has done, in one place; `ui`: the live view (`--ui`).
 //! - `batching` (epochs, batch names, the clock), `tokenize` (lines to words), `numbers` and

@@ -6,11 +6,22 @@ use clap::{CommandFactory, Parser};
 use netwc::cli::Args;
 use netwc::Config;
 
-/// The allocator: jemalloc, which gives memory that netwc frees back to the system (see
-/// `.cargo/config.toml` for how promptly), so that a burst leaves no lasting mark.
+/// The allocator: jemalloc, which gives memory that netwc frees back to the system (glibc's
+/// malloc kept tens of MiB of a burst's freed pages in its arenas), so that a burst of fresh
+/// words that has left the window leaves no lasting mark (SPEC 7; `cargo bench --bench memory`).
 #[cfg(not(target_env = "msvc"))]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// jemalloc's settings, read by jemalloc from this symbol at start (its documented
+/// `malloc_conf`, named with the `_rjem_` prefix of the `tikv-jemalloc-sys` build; the variable
+/// `_RJEM_MALLOC_CONF` overrides it at run time): a background thread gives dirty pages back to
+/// the system after about a second, skipping the "muzzy" stage (jemalloc's default is 10 s, and
+/// only when the program allocates again, so an idle netwc would keep a burst's pages).
+#[cfg(not(target_env = "msvc"))]
+#[export_name = "_rjem_malloc_conf"]
+static MALLOC_CONF: Option<&'static u8> =
+    Some(&b"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0\0"[0]);
 
 fn main() {
     // A panicking worker would leave its siblings waiting on its frontier forever: end the

@@ -31,8 +31,9 @@ const IDLE_MERGE_EFFORT: isize = 100_000;
 pub fn run(config: Config) -> Result<Option<Summary>, Error> {
     let stop_words = load_stop_words(&config)?;
     let clustered = config.cluster.processes > 1;
-    // Timely prints its connection progress with `println!`: in a cluster, file descriptor 1
-    // goes to stderr and results go to a copy of the real stdout.
+    // Timely's network threads print with `println!` (a connection that breaks mid-message):
+    // in a cluster, file descriptor 1 goes to stderr and results go to a copy of the real
+    // stdout.
     let stdout = if clustered {
         Some(stdout_for_results()?)
     } else {
@@ -90,7 +91,7 @@ pub fn run(config: Config) -> Result<Option<Summary>, Error> {
                 BatchClock::resumed_at(config.batching, epoch).shift()
             }),
     };
-    let (communication, first) = cluster::join(&config, &stop_words, own)?;
+    let (links, first) = cluster::join(&config, &stop_words, own)?;
     if let Some(address) = live_view {
         let bound = ui::serve(address, metrics.clone(), &ui::Job::of(&config))?;
         log!("live view on http://{bound}/ (the batches at /api/batches, Prometheus metrics at /metrics)");
@@ -125,48 +126,45 @@ pub fn run(config: Config) -> Result<Option<Summary>, Error> {
         &differential_dataflow::Config::default().idle_merge_effort(Some(IDLE_MERGE_EFFORT)),
     );
     let config = Arc::new(config);
-    let guards = timely::execute::execute_from(
-        communication.builders,
-        communication.guard,
-        worker_config,
-        move |worker| {
-            let word_count = worker.next_dataflow_index();
-            let wc = dataflow::build(
-                worker,
-                tokenizer.clone(),
-                config.mode.retraction_delay(),
-                progress.clone(),
-            );
-            let mut stop = StopSignal::build(worker);
-            let first_of_process = worker.index() % workers == 0;
-            // The first worker of each reading process feeds the input; worker 0 reports.
-            let role = match (worker.index(), first_of_process && reads) {
-                (0, _) => Role::FeedAndReport,
-                (_, true) => Role::Feed,
-                (_, false) => {
-                    // Open inputs here would hold the frontier back.
-                    drop(wc.input);
-                    drop(wc.restore);
-                    drop(wc.control);
-                    if first_of_process {
-                        // A process that reads nothing still hears signals for the whole job.
-                        pass_signals_on(worker, word_count, &mut stop, &stop_requests);
-                    }
-                    stop.close();
-                    return Ok(None);
+    // Nothing that can fail comes between starting the network threads and the workers.
+    let (builders, network) = links.start()?;
+    let guards = timely::execute::execute_from(builders, network, worker_config, move |worker| {
+        let word_count = worker.next_dataflow_index();
+        let wc = dataflow::build(
+            worker,
+            tokenizer.clone(),
+            config.mode.retraction_delay(),
+            progress.clone(),
+        );
+        let mut stop = StopSignal::build(worker);
+        let first_of_process = worker.index() % workers == 0;
+        // The first worker of each reading process feeds the input; worker 0 reports.
+        let role = match (worker.index(), first_of_process && reads) {
+            (0, _) => Role::FeedAndReport,
+            (_, true) => Role::Feed,
+            (_, false) => {
+                // Open inputs here would hold the frontier back.
+                drop(wc.input);
+                drop(wc.restore);
+                drop(wc.control);
+                if first_of_process {
+                    // A process that reads nothing still hears signals for the whole job.
+                    pass_signals_on(worker, word_count, &mut stop, &stop_requests);
                 }
-            };
-            waker.register_current();
-            let ends = ends
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .take()
-                .expect("one worker per process feeds");
-            Driver::new(&config, wc, ends, stop, role)
-                .run(worker)
-                .map(Some)
-        },
-    )
+                stop.close();
+                return Ok(None);
+            }
+        };
+        waker.register_current();
+        let ends = ends
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .expect("one worker per process feeds");
+        Driver::new(&config, wc, ends, stop, role)
+            .run(worker)
+            .map(Some)
+    })
     .map_err(|e| Error::runtime(format!("could not start the workers: {e}")))?;
     running.running();
 

@@ -7,6 +7,7 @@
 //! each process closes its listener and says `ready`; once every peer has said `ready`, the
 //! connections go to timely as they are (timely's own connecting sleeps a second whenever a
 //! peer is not there yet, which made every cluster start a second late).
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream, ToSocketAddrs};

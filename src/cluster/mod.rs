@@ -11,6 +11,7 @@ mod handshake;
 pub use handshake::Resume;
 
 use std::any::Any;
+use std::net::TcpStream;
 use std::path::Path;
 use std::time::Instant;
 
@@ -88,30 +89,66 @@ fn address_list(addresses: &[String]) -> String {
     )
 }
 
-/// How the workers of this process talk to each other and to the other processes: timely's
-/// allocators, and what must live as long as the workers (the network threads' guard).
-pub struct Communication {
-    pub builders: Vec<AllocatorBuilder>,
-    pub guard: Box<dyn Any + Send>,
+/// How the workers of this process will talk to each other and to the other processes: within
+/// the process, or over the connections the handshake made.
+pub enum Links {
+    Local(CommunicationConfig),
+    Cluster {
+        /// A connection to every other process, in process order (`None` at `process`).
+        connections: Vec<Option<TcpStream>>,
+        process: usize,
+        workers: usize,
+    },
 }
 
-/// Meets the other processes, checks that they agree, and returns the workers' communication
-/// and how process 0 resumes from its checkpoint (`resume` is this process's own).
+/// Timely's allocators for this process's workers, and what must live as long as they do (the
+/// network threads' guard).
+pub type Started = (Vec<AllocatorBuilder>, Box<dyn Any + Send>);
+
+impl Links {
+    /// Starts timely's network threads (in a cluster) and returns the workers' allocators. Call
+    /// it just before the workers start: network threads whose workers never come panic, and
+    /// would hide the error that kept the workers from starting behind a lost connection.
+    pub fn start(self) -> Result<Started, Error> {
+        let failed = |e: String| Error::runtime(format!("could not start the workers: {e}"));
+        match self {
+            Links::Local(communication) => communication.try_build().map_err(failed),
+            Links::Cluster {
+                connections,
+                process,
+                workers,
+            } => {
+                let hooks = Hooks::default();
+                let local = ProcessBuilder::new_typed_vector(
+                    workers,
+                    hooks.refill.clone(),
+                    hooks.spill.clone(),
+                );
+                let (builders, guard) =
+                    initialize_networking_from_sockets(local, connections, process, workers, hooks)
+                        .map_err(|e| failed(e.to_string()))?;
+                let builders = builders.into_iter().map(AllocatorBuilder::Tcp).collect();
+                Ok((builders, Box::new(guard)))
+            }
+        }
+    }
+}
+
+/// Meets the other processes, checks that they agree, and returns how the workers will talk and
+/// how process 0 resumes from its checkpoint (`resume` is this process's own).
 pub fn join(
     config: &Config,
     stop_words: &StopWords,
     resume: Resume,
-) -> Result<(Communication, Resume), Error> {
+) -> Result<(Links, Resume), Error> {
     let cluster = &config.cluster;
-    let failed = |e| Error::runtime(format!("could not start the workers: {e}"));
     if cluster.processes == 1 {
         let communication = if config.workers > 1 {
             CommunicationConfig::Process(config.workers)
         } else {
             CommunicationConfig::Thread
         };
-        let (builders, guard) = communication.try_build().map_err(failed)?;
-        return Ok((Communication { builders, guard }, resume));
+        return Ok((Links::Local(communication), resume));
     }
     let addresses = addresses(cluster)?;
     let deadline = Instant::now() + cluster.connect_timeout;
@@ -129,25 +166,12 @@ pub fn join(
         resume,
         deadline,
     )?;
-    let hooks = Hooks::default();
-    let local =
-        ProcessBuilder::new_typed_vector(config.workers, hooks.refill.clone(), hooks.spill.clone());
-    let (builders, guard) = initialize_networking_from_sockets(
-        local,
+    let links = Links::Cluster {
         connections,
-        cluster.process,
-        config.workers,
-        hooks,
-    )
-    .map_err(|e| failed(e.to_string()))?;
-    let builders = builders.into_iter().map(AllocatorBuilder::Tcp).collect();
-    Ok((
-        Communication {
-            builders,
-            guard: Box::new(guard),
-        },
-        first,
-    ))
+        process: cluster.process,
+        workers: config.workers,
+    };
+    Ok((links, first))
 }
 
 #[cfg(test)]

@@ -21,6 +21,11 @@ use super::{Epoch, Word, WordId};
 /// Words the dictionary holds at least before it sweeps.
 const SWEEP_ABOVE: usize = 4096;
 
+/// Batches without words for this worker after which a sweep no longer keeps the words of the
+/// last batch it drained: a worker of many that gets words only every few batches keeps its
+/// common words, and a burst followed by silence is still forgotten.
+const KEEP_LAST_DRAINED: u64 = 8;
+
 /// One word's count, in the hash table beside its text: small, so that the table stays in
 /// cache as a plain `HashMap<String, usize>` count's would.
 #[derive(Debug)]
@@ -79,6 +84,8 @@ pub struct Dictionary {
     /// The latest batch accounted in `recent`: batches after it that brought this worker no
     /// words decay it too.
     accounted: Option<Epoch>,
+    /// The latest batch drained (one that brought this worker words).
+    drained: Option<Epoch>,
 }
 
 impl Dictionary {
@@ -153,6 +160,7 @@ impl Dictionary {
         let words = batch.touched.len() + batch.spilled.len();
         self.recent = words.max(self.recent - self.recent / 8);
         self.accounted = Some(epoch);
+        self.drained = Some(epoch);
         for name in batch.touched.drain(..) {
             if let Some(entry) = self.entries.get_mut(&name) {
                 if entry.epoch == epoch as u32 && entry.count != 0 {
@@ -187,10 +195,12 @@ impl Dictionary {
         }
     }
 
-    /// Forgets the words not seen since `epoch` and not counted in an open batch, once the
-    /// dictionary holds more than twice the words of the latest batches: what a burst brought
-    /// is forgotten soon after it, and sweeping costs in proportion to the batches. (Keeping
-    /// the words of the last few batches instead was measured: more memory, no faster.)
+    /// Forgets the words not counted in an open batch and not seen in the last batch drained
+    /// (or, once that is more than [`KEEP_LAST_DRAINED`] batches before `epoch`, not seen
+    /// since `epoch`), once the dictionary holds more than twice the words of the latest
+    /// batches: what a burst brought is forgotten soon after it, and sweeping costs in
+    /// proportion to the batches. (Keeping the words of the last few batches instead was
+    /// measured: more memory, no faster.)
     ///
     /// Called whenever batches up to `epoch` are complete, also when they brought this worker
     /// no words: a burst followed by silence is forgotten as well as one followed by other
@@ -203,10 +213,14 @@ impl Dictionary {
         if self.entries.len() < (2 * self.recent).max(SWEEP_ABOVE) {
             return;
         }
+        let since = match self.drained {
+            Some(drained) if epoch.saturating_sub(drained) <= KEEP_LAST_DRAINED => drained,
+            _ => epoch,
+        };
         let (slots, free) = (&mut self.slots, &mut self.free);
         self.entries.retain(|_, entry| {
             let slot = &mut slots[entry.slot as usize];
-            let keep = slot.last_seen >= epoch || entry.count != 0;
+            let keep = slot.last_seen >= since || entry.count != 0;
             if !keep {
                 slot.name = Word::from("");
                 free.push(entry.slot);
@@ -335,5 +349,26 @@ mod tests {
         }
         assert_eq!(dictionary.entries.len(), 0);
         assert!(dictionary.slots.capacity() < SWEEP_ABOVE);
+    }
+
+    #[test]
+    fn a_worker_that_gets_words_now_and_then_keeps_its_last_batch_for_a_while() {
+        let mut dictionary = Dictionary::default();
+        let mut batch = BatchWords::default();
+        let mut spills = Vec::new();
+        let words = 2 * SWEEP_ABOVE;
+        for i in 0..words {
+            dictionary.add(&format!("w{i}"), 1, 1, &mut batch, &mut spills);
+        }
+        drained(&mut dictionary, 1, &mut batch);
+        // Batches 2 to 7 bring this worker nothing; by 7 the dictionary is more than twice
+        // what it expects, but batch 1 was drained only six batches ago: its words stay.
+        for epoch in 2..=7 {
+            dictionary.sweep(epoch);
+        }
+        assert_eq!(dictionary.entries.len(), words);
+        // Past KEEP_LAST_DRAINED batches of silence they go.
+        dictionary.sweep(1 + KEEP_LAST_DRAINED + 1);
+        assert_eq!(dictionary.entries.len(), 0);
     }
 }

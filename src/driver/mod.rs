@@ -39,11 +39,14 @@ use in_flight::InFlight;
 /// to keep every worker busy, few enough that memory stays bounded when they fall behind.
 const IN_FLIGHT_PER_WORKER: u64 = 4;
 
-/// Closed batches that carried input and wait for their report, at most, before the reading
-/// worker takes no more input: when counting falls behind reading (small batches, many
-/// distinct words), the batches waiting to be counted would otherwise pile up in memory.
-/// Batches still close by the clock meanwhile (empty, they cost next to nothing), and the
-/// source's channel and TCP slow the producer as with [`IN_FLIGHT_PER_WORKER`].
+/// Closed batches that carried lines and wait for their report, at most, before the reading
+/// worker of process 0 (the one that reports) takes no more input: when counting falls behind
+/// reading (small batches, many distinct words), the batches waiting to be counted would
+/// otherwise pile up in memory. Batches still close by the clock meanwhile (empty, they cost
+/// next to nothing), and the source's channel and TCP slow the producer as with
+/// [`IN_FLIGHT_PER_WORKER`]. (Other processes that read, with `--every-process-reads`, are
+/// bounded by [`IN_FLIGHT_PER_WORKER`] alone; one step may close several batches, so the bound
+/// is a soft one.)
 const MAX_BACKLOG: usize = 4;
 
 /// The longest the reading worker parks before it looks at signals and deadlines again.
