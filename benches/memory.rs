@@ -91,6 +91,26 @@ fn netwc_bin() -> String {
     std::env::var("NETWC_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_netwc").to_string())
 }
 
+/// netwc reading from the server on `port` with 100 ms batches, `-w workers` and the mode's
+/// flags, printing little (the output is not what is measured).
+fn spawn_netwc(port: u16, workers: &str, flags: &[&str]) -> std::process::Child {
+    Command::new(netwc_bin())
+        .args([
+            "127.0.0.1",
+            &port.to_string(),
+            "--batch",
+            "100ms",
+            "-w",
+            workers,
+        ])
+        .args(["--format", "tsv", "--top", "1"])
+        .args(flags)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("netwc runs")
+}
+
 fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
@@ -128,28 +148,12 @@ fn main() {
     for (name, mode) in modes.into_iter().filter(|_| steady) {
         for workers in ["1", "2"] {
             let port = fresh_word_server();
-            let mut child = Command::new(netwc_bin())
-                .args([
-                    "127.0.0.1",
-                    &port.to_string(),
-                    "--batch",
-                    "100ms",
-                    "-w",
-                    workers,
-                ])
-                .args([
-                    "--duration",
-                    &format!("{secs}s"),
-                    "--format",
-                    "tsv",
-                    "--top",
-                    "1",
-                ])
-                .args(mode)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("netwc runs");
+            let duration = format!("{secs}s");
+            let flags: Vec<&str> = ["--duration", duration.as_str()]
+                .into_iter()
+                .chain(mode.iter().copied())
+                .collect();
+            let mut child = spawn_netwc(port, workers, &flags);
             let start = Instant::now();
             let at = |s: u64| {
                 let wait = Duration::from_secs(s).saturating_sub(start.elapsed());
@@ -175,22 +179,7 @@ fn main() {
     for workers in ["1", "2"] {
         let quiet = Duration::from_secs(6);
         let (port, sent_at) = burst_server(3, 400_000, quiet);
-        let mut child = Command::new(netwc_bin())
-            .args([
-                "127.0.0.1",
-                &port.to_string(),
-                "--batch",
-                "100ms",
-                "-w",
-                workers,
-            ])
-            .args([
-                "--mode", "window", "--window", "2s", "--format", "tsv", "--top", "1",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("netwc runs");
+        let mut child = spawn_netwc(port, workers, &["--mode", "window", "--window", "2s"]);
         // 5 s after a burst was sent, it has been counted, has left the 2 s window, and
         // differential has had time to merge it away.
         let mut after = Vec::new();

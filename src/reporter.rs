@@ -17,7 +17,7 @@ use crate::config::{Config, Mode};
 use crate::dataflow::{Epoch, Gathered, Word, WordId};
 use crate::metrics::{Metrics, TopRow, TOP_ROWS};
 use crate::output::{printer, Printer, Report};
-use crate::report::{ResultTable, TableError};
+use crate::report::{ResultTable, Rows, TableError};
 use crate::stats::{BatchStats, EpochTally, Summary};
 
 /// What the reading worker saw of an epoch, kept for its `--stats` line.
@@ -263,8 +263,7 @@ impl Reporter {
             self.owed = (!due).then_some(epoch);
             let time = self.clock.batch_name(epoch);
             if let Some(rows) = &rows {
-                self.printer.report(&mut self.out, &Report { time, rows })?;
-                self.out.flush()?;
+                self.print(time, rows)?;
             }
             hooks.printed(epoch, due);
             self.summary.batches += 1;
@@ -294,10 +293,13 @@ impl Reporter {
         let Some(epoch) = self.owed.take().filter(|&owed| owed + 1 == bound) else {
             return Ok(());
         };
-        let time = self.clock.batch_name(epoch);
         let rows = self.table.report();
-        self.printer
-            .report(&mut self.out, &Report { time, rows: &rows })?;
+        self.print(self.clock.batch_name(epoch), &rows)
+    }
+
+    /// Prints the report of the batch named `time`, and flushes it out at once.
+    fn print(&mut self, time: u64, rows: &Rows) -> Result<(), ReportFailure> {
+        self.printer.report(&mut self.out, &Report { time, rows })?;
         self.out.flush()?;
         Ok(())
     }

@@ -90,6 +90,9 @@ pub struct Dictionary {
     accounted: Option<Epoch>,
     /// The latest batch drained (one that brought this worker words).
     drained: Option<Epoch>,
+    /// The latest batch swept through: the operator calls [`Dictionary::sweep`] each time it
+    /// runs, and a batch is swept once.
+    swept: Option<Epoch>,
 }
 
 impl Dictionary {
@@ -210,6 +213,10 @@ impl Dictionary {
     /// no words: a burst followed by silence is forgotten as well as one followed by other
     /// words.
     pub fn sweep(&mut self, epoch: Epoch) {
+        if self.swept.is_some_and(|swept| swept >= epoch) {
+            return;
+        }
+        self.swept = Some(epoch);
         if self.accounted.is_some_and(|accounted| accounted < epoch) {
             self.pass_empty_batches_before(epoch + 1);
             self.accounted = Some(epoch);

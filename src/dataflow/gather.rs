@@ -8,6 +8,7 @@ use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::Operator;
 use timely::dataflow::StreamVec;
+use timely::ExchangeData;
 
 use super::{Epoch, Word, WordId};
 use crate::stats::EpochTally;
@@ -43,31 +44,41 @@ impl Gathered {
     }
 }
 
+/// Routes `stream` to worker 0, where `record` files each message, with its epoch, into
+/// `gathered`.
+fn gather<'scope, D: ExchangeData>(
+    stream: StreamVec<'scope, Epoch, D>,
+    name: &str,
+    gathered: Rc<RefCell<Gathered>>,
+    mut record: impl FnMut(&mut Gathered, Epoch, &mut Vec<D>) + 'static,
+) -> StreamVec<'scope, Epoch, ()> {
+    stream.unary::<CapacityContainerBuilder<Vec<()>>, _, _, _>(
+        Exchange::new(|_: &D| 0),
+        name,
+        move |_, _| {
+            move |input, _output| {
+                let mut gathered = gathered.borrow_mut();
+                input.for_each(|cap, data| {
+                    let Some(&epoch) = cap.least() else { return };
+                    record(&mut gathered, epoch, data);
+                });
+            }
+        },
+    )
+}
+
 /// Routes `count_total`'s output, `((word, count), time, diff)`, to worker 0 and records each
 /// as a change of `count * diff` to the word's count at that time.
 pub fn gather_counts<'scope>(
     counts: StreamVec<'scope, Epoch, ((WordId, isize), Epoch, isize)>,
     gathered: Rc<RefCell<Gathered>>,
 ) -> StreamVec<'scope, Epoch, ()> {
-    counts.unary::<CapacityContainerBuilder<Vec<()>>, _, _, _>(
-        Exchange::new(|_| 0),
-        "GatherCounts",
-        move |_, _| {
-            move |input, _output| {
-                let mut gathered = gathered.borrow_mut();
-                input.for_each(|_cap, data| {
-                    for ((id, count), epoch, diff) in data.drain(..) {
-                        gathered
-                            .by_epoch
-                            .entry(epoch)
-                            .or_default()
-                            .changes
-                            .push((id, count * diff));
-                    }
-                });
-            }
-        },
-    )
+    gather(counts, "GatherCounts", gathered, |gathered, _, data| {
+        for ((id, count), epoch, diff) in data.drain(..) {
+            let entry = gathered.by_epoch.entry(epoch).or_default();
+            entry.changes.push((id, count * diff));
+        }
+    })
 }
 
 /// Routes the names of each epoch's words to worker 0.
@@ -75,20 +86,14 @@ pub fn gather_names<'scope>(
     names: StreamVec<'scope, Epoch, (WordId, Word)>,
     gathered: Rc<RefCell<Gathered>>,
 ) -> StreamVec<'scope, Epoch, ()> {
-    names.unary::<CapacityContainerBuilder<Vec<()>>, _, _, _>(
-        Exchange::new(|_| 0),
-        "GatherNames",
-        move |_, _| {
-            move |input, _output| {
-                let mut gathered = gathered.borrow_mut();
-                input.for_each(|cap, data| {
-                    let Some(&epoch) = cap.least() else { return };
-                    let entry = gathered.by_epoch.entry(epoch).or_default();
-                    entry.names.append(data);
-                });
-            }
-        },
-    )
+    gather(names, "GatherNames", gathered, |gathered, epoch, data| {
+        gathered
+            .by_epoch
+            .entry(epoch)
+            .or_default()
+            .names
+            .append(data);
+    })
 }
 
 /// Routes each worker's per-epoch tally to worker 0 and sums them.
@@ -96,20 +101,15 @@ pub fn gather_tallies<'scope>(
     tallies: StreamVec<'scope, Epoch, EpochTally>,
     gathered: Rc<RefCell<Gathered>>,
 ) -> StreamVec<'scope, Epoch, ()> {
-    tallies.unary::<CapacityContainerBuilder<Vec<()>>, _, _, _>(
-        Exchange::new(|_| 0),
+    gather(
+        tallies,
         "GatherTallies",
-        move |_, _| {
-            move |input, _output| {
-                let mut gathered = gathered.borrow_mut();
-                input.for_each(|cap, data| {
-                    let Some(&epoch) = cap.least() else { return };
-                    gathered.last_epoch = gathered.last_epoch.max(Some(epoch));
-                    let entry = gathered.by_epoch.entry(epoch).or_default();
-                    for tally in data.drain(..) {
-                        entry.tally += tally;
-                    }
-                });
+        gathered,
+        |gathered, epoch, data| {
+            gathered.last_epoch = gathered.last_epoch.max(Some(epoch));
+            let entry = gathered.by_epoch.entry(epoch).or_default();
+            for tally in data.drain(..) {
+                entry.tally += tally;
             }
         },
     )

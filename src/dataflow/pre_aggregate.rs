@@ -135,7 +135,6 @@ pub fn pre_aggregate<'scope>(
         let mut open_lines: BTreeMap<u64, OpenLine> = BTreeMap::new();
         let mut dictionary = Dictionary::default();
         let mut spills = Vec::new();
-        let mut swept_through = None;
         move |frontiers| {
             input.for_each(|cap, data| {
                 let Some(&epoch) = cap.least() else { return };
@@ -213,12 +212,12 @@ pub fn pre_aggregate<'scope>(
             // The dictionary may forget what it has not seen lately (what open batches count
             // stays; long lines count by name), also when the batches just completed brought
             // this worker nothing.
-            let complete = frontier.frontier().first().map(|&next| next.checked_sub(1));
-            if let Some(Some(epoch)) = complete {
-                if swept_through != Some(epoch) {
-                    dictionary.sweep(epoch);
-                    swept_through = Some(epoch);
-                }
+            let complete = frontier
+                .frontier()
+                .first()
+                .and_then(|next| next.checked_sub(1));
+            if let Some(epoch) = complete {
+                dictionary.sweep(epoch);
             }
         }
     });
