@@ -58,7 +58,7 @@ pub use stats::Summary;
 /// The hot paths and the demo generator, for the benchmarks and examples; the job itself is
 /// [`run`] over a [`Config`].
 pub mod parts {
-    pub use crate::dataflow::WordId;
+    pub use crate::dataflow::{NameChange, WordId, WordKey};
     pub use crate::report::ResultTable;
     pub use crate::source::{Chunk, LineFramer, Zipf, MAX_PENDING, VOCABULARY};
     pub use crate::tokenize::{split_like_java, StopWords, Tokenizer};

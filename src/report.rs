@@ -1,10 +1,12 @@
 //! The table a report is read from: each word's current count, kept up to date from the
 //! changes the dataflow gathers on worker 0, and cut into the rows of one report.
 //!
-//! Counts are kept by word id; the names that arrive beside them are kept for as long as the
-//! word counts (and until the report that shows it dropping to 0), so that rows can be printed
-//! and ties ordered by the word. Two words with one id would show here as two names for an id
-//! while both count, and the table refuses that ([`TableError`]).
+//! Counts are kept by word id. A word's name comes from the workers' dictionaries, once per
+//! dictionary entry ([`NameChange`]): the table keeps a row for as long as a dictionary holds
+//! the word, the word counts, or its drop to 0 is owed a report, and forgets it then, so its
+//! size follows the dictionaries and the counts, nothing else. Two words with one id would show
+//! here as a second name for a row that is in use, and the table refuses that
+//! ([`TableError`]).
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::{BTreeSet, HashMap};
@@ -12,7 +14,7 @@ use std::collections::{BTreeSet, HashMap};
 use foldhash::fast::RandomState;
 
 use crate::config::Emit;
-use crate::dataflow::{Word, WordId};
+use crate::dataflow::{NameChange, Word, WordId};
 
 /// The rows of one report, in order: count descending, then word ascending (by code point).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -30,16 +32,13 @@ impl Rows {
     }
 }
 
-/// Names kept beyond those of words that count, before the others are forgotten.
-const NAMES_KEPT: usize = 4096;
-
 /// Called with each change of a batch, by word.
 pub type OnChange<'a> = &'a mut dyn FnMut(&Word, isize);
 
 /// What the table cannot do: count two words that share an id, or a word without its name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TableError {
-    /// Two different words arrived with the same id while both counted.
+    /// Two different words arrived with the same id while both were in use.
     Collision(Word, Word),
     /// A count arrived for a word whose name never did (a bug, reported rather than hidden).
     Unnamed(WordId),
@@ -60,26 +59,33 @@ impl std::fmt::Display for TableError {
     }
 }
 
-/// One word in the table: its name and its count now (0 for a word kept only by name).
+/// One word in the table: its name, its count now, and who else needs it.
 #[derive(Debug)]
 struct Row {
     name: Word,
     count: isize,
-    /// Learned from a checkpoint, its count not applied yet: kept whatever the cache does.
+    /// Dictionaries that hold the word (each said so once, and says when it forgets it).
+    held: u32,
+    /// Learned from a checkpoint, its count not applied yet: kept whatever else happens.
     pinned: bool,
-    /// The batch (by [`ResultTable::applied`]) whose names set this name.
-    named_in: u64,
+}
+
+impl Row {
+    /// Whether nothing needs the row any more (a change owed a report aside).
+    fn unused(&self) -> bool {
+        self.count == 0 && self.held == 0 && !self.pinned
+    }
 }
 
 /// Current counts, and what changed since the last report.
 #[derive(Debug)]
 pub struct ResultTable {
-    /// Every word that counts, and (as a cache) words that did lately: one lookup a change.
+    /// Every word that counts or that a dictionary holds: one lookup a change.
     rows: HashMap<WordId, Row, RandomState>,
     /// Rows whose count is not zero.
     counting: usize,
-    /// Batches applied so far.
-    applied: u64,
+    /// Rows that may have fallen out of use in the batch being applied.
+    unused: Vec<WordId>,
     /// With `Emit::Changes`: each word changed since the last report, with its count then.
     changed: HashMap<WordId, isize, RandomState>,
     emit: Emit,
@@ -89,8 +95,9 @@ pub struct ResultTable {
     ranking: Option<BTreeSet<(Reverse<isize>, Word)>>,
 }
 
-/// The order of rows: highest count first, ties by word.
-pub fn row_order(a: &(impl AsRef<str>, isize), b: &(impl AsRef<str>, isize)) -> Ordering {
+/// The order of rows: highest count first, ties by word (what [`SortKey::order`] does faster).
+#[cfg(test)]
+fn row_order(a: &(impl AsRef<str>, isize), b: &(impl AsRef<str>, isize)) -> Ordering {
     b.1.cmp(&a.1).then_with(|| a.0.as_ref().cmp(b.0.as_ref()))
 }
 
@@ -100,7 +107,7 @@ impl ResultTable {
         ResultTable {
             rows: HashMap::default(),
             counting: 0,
-            applied: 0,
+            unused: Vec::new(),
             changed: HashMap::default(),
             emit,
             top,
@@ -123,6 +130,11 @@ impl ResultTable {
         self.counting
     }
 
+    /// Rows kept: words that count, and words only a dictionary holds.
+    pub fn rows_kept(&self) -> usize {
+        self.rows.len()
+    }
+
     /// Every word with a non-zero count, and its count.
     pub fn counts(&self) -> impl Iterator<Item = (&Word, isize)> {
         self.rows
@@ -136,45 +148,42 @@ impl ResultTable {
         let row = self.rows.entry(id).or_insert(Row {
             name,
             count: 0,
+            held: 0,
             pinned: false,
-            named_in: 0,
         });
         row.pinned = true;
     }
 
-    /// Applies one batch: the names of the words that arrived in it, then each change to a
-    /// word's count. The changes, by name, go to `each` (for a checkpoint's history).
+    /// Applies one batch: what the dictionaries learned (names first, so that the batch's
+    /// counts find them), then each change to a word's count, then what the dictionaries
+    /// forgot. The changes, by name, go to `each` (for a checkpoint's history).
     pub fn apply(
         &mut self,
-        names: Vec<(WordId, Word)>,
+        names: Vec<(WordId, NameChange)>,
         changes: Vec<(WordId, isize)>,
         mut each: Option<OnChange<'_>>,
     ) -> Result<(), TableError> {
-        self.applied += 1;
-        let batch = self.applied;
-        for (id, name) in names {
+        let mut forgets = Vec::new();
+        for (id, change) in names {
+            let name = match change {
+                NameChange::Learn(name) => name,
+                NameChange::Forget => {
+                    forgets.push(id);
+                    continue;
+                }
+            };
             match self.rows.get_mut(&id) {
-                Some(row) if std::sync::Arc::ptr_eq(&row.name, &name) || *row.name == *name => {}
-                // A name kept after its word stopped counting may give way; not one that
-                // counts, is owed a report, waits for restored counts, or came in this batch.
-                Some(row)
-                    if row.count != 0
-                        || row.pinned
-                        || row.named_in == batch
-                        || self.changed.contains_key(&id) =>
-                {
-                    return Err(TableError::Collision(row.name.clone(), name))
+                Some(row) if std::sync::Arc::ptr_eq(&row.name, &name) || *row.name == *name => {
+                    row.held += 1;
                 }
-                Some(row) => {
-                    row.name = name;
-                    row.named_in = batch;
-                }
+                // A row is only kept while something uses it: another name is a collision.
+                Some(row) => return Err(TableError::Collision(row.name.clone(), name)),
                 None => {
                     let row = Row {
                         name,
                         count: 0,
+                        held: 1,
                         pinned: false,
-                        named_in: batch,
                     };
                     self.rows.insert(id, row);
                 }
@@ -195,6 +204,9 @@ impl ResultTable {
             row.count += change;
             row.pinned = false;
             let after = row.count;
+            if after == 0 {
+                self.unused.push(id);
+            }
             self.counting = self.counting + usize::from(after != 0) - usize::from(before != 0);
             if let Some(ranking) = &mut self.ranking {
                 if before != 0 {
@@ -208,20 +220,24 @@ impl ResultTable {
                 self.changed.entry(id).or_insert(before);
             }
         }
-        self.forget_names();
+        for id in forgets {
+            if let Some(row) = self.rows.get_mut(&id) {
+                row.held = row.held.saturating_sub(1);
+                self.unused.push(id);
+            }
+        }
+        self.drop_unused();
         Ok(())
     }
 
-    /// Rows of words that no longer count are kept as names (a word that comes back in the
-    /// next batch keeps its row) until there are twice as many rows as words that count or
-    /// are owed a report of their 0; then those are forgotten. After a burst has left (a
-    /// window, a batch), its memory is given back.
-    fn forget_names(&mut self) {
-        let needed = self.counting + self.changed.len();
-        if self.rows.len() > 2 * needed + NAMES_KEPT {
-            let changed = &self.changed;
-            self.rows
-                .retain(|id, row| row.count != 0 || row.pinned || changed.contains_key(id));
+    /// Forgets the rows that fell out of use, except those whose change a report still owes.
+    fn drop_unused(&mut self) {
+        for id in self.unused.drain(..) {
+            let remove =
+                self.rows.get(&id).is_some_and(Row::unused) && !self.changed.contains_key(&id);
+            if remove {
+                self.rows.remove(&id);
+            }
         }
         if self.rows.capacity() > 4 * self.rows.len() + 1024 {
             self.rows.shrink_to_fit();
@@ -259,7 +275,11 @@ impl ResultTable {
                     if row.count != before {
                         rows.push((row.name.clone(), row.count));
                     }
+                    if row.unused() {
+                        self.unused.push(id);
+                    }
                 }
+                self.drop_unused();
                 top_rows(rows, self.top, |row| row)
             }
         }
@@ -268,37 +288,79 @@ impl ResultTable {
 
 /// Sorts rows, keeping the first `top`; only the kept ones are turned into owned rows.
 fn top_rows<R: AsRef<str>>(
-    mut rows: Vec<(R, isize)>,
+    rows: Vec<(R, isize)>,
     top: Option<usize>,
     own: impl Fn((R, isize)) -> (Word, isize),
 ) -> Rows {
     let total = rows.len();
+    let mut keyed: Vec<SortKey<R>> = rows.into_iter().map(SortKey::of).collect();
     if let Some(top) = top {
-        if top < rows.len() {
+        if top < keyed.len() {
             if top > 0 {
-                rows.select_nth_unstable_by(top - 1, row_order);
+                keyed.select_nth_unstable_by(top - 1, SortKey::order);
             }
-            rows.truncate(top);
+            keyed.truncate(top);
         }
     }
-    rows.sort_unstable_by(row_order);
+    keyed.sort_unstable_by(SortKey::order);
     Rows {
-        rows: rows.into_iter().map(own).collect(),
+        rows: keyed
+            .into_iter()
+            .map(|key| own((key.word, key.count)))
+            .collect(),
         total,
+    }
+}
+
+/// A row with what orders it up front: most rows of a batch share a small count, and their
+/// words then differ in the first 8 bytes, compared as one integer without reading the text.
+struct SortKey<R> {
+    count: isize,
+    /// The word's first 8 bytes, big-endian, padded with zeros.
+    prefix: u64,
+    word: R,
+}
+
+impl<R: AsRef<str>> SortKey<R> {
+    fn of((word, count): (R, isize)) -> SortKey<R> {
+        let bytes = word.as_ref().as_bytes();
+        let mut head = [0u8; 8];
+        let n = bytes.len().min(8);
+        head[..n].copy_from_slice(&bytes[..n]);
+        SortKey {
+            count,
+            prefix: u64::from_be_bytes(head),
+            word,
+        }
+    }
+
+    /// Highest count first, ties by word: padding with zeros keeps byte order, and equal prefixes (which include a
+    /// word and its extension by NUL bytes) fall back to the whole words.
+    fn order(a: &SortKey<R>, b: &SortKey<R>) -> Ordering {
+        b.count
+            .cmp(&a.count)
+            .then(a.prefix.cmp(&b.prefix))
+            .then_with(|| a.word.as_ref().cmp(b.word.as_ref()))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dataflow::WordKey;
+
+    fn id(word: &str) -> WordId {
+        WordKey::from_seed([3; 16]).id(word)
+    }
+
+    fn learn(word: &str) -> (WordId, NameChange) {
+        (id(word), NameChange::Learn(Word::from(word)))
+    }
 
     /// Applies `pairs` as one batch, each word's name arriving with it.
     fn apply(table: &mut ResultTable, pairs: &[(&str, isize)]) {
-        let names = pairs
-            .iter()
-            .map(|(w, _)| (WordId::of(w), Word::from(*w)))
-            .collect();
-        let changes = pairs.iter().map(|(w, c)| (WordId::of(w), *c)).collect();
+        let names = pairs.iter().map(|(w, _)| learn(w)).collect();
+        let changes = pairs.iter().map(|(w, c)| (id(w), *c)).collect();
         table.apply(names, changes, None).unwrap();
     }
 
@@ -317,6 +379,26 @@ mod tests {
             table.report().rows,
             rows(&[("c", 5), ("a", 2), ("b", 2), ("z", 1), ("é", 1)])
         );
+    }
+
+    #[test]
+    fn words_sharing_their_first_bytes_sort_by_the_whole_word() {
+        let mut table = ResultTable::new(Emit::All, None);
+        let words = [
+            ("abcdefgh2", 1),
+            ("abcdefgh", 1),
+            ("abcdefgh\0", 1),
+            ("abcdefgh1", 1),
+            ("ab", 1),
+            ("ab\0", 1),
+            ("a", 1),
+            ("\u{10000}", 1),
+            ("\u{ffff}", 1),
+        ];
+        apply(&mut table, &words);
+        let mut expected = rows(&words);
+        expected.sort_by(row_order);
+        assert_eq!(table.report().rows, expected);
     }
 
     #[test]
@@ -351,21 +433,25 @@ mod tests {
     fn two_words_with_one_id_are_refused() {
         let mut table = ResultTable::new(Emit::All, None);
         apply(&mut table, &[("a", 1)]);
-        let clash = table.apply(vec![(WordId::of("a"), Word::from("b"))], Vec::new(), None);
+        let clash = table.apply(
+            vec![(id("a"), NameChange::Learn(Word::from("b")))],
+            Vec::new(),
+            None,
+        );
         assert_eq!(
             clash,
             Err(TableError::Collision(Word::from("a"), Word::from("b")))
         );
-        let unnamed = table.apply(Vec::new(), vec![(WordId::of("zz"), 1)], None);
-        assert_eq!(unnamed, Err(TableError::Unnamed(WordId::of("zz"))));
+        let unnamed = table.apply(Vec::new(), vec![(id("zz"), 1)], None);
+        assert_eq!(unnamed, Err(TableError::Unnamed(id("zz"))));
     }
 
     #[test]
     fn two_new_words_with_one_id_in_one_batch_are_refused() {
         let mut table = ResultTable::new(Emit::All, None);
-        let id = WordId::of("a");
-        let names = vec![(id, Word::from("a")), (id, Word::from("b"))];
-        let clash = table.apply(names, vec![(id, 2)], None);
+        let a = id("a");
+        let names = vec![learn("a"), (a, NameChange::Learn(Word::from("b")))];
+        let clash = table.apply(names, vec![(a, 2)], None);
         assert!(matches!(clash, Err(TableError::Collision(..))));
     }
 
@@ -374,13 +460,13 @@ mod tests {
         let mut table = ResultTable::new(Emit::All, None);
         let words: Vec<String> = (0..6_000).map(|i| format!("r{i}")).collect();
         for word in &words {
-            table.learn(WordId::of(word), Word::from(word.as_str()));
+            table.learn(id(word), Word::from(word.as_str()));
         }
         // The first restored batch holds a few of them; the cache of names is then far
         // larger than what counts, but the learned names stay.
-        let first = vec![(WordId::of("r0"), 1)];
+        let first = vec![(id("r0"), 1)];
         table.apply(Vec::new(), first, None).unwrap();
-        let rest = words[1..].iter().map(|w| (WordId::of(w), 1)).collect();
+        let rest = words[1..].iter().map(|w| (id(w), 1)).collect();
         table.apply(Vec::new(), rest, None).unwrap();
         assert_eq!(table.distinct(), 6_000);
     }
@@ -405,5 +491,63 @@ mod tests {
         apply(&mut table, &[("a", -2), ("b", -1), ("b", 1), ("c", 3)]);
         assert_eq!(table.report().rows, rows(&[("c", 3), ("a", 0)]));
         assert_eq!(table.report().rows, rows(&[]));
+    }
+}
+
+#[cfg(test)]
+mod lifetime_tests {
+    use super::*;
+    use crate::dataflow::WordKey;
+
+    fn id(word: &str) -> WordId {
+        WordKey::from_seed([4; 16]).id(word)
+    }
+
+    #[test]
+    fn a_row_lives_while_a_dictionary_holds_it_or_it_counts() {
+        let mut table = ResultTable::new(Emit::All, None);
+        let learn = |w: &str| (id(w), NameChange::Learn(Word::from(w)));
+        // Two dictionaries learn "a"; it counts 3, then drops to 0.
+        table
+            .apply(vec![learn("a"), learn("a")], vec![(id("a"), 3)], None)
+            .unwrap();
+        table.apply(Vec::new(), vec![(id("a"), -3)], None).unwrap();
+        assert_eq!(table.rows_kept(), 1);
+        // One forgets: still held by the other, and its count comes back by id alone.
+        table
+            .apply(vec![(id("a"), NameChange::Forget)], Vec::new(), None)
+            .unwrap();
+        table.apply(Vec::new(), vec![(id("a"), 1)], None).unwrap();
+        assert_eq!(table.report().rows, vec![(Word::from("a"), 1)]);
+        // The other forgets while it still counts: kept until the count is gone.
+        table
+            .apply(vec![(id("a"), NameChange::Forget)], Vec::new(), None)
+            .unwrap();
+        assert_eq!(table.rows_kept(), 1);
+        table.apply(Vec::new(), vec![(id("a"), -1)], None).unwrap();
+        assert_eq!(table.rows_kept(), 0);
+        // Now another word may take the id without a collision.
+        table
+            .apply(
+                vec![(id("a"), NameChange::Learn(Word::from("b")))],
+                Vec::new(),
+                None,
+            )
+            .unwrap();
+    }
+
+    #[test]
+    fn a_word_that_dropped_to_zero_waits_for_its_report() {
+        let mut table = ResultTable::new(Emit::Changes, None);
+        let learn = |w: &str| (id(w), NameChange::Learn(Word::from(w)));
+        table
+            .apply(vec![learn("a")], vec![(id("a"), 2)], None)
+            .unwrap();
+        table.report();
+        let forget = vec![(id("a"), NameChange::Forget)];
+        table.apply(forget, vec![(id("a"), -2)], None).unwrap();
+        assert_eq!(table.rows_kept(), 1);
+        assert_eq!(table.report().rows, vec![(Word::from("a"), 0)]);
+        assert_eq!(table.rows_kept(), 0);
     }
 }

@@ -11,7 +11,7 @@ use crate::checkpoint::Recovery;
 use crate::checkpoint::{self, Checkpoint};
 use crate::cluster::{self, Resume};
 use crate::config::{Config, Source, StopAfter};
-use crate::dataflow::{self, ChunkProgress, StopSignal};
+use crate::dataflow::{self, ChunkProgress, StopSignal, WordKey};
 use crate::driver::{Driver, Ends, Role};
 use crate::error::Error;
 use crate::metrics::Metrics;
@@ -90,6 +90,7 @@ pub fn run(config: Config) -> Result<Option<Summary>, Error> {
             .map_or(0, |epoch| {
                 BatchClock::resumed_at(config.batching, epoch).shift()
             }),
+        word_key: WordKey::random().map_err(Error::runtime)?,
     };
     let (links, first) = cluster::join(&config, &stop_words, own)?;
     if let Some(address) = live_view {
@@ -135,6 +136,7 @@ pub fn run(config: Config) -> Result<Option<Summary>, Error> {
             tokenizer.clone(),
             config.mode.retraction_delay(),
             progress.clone(),
+            first.word_key,
         );
         let mut stop = StopSignal::build(worker);
         let first_of_process = worker.index() % workers == 0;

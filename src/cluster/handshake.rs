@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use crate::dataflow::WordKey;
 use crate::error::Error;
 use crate::settings::Settings;
 
@@ -43,6 +44,10 @@ pub struct Resume {
     /// same in every process, or their batches would not line up.
     #[serde(default)]
     pub shift: u64,
+    /// The job's key for word ids, drawn by process 0 (see `dataflow::WordKey`): every worker
+    /// of every process must hash words alike.
+    #[serde(default)]
+    pub word_key: WordKey,
 }
 
 /// One peer's connection and what it said.

@@ -1,87 +1,95 @@
-//! A worker's dictionary of the words it saw lately, which also counts them: text to the
-//! word's count in the batch it was last seen in, in the hash-table entry beside the text (the
-//! id and the shared name sit in a side array, read once per batch). A known word costs one
-//! hash lookup on borrowed bytes and one increment, no allocation, in a table about as small
-//! as a plain hash-map count's; a word of up to 24 bytes is stored in the table itself, so the
-//! lookup compares bytes there without following a pointer (measured: 7 % faster at `-w 1`).
+//! A worker's dictionary of the words it saw lately, which also counts them per batch.
 //!
-//! Ids are hashes of the text ([`WordId`]), so the dictionary is only a cache: it forgets the
-//! words it has not seen lately ([`Dictionary::sweep`]) and memory stays flat under a stream
-//! of ever-new words; a word that comes back simply gets an entry again, with the same id.
+//! Text maps to an entry in one hash table: the word's id, and where the word stands in the
+//! list of the batch it last turned up in. A batch lists each of its words once, with the id
+//! and the count, in the order they first turned up; a word counts by adding one there. So a
+//! word costs one hash lookup on borrowed bytes (a word of up to 24 bytes is stored in the
+//! table itself: no pointer to follow) and one increment in a list that is in cache, with no
+//! allocation; and draining a batch reads its list in order, without touching the table or
+//! the text at all.
 //!
-//! An entry counts for one batch at a time. When a word turns up in another batch while the
-//! first is still open (batches overlap when several processes feed), the first batch's count
-//! is moved out to that batch's `spilled` list, and counting goes on for the new one.
+//! Ids are keyed hashes of the text ([`WordId`]), so the dictionary is only a cache: it
+//! forgets the words it has not seen lately ([`Dictionary::sweep`]) and memory stays flat
+//! under a stream of ever-new words; a word that comes back gets an entry again, with the same
+//! id. Worker 0 needs a word's text to print it: the dictionary hands each entry's name over
+//! when it makes the entry and says when it forgets it ([`NameChange`]), so worker 0 keeps a
+//! name exactly as long as some dictionary or count needs it.
+//!
+//! A word that turns up in another batch while the first is still open (the reading worker
+//! hands out the next batch's lines before this worker learns that the current one is
+//! complete) is listed in both, each with its own count.
 
 use std::collections::HashMap;
 
 use compact_str::CompactString;
 use foldhash::fast::RandomState;
+use serde::{Deserialize, Serialize};
 
-use super::{Epoch, Word, WordId};
+use super::{Epoch, Word, WordId, WordKey};
 
 /// Words the dictionary holds at least before it sweeps.
 const SWEEP_ABOVE: usize = 4096;
+
+/// Bytes of text past which the dictionary sweeps whatever its number of words (a few long
+/// words weigh as much as many short ones); past twice this it keeps only the words of open
+/// batches.
+pub const SWEEP_ABOVE_BYTES: usize = 32 << 20;
 
 /// Batches without words for this worker after which a sweep no longer keeps the words of the
 /// last batch it drained: a worker of many that gets words only every few batches keeps its
 /// common words, and a burst followed by silence is still forgotten.
 const KEEP_LAST_DRAINED: u64 = 8;
 
-/// One word's count, in the hash table beside its text: small, so that the table stays in
-/// cache as a plain `HashMap<String, usize>` count's would.
-#[derive(Debug)]
+/// What worker 0 learns of a dictionary's entries, so that it holds each name as long as a
+/// dictionary does (or a count needs it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NameChange {
+    /// A dictionary made an entry for the word with this name.
+    Learn(Word),
+    /// A dictionary forgot its entry for the word.
+    Forget,
+}
+
+/// A word's entry, beside its text in the hash table.
+#[derive(Debug, Clone, Copy)]
 struct Entry {
-    count: isize,
-    /// The batch `count` is for (its low 32 bits: open batches are never that far apart).
-    epoch: u32,
-    /// Where the rest of the word's entry is.
-    slot: u32,
-}
-
-/// The rest of a word's entry, needed once per batch, not once per word.
-#[derive(Debug)]
-struct Slot {
     id: WordId,
-    /// The word again (the key's own `Arc`), so that a batch's list can share it.
-    name: Word,
-    /// The latest batch the word was counted in (set when a batch is drained).
-    last_seen: Epoch,
+    /// The latest batch the word turned up in.
+    epoch: Epoch,
+    /// Where the word stands in that batch's list.
+    position: u32,
 }
 
-/// One open batch's words: those counted in it, and counts moved out of entries.
+/// One open batch's words, in the order they first turned up: their ids, and apart from
+/// them their counts, the one part touched for every word (8 bytes a word, in cache).
 #[derive(Debug, Default)]
 pub struct BatchWords {
-    touched: Vec<Word>,
-    spilled: Vec<(Word, isize)>,
+    ids: Vec<WordId>,
+    counts: Vec<isize>,
 }
 
 impl BatchWords {
     /// Empty, for reuse: a burst's capacity is given back.
     pub fn emptied(mut self) -> BatchWords {
-        self.touched.clear();
-        self.spilled.clear();
-        if self.touched.capacity() > 4 * SWEEP_ABOVE {
-            self.touched = Vec::new();
-        }
-        if self.spilled.capacity() > SWEEP_ABOVE {
-            self.spilled = Vec::new();
+        self.ids.clear();
+        self.counts.clear();
+        if self.ids.capacity() > 16 * SWEEP_ABOVE {
+            self = BatchWords::default();
         }
         self
     }
 }
 
-/// A count that an entry held for an earlier batch, moved out (see [`Dictionary::add`]).
-pub type Spill = (Epoch, Word, isize);
-
 /// Text to entry.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Dictionary {
-    /// Keyed by the text inline (up to 24 bytes): a lookup compares bytes in the table itself,
-    /// with no pointer to follow to the text.
+    key: WordKey,
+    /// Keyed by the text inline (up to 24 bytes): a lookup compares bytes in the table itself.
     entries: HashMap<CompactString, Entry, RandomState>,
-    slots: Vec<Slot>,
-    free: Vec<u32>,
+    /// Entries made since the caller last took them ([`Dictionary::take_learned`]).
+    learned: Vec<(WordId, NameChange)>,
+    /// Bytes of text held.
+    bytes: usize,
     /// Words counted in the batches drained lately (decaying): the dictionary sweeps once it
     /// holds more than twice as many (and more than [`SWEEP_ABOVE`]).
     recent: usize,
@@ -90,103 +98,80 @@ pub struct Dictionary {
     accounted: Option<Epoch>,
     /// The latest batch drained (one that brought this worker words).
     drained: Option<Epoch>,
-    /// The latest batch swept through: the operator calls [`Dictionary::sweep`] each time it
-    /// runs, and a batch is swept once.
+    /// The latest batch swept through: a batch is swept once.
     swept: Option<Epoch>,
 }
 
 impl Dictionary {
-    /// Adds `count` to `word` in batch `epoch`, whose words are `batch`. A count the entry
-    /// held for another batch goes to `spills`.
-    pub fn add(
-        &mut self,
-        word: &str,
-        count: isize,
-        epoch: Epoch,
-        batch: &mut BatchWords,
-        spills: &mut Vec<Spill>,
-    ) {
-        let low = epoch as u32;
-        if let Some(entry) = self.entries.get_mut(word) {
-            if entry.count != 0 && entry.epoch == low {
-                entry.count += count;
+    /// An empty dictionary whose ids are hashed under `key`.
+    pub fn new(key: WordKey) -> Dictionary {
+        Dictionary {
+            key,
+            entries: HashMap::default(),
+            learned: Vec::new(),
+            bytes: 0,
+            recent: 0,
+            accounted: None,
+            drained: None,
+            swept: None,
+        }
+    }
+
+    /// Adds `count` to `word` in batch `epoch`, whose words are `batch`.
+    #[inline]
+    pub fn add(&mut self, word: &str, count: isize, epoch: Epoch, batch: &mut BatchWords) {
+        let entry = match self.entries.get_mut(word) {
+            Some(entry) => entry,
+            None => self.insert(word),
+        };
+        if entry.epoch == epoch {
+            if let Some(counted) = batch.counts.get_mut(entry.position as usize) {
+                *counted += count;
                 return;
             }
-            // The first count of this word in this batch.
-            let slot = &self.slots[entry.slot as usize];
-            if entry.count != 0 {
-                // Open batches are never 2^31 apart: the low bits' difference is exact.
-                let apart = i64::from(low.wrapping_sub(entry.epoch) as i32);
-                let other = epoch.wrapping_sub(apart as u64);
-                spills.push((other, slot.name.clone(), entry.count));
-            }
-            entry.epoch = low;
-            entry.count = count;
-            batch.touched.push(slot.name.clone());
-            return;
         }
-        let name = Word::from(word);
-        let slot = Slot {
-            id: WordId::of(word),
-            name: name.clone(),
-            last_seen: epoch,
-        };
-        let slot = match self.free.pop() {
-            Some(free) => {
-                self.slots[free as usize] = slot;
-                free
-            }
-            None => {
-                self.slots.push(slot);
-                (self.slots.len() - 1) as u32
-            }
-        };
+        entry.epoch = epoch;
+        entry.position = batch.counts.len() as u32;
+        batch.ids.push(entry.id);
+        batch.counts.push(count);
+    }
+
+    /// A new entry for `word`, not listed anywhere yet.
+    #[cold]
+    fn insert(&mut self, word: &str) -> &mut Entry {
+        let id = self.key.id(word);
+        self.learned.push((id, NameChange::Learn(Word::from(word))));
+        self.bytes += word.len();
         let entry = Entry {
-            count,
-            epoch: low,
-            slot,
+            id,
+            // Never listed: no batch's list has this position.
+            epoch: Epoch::MAX,
+            position: u32::MAX,
         };
-        self.entries.insert(CompactString::new(word), entry);
-        batch.touched.push(name);
+        self.entries
+            .entry(CompactString::new(word))
+            .or_insert(entry)
     }
 
-    /// Takes a spilled count into `batch` (see [`Dictionary::add`]).
-    pub fn spilled(batch: &mut BatchWords, word: Word, count: isize) {
-        batch.spilled.push((word, count));
+    /// What the dictionary learned and forgot since this was last called, for worker 0.
+    pub fn take_learned(&mut self) -> std::vec::Drain<'_, (WordId, NameChange)> {
+        self.learned.drain(..)
     }
 
-    /// Each word of batch `epoch` with its id, name and count; the batch is left empty.
+    /// Each word of batch `epoch` with its id and count; the batch is left empty.
     pub fn drain(
         &mut self,
         epoch: Epoch,
         batch: &mut BatchWords,
-        mut each: impl FnMut(WordId, &Word, isize),
+        mut each: impl FnMut(WordId, isize),
     ) {
         // Words of recent batches, decaying: an empty batch does not empty the dictionary.
         self.pass_empty_batches_before(epoch);
-        let words = batch.touched.len() + batch.spilled.len();
-        self.recent = words.max(self.recent - self.recent / 8);
+        self.recent = batch.ids.len().max(self.recent - self.recent / 8);
         self.accounted = Some(epoch);
         self.drained = Some(epoch);
-        for name in batch.touched.drain(..) {
-            if let Some(entry) = self.entries.get_mut(&*name) {
-                if entry.epoch == epoch as u32 && entry.count != 0 {
-                    let slot = &mut self.slots[entry.slot as usize];
-                    each(slot.id, &name, std::mem::take(&mut entry.count));
-                    slot.last_seen = epoch;
-                }
-            }
-        }
-        for (name, count) in batch.spilled.drain(..) {
-            let id = match self.entries.get(&*name) {
-                Some(entry) => {
-                    let slot = &mut self.slots[entry.slot as usize];
-                    slot.last_seen = slot.last_seen.max(epoch);
-                    slot.id
-                }
-                None => WordId::of(&name),
-            };
-            each(id, &name, count);
+        for (id, count) in batch.ids.drain(..).zip(batch.counts.drain(..)) {
+            each(id, count);
         }
     }
 
@@ -202,12 +187,13 @@ impl Dictionary {
         }
     }
 
-    /// Forgets the words not counted in an open batch and not seen in the last batch drained
-    /// (or, once that is more than [`KEEP_LAST_DRAINED`] batches before `epoch`, not seen
-    /// since `epoch`), once the dictionary holds more than twice the words of the latest
-    /// batches: what a burst brought is forgotten soon after it, and sweeping costs in
-    /// proportion to the batches. (Keeping the words of the last few batches instead was
-    /// measured: more memory, no faster.)
+    /// Forgets the words not listed in an open batch (all batches up to `epoch` are complete)
+    /// and not seen in the last batch drained (or, once that is more than
+    /// [`KEEP_LAST_DRAINED`] batches before `epoch`, not seen after `epoch`), once the
+    /// dictionary holds more than twice the words of the latest batches or more than
+    /// [`SWEEP_ABOVE_BYTES`] of text: what a burst brought is forgotten soon after it, and
+    /// sweeping costs in proportion to the batches. Worker 0 hears of each forgotten word
+    /// through [`Dictionary::take_learned`].
     ///
     /// Called whenever batches up to `epoch` are complete, also when they brought this worker
     /// no words: a burst followed by silence is forgotten as well as one followed by other
@@ -221,47 +207,40 @@ impl Dictionary {
             self.pass_empty_batches_before(epoch + 1);
             self.accounted = Some(epoch);
         }
-        if self.entries.len() < (2 * self.recent).max(SWEEP_ABOVE) {
+        let words = self.entries.len();
+        if words < (2 * self.recent).max(SWEEP_ABOVE) && self.bytes < SWEEP_ABOVE_BYTES {
             return;
         }
         let since = match self.drained {
             Some(drained) if epoch.saturating_sub(drained) <= KEEP_LAST_DRAINED => drained,
             _ => epoch,
         };
-        let (slots, free) = (&mut self.slots, &mut self.free);
-        self.entries.retain(|_, entry| {
-            let slot = &mut slots[entry.slot as usize];
-            let keep = slot.last_seen >= since || entry.count != 0;
+        // Far over the byte budget: keep only the words that open batches list.
+        let since = if self.bytes >= 2 * SWEEP_ABOVE_BYTES {
+            epoch + 1
+        } else {
+            since
+        };
+        let (learned, bytes) = (&mut self.learned, &mut self.bytes);
+        self.entries.retain(|word, entry| {
+            // Open batches are after `epoch`: what they list is kept.
+            let keep = entry.epoch >= since;
             if !keep {
-                slot.name = Word::from("");
-                free.push(entry.slot);
+                learned.push((entry.id, NameChange::Forget));
+                *bytes -= word.len();
             }
             keep
         });
-        // Past a large burst, give the tables' memory back too.
+        // Past a large burst, give the table's memory back too.
         if self.entries.capacity() > 4 * self.entries.len() + SWEEP_ABOVE {
             self.entries.shrink_to_fit();
-            self.compact();
         }
     }
 
-    /// Moves the slots in use to the front, so that the slot array can shrink.
-    fn compact(&mut self) {
-        let mut slots = Vec::with_capacity(self.entries.len());
-        for entry in self.entries.values_mut() {
-            let old = std::mem::replace(
-                &mut self.slots[entry.slot as usize],
-                Slot {
-                    id: WordId::of(""),
-                    name: Word::from(""),
-                    last_seen: 0,
-                },
-            );
-            entry.slot = slots.len() as u32;
-            slots.push(old);
-        }
-        self.slots = slots;
-        self.free = Vec::new();
+    /// Words held.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.entries.len()
     }
 }
 
@@ -269,107 +248,193 @@ impl Dictionary {
 mod tests {
     use super::*;
 
+    fn key() -> WordKey {
+        WordKey::from_seed([7; 16])
+    }
+
+    /// Drains `batch`: (id, count), sorted.
     fn drained(
         dictionary: &mut Dictionary,
         epoch: Epoch,
         batch: &mut BatchWords,
-    ) -> Vec<(String, isize)> {
+    ) -> Vec<(WordId, isize)> {
         let mut words = Vec::new();
-        dictionary.drain(epoch, batch, |id, name, count| {
-            assert_eq!(id, WordId::of(name));
-            words.push((name.to_string(), count));
-        });
+        dictionary.drain(epoch, batch, |id, count| words.push((id, count)));
         words.sort();
         words
     }
 
+    fn sorted(mut list: Vec<(WordId, isize)>) -> Vec<(WordId, isize)> {
+        list.sort();
+        list
+    }
+
+    /// The names learned (+1) and forgotten (-1) since the last call, by word.
+    fn learned(dictionary: &mut Dictionary) -> Vec<(String, isize)> {
+        let k = key();
+        let mut changes: Vec<(String, isize)> = dictionary
+            .take_learned()
+            .map(|(id, change)| match change {
+                NameChange::Learn(name) => {
+                    assert_eq!(id, k.id(&name));
+                    (name.to_string(), 1)
+                }
+                NameChange::Forget => (format!("{id}"), -1),
+            })
+            .collect();
+        changes.sort();
+        changes
+    }
+
     #[test]
     fn counts_per_batch_even_when_batches_overlap() {
-        let mut dictionary = Dictionary::default();
+        let k = key();
+        let mut dictionary = Dictionary::new(k);
         let (mut first, mut second) = (BatchWords::default(), BatchWords::default());
-        let mut spills = Vec::new();
-        dictionary.add("a", 1, 1, &mut first, &mut spills);
-        dictionary.add("a", 1, 1, &mut first, &mut spills);
-        // Batch 2 sees "a" while batch 1 is open: batch 1's count moves out.
-        dictionary.add("a", 1, 2, &mut second, &mut spills);
-        assert_eq!(spills, [(1, Word::from("a"), 2)]);
-        let (_, word, count) = spills.pop().unwrap();
-        Dictionary::spilled(&mut first, word, count);
-        dictionary.add("b", 1, 1, &mut first, &mut spills);
+        dictionary.add("a", 1, 1, &mut first);
+        dictionary.add("a", 1, 1, &mut first);
+        // Batch 2 sees "a" while batch 1 is open, then batch 1 sees it again, then batch 2:
+        // each time the word goes back to a batch it is listed there again.
+        dictionary.add("a", 1, 2, &mut second);
+        dictionary.add("b", 1, 1, &mut first);
+        dictionary.add("a", 4, 1, &mut first);
+        dictionary.add("a", 1, 2, &mut second);
+        dictionary.add("a", 1, 2, &mut second);
         assert_eq!(
             drained(&mut dictionary, 1, &mut first),
-            [("a".into(), 2), ("b".into(), 1)]
+            sorted(vec![(k.id("a"), 2), (k.id("a"), 4), (k.id("b"), 1)])
         );
-        assert_eq!(drained(&mut dictionary, 2, &mut second), [("a".into(), 1)]);
+        assert_eq!(
+            drained(&mut dictionary, 2, &mut second),
+            [(k.id("a"), 1), (k.id("a"), 2)]
+        );
+        // Each name is learned once.
+        assert_eq!(learned(&mut dictionary), [("a".into(), 1), ("b".into(), 1)]);
     }
 
     #[test]
-    fn a_spill_finds_its_batch_across_a_wrap_of_the_low_bits() {
-        let mut dictionary = Dictionary::default();
-        let (mut first, mut second) = (BatchWords::default(), BatchWords::default());
-        let mut spills = Vec::new();
-        let before = (5u64 << 32) - 1;
-        dictionary.add("a", 3, before, &mut first, &mut spills);
-        dictionary.add("a", 1, before + 1, &mut second, &mut spills);
-        assert_eq!(spills, [(before, Word::from("a"), 3)]);
-        // And back: the earlier batch sees the word again.
-        dictionary.add("a", 1, before, &mut first, &mut spills);
-        assert_eq!(spills[1], (before + 1, Word::from("a"), 1));
+    fn a_later_batch_counts_apart() {
+        let k = key();
+        let mut dictionary = Dictionary::new(k);
+        let (mut first, mut later) = (BatchWords::default(), BatchWords::default());
+        dictionary.add("b", 1, 7, &mut first);
+        dictionary.add("a", 3, 7, &mut first);
+        drained(&mut dictionary, 7, &mut first);
+        // 2^32 batches later (the same low 32 bits): "a" stood at position 1 of batch 7's list.
+        let again = 7 + (1 << 32);
+        dictionary.add("c", 1, again, &mut later);
+        dictionary.add("a", 1, again, &mut later);
+        dictionary.add("a", 1, again, &mut later);
+        assert_eq!(
+            drained(&mut dictionary, again, &mut later),
+            sorted(vec![(k.id("a"), 2), (k.id("c"), 1)])
+        );
     }
 
     #[test]
-    fn forgotten_words_come_back_with_their_id() {
-        let mut dictionary = Dictionary::default();
+    fn forgotten_words_come_back_with_their_id_and_name() {
+        let k = key();
+        let mut dictionary = Dictionary::new(k);
         let mut batch = BatchWords::default();
-        let mut spills = Vec::new();
-        dictionary.add("a", 1, 0, &mut batch, &mut spills);
+        dictionary.add("a", 1, 0, &mut batch);
         drained(&mut dictionary, 0, &mut batch);
         for i in 0..SWEEP_ABOVE {
-            dictionary.add(&format!("w{i}"), 1, 2, &mut batch, &mut spills);
+            dictionary.add(&format!("w{i}"), 1, 2, &mut batch);
         }
         drained(&mut dictionary, 2, &mut batch);
         dictionary.sweep(2);
         // The dictionary is not yet twice the last batch: nothing is forgotten.
-        assert_eq!(dictionary.entries.len(), SWEEP_ABOVE + 1);
+        assert_eq!(dictionary.len(), SWEEP_ABOVE + 1);
+        assert_eq!(learned(&mut dictionary).len(), SWEEP_ABOVE + 1);
         // Small batches follow; what the dictionary expects decays, and then the burst of
         // batch 2 and "a" of batch 0 are forgotten while "b" stays.
         for epoch in 3..40 {
-            dictionary.add("b", 1, epoch, &mut batch, &mut spills);
+            dictionary.add("b", 1, epoch, &mut batch);
             drained(&mut dictionary, epoch, &mut batch);
             dictionary.sweep(epoch);
         }
-        assert_eq!(dictionary.entries.len(), 1);
-        dictionary.add("a", 1, 40, &mut batch, &mut spills);
-        assert_eq!(drained(&mut dictionary, 40, &mut batch), [("a".into(), 1)]);
+        assert_eq!(dictionary.len(), 1);
+        let changes = learned(&mut dictionary);
+        assert_eq!(
+            changes.iter().filter(|(_, c)| *c == -1).count(),
+            SWEEP_ABOVE + 1
+        );
+        assert!(changes.contains(&(format!("{}", k.id("a")), -1)));
+        dictionary.add("a", 1, 40, &mut batch);
+        assert_eq!(drained(&mut dictionary, 40, &mut batch), [(k.id("a"), 1)]);
+        assert_eq!(learned(&mut dictionary), [("a".into(), 1)]);
+    }
+
+    #[test]
+    fn words_of_open_batches_are_never_forgotten() {
+        let k = key();
+        let mut dictionary = Dictionary::new(k);
+        let (mut done, mut open) = (BatchWords::default(), BatchWords::default());
+        for i in 0..4 * SWEEP_ABOVE {
+            dictionary.add(&format!("w{i}"), 1, 1, &mut done);
+        }
+        // Batch 20 is open and lists two of them; batch 1 completes, and much later the
+        // batches up to 19.
+        dictionary.add("w0", 1, 20, &mut open);
+        dictionary.add("w9", 1, 20, &mut open);
+        drained(&mut dictionary, 1, &mut done);
+        dictionary.sweep(19);
+        assert_eq!(dictionary.len(), 2);
+        dictionary.add("w0", 1, 20, &mut open);
+        assert_eq!(
+            drained(&mut dictionary, 20, &mut open),
+            sorted(vec![(k.id("w0"), 2), (k.id("w9"), 1)])
+        );
     }
 
     #[test]
     fn a_burst_followed_by_silence_is_forgotten() {
-        let mut dictionary = Dictionary::default();
+        let mut dictionary = Dictionary::new(key());
         let mut batch = BatchWords::default();
-        let mut spills = Vec::new();
         for i in 0..4 * SWEEP_ABOVE {
-            dictionary.add(&format!("w{i}"), 1, 1, &mut batch, &mut spills);
+            dictionary.add(&format!("w{i}"), 1, 1, &mut batch);
         }
         drained(&mut dictionary, 1, &mut batch);
         dictionary.sweep(1);
-        assert_eq!(dictionary.entries.len(), 4 * SWEEP_ABOVE);
+        assert_eq!(dictionary.len(), 4 * SWEEP_ABOVE);
         // Batches complete that brought this worker nothing: no drain, only sweeps.
         for epoch in 2..40 {
             dictionary.sweep(epoch);
         }
-        assert_eq!(dictionary.entries.len(), 0);
-        assert!(dictionary.slots.capacity() < SWEEP_ABOVE);
+        assert_eq!(dictionary.len(), 0);
+        assert_eq!(dictionary.bytes, 0);
+        let changes = learned(&mut dictionary);
+        assert_eq!(
+            changes.iter().filter(|(_, c)| *c == -1).count(),
+            4 * SWEEP_ABOVE
+        );
+    }
+
+    #[test]
+    fn long_words_are_swept_by_their_bytes() {
+        let mut dictionary = Dictionary::new(key());
+        let mut batch = BatchWords::default();
+        // Ten 1 MiB words a batch: far fewer words than the count bound, but the text is
+        // forgotten once it passes the byte bound.
+        for epoch in 0..100u64 {
+            for i in 0..10 {
+                let word = format!("{epoch}-{i}-{}", "x".repeat(1 << 20));
+                dictionary.add(&word, 1, epoch, &mut batch);
+            }
+            drained(&mut dictionary, epoch, &mut batch);
+            dictionary.sweep(epoch);
+            assert!(dictionary.bytes <= 2 * SWEEP_ABOVE_BYTES + (11 << 20));
+            dictionary.take_learned();
+        }
     }
 
     #[test]
     fn a_worker_that_gets_words_now_and_then_keeps_its_last_batch_for_a_while() {
-        let mut dictionary = Dictionary::default();
+        let mut dictionary = Dictionary::new(key());
         let mut batch = BatchWords::default();
-        let mut spills = Vec::new();
         let words = 2 * SWEEP_ABOVE;
         for i in 0..words {
-            dictionary.add(&format!("w{i}"), 1, 1, &mut batch, &mut spills);
+            dictionary.add(&format!("w{i}"), 1, 1, &mut batch);
         }
         drained(&mut dictionary, 1, &mut batch);
         // Batches 2 to 7 bring this worker nothing; by 7 the dictionary is more than twice
@@ -377,9 +442,9 @@ mod tests {
         for epoch in 2..=7 {
             dictionary.sweep(epoch);
         }
-        assert_eq!(dictionary.entries.len(), words);
+        assert_eq!(dictionary.len(), words);
         // Past KEEP_LAST_DRAINED batches of silence they go.
         dictionary.sweep(1 + KEEP_LAST_DRAINED + 1);
-        assert_eq!(dictionary.entries.len(), 0);
+        assert_eq!(dictionary.len(), 0);
     }
 }

@@ -10,7 +10,7 @@ use timely::dataflow::operators::Operator;
 use timely::dataflow::StreamVec;
 use timely::ExchangeData;
 
-use super::{Epoch, Word, WordId};
+use super::{Epoch, NameChange, WordId};
 use crate::stats::EpochTally;
 
 /// What worker 0 has gathered of one epoch so far.
@@ -18,8 +18,8 @@ use crate::stats::EpochTally;
 pub struct EpochResult {
     /// Changes to word counts at this epoch: (id, change). An id can appear more than once.
     pub changes: Vec<(WordId, isize)>,
-    /// The names of the words that arrived in this epoch (from each worker that saw them).
-    pub names: Vec<(WordId, Word)>,
+    /// What the workers' dictionaries learned and forgot, for the names worker 0 keeps.
+    pub names: Vec<(WordId, NameChange)>,
     /// Words counted and dropped, over all workers.
     pub tally: EpochTally,
 }
@@ -33,9 +33,23 @@ pub struct Gathered {
 }
 
 impl Gathered {
-    /// Removes and returns what was gathered for `epoch` (empty if nothing was).
+    /// Removes and returns what was gathered for `epoch` (empty if nothing was), with what
+    /// was gathered at earlier epochs that no report took: the names a dictionary learned
+    /// before the first reported batch (it tells them at its input's frontier, which may be
+    /// earlier) go with the first report.
     pub fn take(&mut self, epoch: Epoch) -> EpochResult {
-        self.by_epoch.remove(&epoch).unwrap_or_default()
+        let later = match epoch.checked_add(1) {
+            Some(next) => self.by_epoch.split_off(&next),
+            None => BTreeMap::new(),
+        };
+        let taken = std::mem::replace(&mut self.by_epoch, later);
+        let mut result = EpochResult::default();
+        for (_, mut earlier) in taken {
+            result.names.append(&mut earlier.names);
+            result.changes.append(&mut earlier.changes);
+            result.tally += earlier.tally;
+        }
+        result
     }
 
     /// The latest epoch that any worker saw chunks in.
@@ -68,22 +82,30 @@ fn gather<'scope, D: ExchangeData>(
 }
 
 /// Routes `count_total`'s output, `((word, count), time, diff)`, to worker 0 and records each
-/// as a change of `count * diff` to the word's count at that time.
+/// as a change of `count * diff` to the word's count at that time. `count_total` gives a
+/// word's old count and its new one side by side: they are summed into one change.
 pub fn gather_counts<'scope>(
     counts: StreamVec<'scope, Epoch, ((WordId, isize), Epoch, isize)>,
     gathered: Rc<RefCell<Gathered>>,
 ) -> StreamVec<'scope, Epoch, ()> {
     gather(counts, "GatherCounts", gathered, |gathered, _, data| {
-        for ((id, count), epoch, diff) in data.drain(..) {
-            let entry = gathered.by_epoch.entry(epoch).or_default();
-            entry.changes.push((id, count * diff));
+        let mut updates = data.drain(..).peekable();
+        while let Some(&(_, epoch, _)) = updates.peek() {
+            // A message holds one epoch, as a rule: one lookup for the run of it.
+            let changes = &mut gathered.by_epoch.entry(epoch).or_default().changes;
+            while let Some(((id, count), _, diff)) = updates.next_if(|update| update.1 == epoch) {
+                match changes.last_mut() {
+                    Some((last, change)) if *last == id => *change += count * diff,
+                    _ => changes.push((id, count * diff)),
+                }
+            }
         }
     })
 }
 
-/// Routes the names of each epoch's words to worker 0.
+/// Routes what the dictionaries learned and forgot to worker 0.
 pub fn gather_names<'scope>(
-    names: StreamVec<'scope, Epoch, (WordId, Word)>,
+    names: StreamVec<'scope, Epoch, (WordId, NameChange)>,
     gathered: Rc<RefCell<Gathered>>,
 ) -> StreamVec<'scope, Epoch, ()> {
     gather(names, "GatherNames", gathered, |gathered, epoch, data| {

@@ -1,57 +1,105 @@
 //! What differential counts: a word's 128-bit id, not its text.
 //!
 //! Differential sorts, merges and clones its keys many times over; with `String` keys that was
-//! most of netwc's time (allocation and `memcmp`). A [`WordId`] is two independent 64-bit
-//! hashes of the word, the same on every worker and in every process, so ids need no
-//! coordination, and a worker's dictionary of them is only a cache that may forget at will.
-//! The text travels beside the counts to worker 0, which prints it (see `gather`), and which
-//! would notice if two words ever shared an id while both were counted: at 128 bits that takes
-//! about 2^64 distinct words, and netwc then stops with an error instead of merging them.
+//! most of netwc's time (allocation and `memcmp`). A [`WordId`] is a 128-bit keyed hash of the
+//! word (SipHash-1-3, a pseudorandom function under its key), the same on every worker and in
+//! every process of one job, so ids need no coordination, and a worker's dictionary of them is
+//! only a cache that may forget at will. The text travels to worker 0 once per dictionary
+//! entry (see `dictionary`), which prints it.
+//!
+//! The key ([`WordKey`]) is drawn at random by process 0 for each run and handed to the other
+//! processes in the handshake: nobody who sends words can know it, so nobody can choose two
+//! words with one id, nor words that all land on one worker (the exchange routes by the id).
+//! Snapshots and the log hold text, so a restart may draw another key. Two words share an id
+//! by chance with probability about n²/2^129 for n distinct words; worker 0 notices if it ever
+//! happens while both count (see `report`).
 
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::{Hash, Hasher};
 
-use foldhash::quality::FixedState;
 use serde::{Deserialize, Serialize};
+use siphasher::sip128::{Hasher128, SipHasher13};
 
-/// Seeds of the two word hashes; fixed, so that every worker and every process agree on them.
-const SEEDS: [u64; 2] = [0x6E65_7477_6321_0001, 0x6964_7320_6172_6532];
-
-/// A word's id: differential's key.
+/// A word's id: differential's key. Two 64-bit halves, high first, so that ids order as
+/// 128-bit numbers, with the alignment of a `u64` (a `u128` would pad what holds it to 16).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct WordId(u128);
+pub struct WordId([u64; 2]);
 
-impl WordId {
-    /// The id of `word`.
-    pub fn of(word: &str) -> WordId {
-        let [high, low] = SEEDS.map(|seed| FixedState::with_seed(seed).hash_one(word));
-        WordId((u128::from(high) << 64) | u128::from(low))
+/// The secret under which one job hashes its words.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WordKey([u64; 2]);
+
+impl WordKey {
+    /// A fresh key from the operating system's random source.
+    pub fn random() -> Result<WordKey, String> {
+        let draw =
+            || getrandom::u64().map_err(|e| format!("cannot draw a random key for word ids: {e}"));
+        Ok(WordKey([draw()?, draw()?]))
+    }
+
+    /// A fixed key, for benchmarks that need repeatable ids.
+    pub const fn fixed() -> WordKey {
+        WordKey([0x6E65_7477_6321_0001, 0x6964_7320_6172_6532])
+    }
+
+    /// A key made from fixed bytes (tests, which need repeatable ids).
+    pub fn from_seed(seed: [u8; 16]) -> WordKey {
+        let half = |bytes: &[u8]| u64::from_le_bytes(bytes.try_into().expect("8 bytes"));
+        WordKey([half(&seed[..8]), half(&seed[8..])])
+    }
+
+    /// The id of `word` under this key.
+    pub fn id(&self, word: &str) -> WordId {
+        let mut hasher = SipHasher13::new_with_keys(self.0[0], self.0[1]);
+        hasher.write(word.as_bytes());
+        let hash = hasher.finish128().as_u128();
+        WordId([(hash >> 64) as u64, hash as u64])
     }
 }
 
 impl std::fmt::Display for WordId {
     /// The id as 32 hexadecimal digits.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:032x}", self.0)
+        write!(f, "{:016x}{:016x}", self.0[0], self.0[1])
     }
 }
 
 impl Hash for WordId {
-    /// One of the two hashes: the exchange routes by it without mixing 128 bits.
+    /// The id's low 64 bits: the exchange routes by them without mixing 128 bits. They are a
+    /// keyed hash, so a sender cannot aim words at one worker.
     fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u64(self.0 as u64);
+        state.write_u64(self.0[1]);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use differential_dataflow::hashable::Hashable;
 
     #[test]
-    fn equal_words_have_equal_ids() {
-        assert_eq!(WordId::of("spark"), WordId::of("spark"));
-        assert_ne!(WordId::of("spark"), WordId::of("timely"));
-        assert_ne!(WordId::of(""), WordId::of(" "));
-        // Stable across runs and processes: the seeds are fixed.
-        assert_eq!(WordId::of("a"), WordId::of(&String::from("a")));
+    fn equal_words_have_equal_ids_under_one_key() {
+        let key = WordKey::from_seed([1; 16]);
+        assert_eq!(key.id("spark"), key.id("spark"));
+        assert_ne!(key.id("spark"), key.id("timely"));
+        assert_ne!(key.id(""), key.id(" "));
+        assert_eq!(key.id("a"), key.id(&String::from("a")));
+    }
+
+    #[test]
+    fn two_runs_give_one_word_different_ids_and_routes() {
+        let (one, two) = (WordKey::random().unwrap(), WordKey::random().unwrap());
+        assert_ne!(one, two);
+        assert_ne!(one.id("spark"), two.id("spark"));
+        // The exchange routes by the id's hash: which worker gets a word follows the key, so
+        // over many words the two keys send some of them to different workers.
+        let workers = 4;
+        let route = |key: WordKey, word: &str| key.id(word).hashed() % workers;
+        let differ = (0..64)
+            .map(|i| format!("w{i}"))
+            .filter(|w| route(one, w) != route(two, w))
+            .count();
+        assert!(differ > 16, "only {differ} of 64 words changed worker");
+        // Routing is by the id alone: equal ids, equal routes.
+        assert_eq!(route(one, "spark"), one.id("spark").hashed() % workers);
     }
 }

@@ -15,6 +15,7 @@ mod gather;
 mod key;
 pub(crate) mod mode;
 mod pre_aggregate;
+mod sorted_runs;
 mod stop;
 
 use std::cell::{Cell, RefCell};
@@ -23,6 +24,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use differential_dataflow::operators::CountTotal;
+use differential_dataflow::trace::implementations::KeySpine;
 use differential_dataflow::AsCollection;
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::pact::Pipeline;
@@ -31,8 +33,9 @@ use timely::dataflow::operators::{Concat, Inspect, Operator, Probe};
 use timely::dataflow::{InputHandleVec, ProbeHandle};
 use timely::worker::Worker;
 
+pub use dictionary::NameChange;
 pub use gather::Gathered;
-pub use key::WordId;
+pub use key::{WordId, WordKey};
 pub use pre_aggregate::RoundRobin;
 pub use stop::StopSignal;
 
@@ -79,7 +82,7 @@ pub struct WordCount {
     pub input: InputHandleVec<Epoch, Chunk>,
     /// Where worker 0 feeds a checkpoint's counts back after a restart, at the batches they
     /// arrived in (the mode retracts them as any other arrival); dropped once fed (or at once).
-    pub restore: InputHandleVec<Epoch, (WordId, Epoch, isize)>,
+    pub restore: RestoreInput,
     /// With `--checkpoint` and `--every-process-reads`: where worker 0 announces the batch its
     /// latest snapshot covers, so that every reading process can drop that part of its log.
     pub control: InputHandleVec<Epoch, Epoch>,
@@ -91,13 +94,30 @@ pub struct WordCount {
     pub gathered: Rc<RefCell<Gathered>>,
 }
 
+/// Where a checkpoint's counts go back into the dataflow, by word: their ids are the job's.
+pub struct RestoreInput {
+    input: InputHandleVec<Epoch, (WordId, Epoch, isize)>,
+    key: WordKey,
+}
+
+impl RestoreInput {
+    /// Feeds `count` of `word` back in at batch `epoch`; returns the word's id.
+    pub fn send(&mut self, word: &str, epoch: Epoch, count: isize) -> WordId {
+        let id = self.key.id(word);
+        self.input.send((id, epoch, count));
+        id
+    }
+}
+
 /// Builds the word count dataflow on this worker. `retraction_delay` is how many batches after
-/// its arrival a word stops counting (`None`: never).
+/// its arrival a word stops counting (`None`: never); `key` is the job's key for word ids, the
+/// same on every worker of every process.
 pub fn build(
     worker: &mut Worker,
     tokenizer: Tokenizer,
     retraction_delay: Option<u64>,
     progress: Arc<ChunkProgress>,
+    key: WordKey,
 ) -> WordCount {
     let mut input = InputHandleVec::new();
     let mut restore = InputHandleVec::new();
@@ -115,9 +135,16 @@ pub fn build(
                     input.for_each(|cap, data| output.session(&cap).give_container(data));
                 }
             });
-        let words = pre_aggregate::pre_aggregate(chunks, tokenizer, progress);
+        let words = pre_aggregate::pre_aggregate(chunks, tokenizer, progress, key);
         let arrivals = words.words.concat(restore.to_stream(scope)).as_collection();
-        let counts = mode::live(arrivals, retraction_delay).count_total();
+        // Each batch's updates arrive sorted by id (see `sorted_runs`): the arrangement merges
+        // them instead of sorting them again.
+        let counts = mode::live(arrivals, retraction_delay)
+            .map(|id| (id, ()))
+            .arrange_named::<_, KeySpine<WordId, Epoch, isize>>("Arrange: CountTotal", |_, _| {
+                sorted_runs::SortedRuns::default()
+            })
+            .count_total();
         gather::gather_counts(counts.inner, gathered.clone()).probe_with(&probe);
         gather::gather_names(words.names, gathered.clone()).probe_with(&probe);
         gather::gather_tallies(words.tallies, gathered.clone()).probe_with(&probe);
@@ -129,7 +156,10 @@ pub fn build(
     });
     WordCount {
         input,
-        restore,
+        restore: RestoreInput {
+            input: restore,
+            key,
+        },
         control,
         covered,
         probe,

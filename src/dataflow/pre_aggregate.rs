@@ -16,8 +16,8 @@ use timely::dataflow::StreamVec;
 
 use std::sync::Arc;
 
-use super::dictionary::{BatchWords, Dictionary, Spill};
-use super::{ChunkProgress, Epoch, Word, WordId};
+use super::dictionary::{BatchWords, Dictionary, NameChange};
+use super::{ChunkProgress, Epoch, Word, WordId, WordKey};
 use crate::source::Chunk;
 use crate::stats::EpochTally;
 use crate::tokenize::Tokenizer;
@@ -53,7 +53,6 @@ impl RoundRobin {
     }
 }
 
-/// The most distinct words of one unfinished line whose counts wait for its end.
 /// The most bytes of distinct words of one unfinished line whose counts wait for its end
 /// (64 pieces' worth): past it, the counts so far go into the current batch.
 pub const MAX_CARRIED_BYTES: usize = 64 * crate::source::MAX_PENDING;
@@ -69,15 +68,9 @@ struct OpenLine {
 
 impl OpenLine {
     /// The waiting counts join batch `epoch` (the line ended there, or waited too long).
-    fn count_in(
-        self,
-        epoch: Epoch,
-        batch: &mut OpenEpoch,
-        dictionary: &mut Dictionary,
-        spills: &mut Vec<Spill>,
-    ) {
+    fn count_in(self, epoch: Epoch, batch: &mut OpenEpoch, dictionary: &mut Dictionary) {
         for (word, count) in self.counts {
-            dictionary.add(&word, count, epoch, &mut batch.words, spills);
+            dictionary.add(&word, count, epoch, &mut batch.words);
         }
         batch.tally += self.tally;
     }
@@ -86,7 +79,6 @@ impl OpenLine {
 /// One batch's words on one worker, held until the batch is complete.
 struct OpenEpoch {
     words_cap: Capability<Epoch>,
-    names_cap: Capability<Epoch>,
     tally_cap: Capability<Epoch>,
     words: BatchWords,
     tally: EpochTally,
@@ -96,20 +88,21 @@ struct OpenEpoch {
 pub struct PreAggregated<'scope> {
     /// `(id, batch, +count)`: each distinct word of a batch on a worker, once.
     pub words: StreamVec<'scope, Epoch, (WordId, Epoch, isize)>,
-    /// `(id, word)` beside them, for worker 0 to print.
-    pub names: StreamVec<'scope, Epoch, (WordId, Word)>,
+    /// What the dictionary learned and forgot, for worker 0 to print words by name.
+    pub names: StreamVec<'scope, Epoch, (WordId, NameChange)>,
     /// Each worker's tally per batch.
     pub tallies: StreamVec<'scope, Epoch, EpochTally>,
 }
 
 /// Spreads `chunks` over the workers round-robin, splits them into words and, once a batch is
-/// complete, emits each distinct word's id with its count at the batch's epoch (the mode's
-/// retractions follow in [`super::mode`]) and its name. Also emits each worker's tally per
-/// batch.
+/// complete, emits each distinct word's id with its count at the batch's epoch, sorted by id
+/// (the mode's retractions follow in [`super::mode`]), and what the dictionary learned and
+/// forgot. Also emits each worker's tally per batch.
 pub fn pre_aggregate<'scope>(
     chunks: StreamVec<'scope, Epoch, Chunk>,
     tokenizer: Tokenizer,
     progress: Arc<ChunkProgress>,
+    key: WordKey,
 ) -> PreAggregated<'scope> {
     let mut builder = OperatorBuilder::new("SplitAndCombine".to_owned(), chunks.scope());
     // The driver mirrors the routing to know which chunks its own process's workers split
@@ -125,22 +118,25 @@ pub fn pre_aggregate<'scope>(
             words_output,
         );
     let mut names_output =
-        OutputBuilder::<_, CapacityContainerBuilder<Vec<(WordId, Word)>>>::from(names_output);
+        OutputBuilder::<_, CapacityContainerBuilder<Vec<(WordId, NameChange)>>>::from(names_output);
     let mut tally_output =
         OutputBuilder::<_, CapacityContainerBuilder<Vec<EpochTally>>>::from(tally_output);
 
-    builder.build(move |_initial_capabilities| {
+    builder.build(move |mut initial_capabilities| {
+        // Held at the input frontier: what the dictionary learns and forgets is told to worker
+        // 0 at once, before any count that needs the name (none can be earlier than the
+        // frontier), whether or not a batch of this worker's is open.
+        let mut names_cap: Option<Capability<Epoch>> = Some(initial_capabilities.swap_remove(1));
         let mut open: BTreeMap<Epoch, OpenEpoch> = BTreeMap::new();
         let mut spare: Vec<BatchWords> = Vec::new();
         let mut open_lines: BTreeMap<u64, OpenLine> = BTreeMap::new();
-        let mut dictionary = Dictionary::default();
-        let mut spills = Vec::new();
+        let mut dictionary = Dictionary::new(key);
+        let mut sorted = Vec::new();
         move |frontiers| {
             input.for_each(|cap, data| {
                 let Some(&epoch) = cap.least() else { return };
                 let entry = open.entry(epoch).or_insert_with(|| OpenEpoch {
                     words_cap: cap.delayed(&epoch, 0),
-                    names_cap: cap.delayed(&epoch, 1),
                     tally_cap: cap.delayed(&epoch, 2),
                     words: spare.pop().unwrap_or_default(),
                     tally: EpochTally::default(),
@@ -164,13 +160,13 @@ pub fn pre_aggregate<'scope>(
                             // batch and the rest of the line waits afresh, or memory would
                             // grow without bound.
                             if let Some(line) = open_lines.remove(&chunk.reader) {
-                                line.count_in(epoch, entry, &mut dictionary, &mut spills);
+                                line.count_in(epoch, entry, &mut dictionary);
                             }
                         }
                         continue;
                     } else {
                         tokenizer.for_each_word(chunk, |word| {
-                            dictionary.add(word, 1, epoch, &mut entry.words, &mut spills);
+                            dictionary.add(word, 1, epoch, &mut entry.words);
                         })
                     };
                     entry.tally += seen;
@@ -179,12 +175,7 @@ pub fn pre_aggregate<'scope>(
                         .continues_line
                         .then(|| open_lines.remove(&chunk.reader));
                     if let Some(line) = ended.flatten() {
-                        line.count_in(epoch, entry, &mut dictionary, &mut spills);
-                    }
-                }
-                for (earlier, word, count) in spills.drain(..) {
-                    if let Some(batch) = open.get_mut(&earlier) {
-                        Dictionary::spilled(&mut batch.words, word, count);
+                        line.count_in(epoch, entry, &mut dictionary);
                     }
                 }
                 progress.add(data.len() as u64);
@@ -194,30 +185,47 @@ pub fn pre_aggregate<'scope>(
             let mut words_handle = words_output.activate();
             let mut names_handle = names_output.activate();
             let mut tally_handle = tally_output.activate();
+            // Words new to the dictionary, at the frontier the input had before this
+            // activation: no earlier than any batch that counts them.
+            if let Some(cap) = &names_cap {
+                names_handle
+                    .session(cap)
+                    .give_iterator(dictionary.take_learned());
+            }
             while let Some(entry) = open.first_entry() {
                 if frontier.less_equal(entry.key()) {
                     break;
                 }
                 let (epoch, mut batch) = entry.remove_entry();
-                let mut words = words_handle.session(&batch.words_cap);
-                let mut names = names_handle.session(&batch.names_cap);
-                dictionary.drain(epoch, &mut batch.words, |id, name, count| {
-                    words.give((id, epoch, count));
-                    names.give((id, name.clone()));
+                dictionary.drain(epoch, &mut batch.words, |id, count| {
+                    sorted.push((id, epoch, count));
                 });
-                drop((words, names));
+                // Sorted by id, the arrangement merges the workers' runs instead of sorting.
+                sorted.sort_unstable_by_key(|&(id, _, _)| id);
+                words_handle
+                    .session(&batch.words_cap)
+                    .give_container(&mut sorted);
+                sorted.clear();
                 tally_handle.session(&batch.tally_cap).give(batch.tally);
                 spare.push(batch.words.emptied());
             }
+            let Some(&next) = frontier.frontier().first() else {
+                // The input is done, and every batch drained: nothing more to tell.
+                names_cap = None;
+                return;
+            };
             // The dictionary may forget what it has not seen lately (what open batches count
             // stays; long lines count by name), also when the batches just completed brought
-            // this worker nothing.
-            let complete = frontier
-                .frontier()
-                .first()
-                .and_then(|next| next.checked_sub(1));
-            if let Some(epoch) = complete {
-                dictionary.sweep(epoch);
+            // this worker nothing. Worker 0 hears of it at the input's frontier now: after
+            // every batch that counted those words.
+            if let Some(cap) = &mut names_cap {
+                cap.downgrade(&next);
+                if let Some(complete) = next.checked_sub(1) {
+                    dictionary.sweep(complete);
+                }
+                names_handle
+                    .session(cap)
+                    .give_iterator(dictionary.take_learned());
             }
         }
     });

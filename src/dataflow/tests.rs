@@ -22,7 +22,13 @@ fn live_counts(
     let guards = timely::execute(config, move |worker| {
         let tokenizer = Tokenizer::new(SplitRule::Whitespace, false, StopWords::default());
         let progress = Arc::new(ChunkProgress::default());
-        let mut wc = build(worker, tokenizer, delay, progress);
+        let mut wc = build(
+            worker,
+            tokenizer,
+            delay,
+            progress,
+            WordKey::from_seed([9; 16]),
+        );
         drop(wc.restore);
         drop(wc.control);
         if worker.index() != 0 {
@@ -44,11 +50,18 @@ fn live_counts(
         // Counts by id, named by the names that arrived beside them.
         let mut table: HashMap<WordId, isize> = HashMap::new();
         let mut names: HashMap<WordId, Word> = HashMap::new();
+        let mut held: HashMap<WordId, usize> = HashMap::new();
         (0..last)
             .map(|epoch| {
                 let result = wc.gathered.borrow_mut().take(epoch);
-                for (id, name) in result.names {
-                    assert_eq!(*names.entry(id).or_insert(name.clone()), name);
+                for (id, change) in result.names {
+                    match change {
+                        NameChange::Learn(name) => {
+                            assert_eq!(*names.entry(id).or_insert(name.clone()), name);
+                            *held.entry(id).or_default() += 1;
+                        }
+                        NameChange::Forget => *held.get_mut(&id).unwrap() -= 1,
+                    }
                 }
                 for (id, change) in result.changes {
                     *table.entry(id).or_default() += change;

@@ -26,7 +26,7 @@ pub use batcher::{Batcher, Step};
 use crate::batching::{unix_micros, BatchClock};
 use crate::checkpoint::{Checkpoint, Durability, Recovery};
 use crate::config::Config;
-use crate::dataflow::{ChunkProgress, Epoch, StopSignal, WordCount, WordId};
+use crate::dataflow::{ChunkProgress, Epoch, RestoreInput, StopSignal, WordCount};
 use crate::error::Error;
 use crate::metrics::Metrics;
 use crate::reporter::{EpochMeta, ReportFailure, ReportHooks, Reporter};
@@ -88,7 +88,7 @@ pub struct Driver {
     /// `None` once the input is closed.
     input: Option<InputHandleVec<Epoch, Chunk>>,
     /// Where a checkpoint's counts go back in; dropped once used.
-    restore: Option<InputHandleVec<Epoch, (WordId, Epoch, isize)>>,
+    restore: Option<RestoreInput>,
     batcher: Batcher,
     /// The batcher's decisions, applied in order.
     steps: Vec<Step>,

@@ -3,7 +3,7 @@
 
 use super::Driver;
 use crate::checkpoint::Recovery;
-use crate::dataflow::{Word, WordId};
+use crate::dataflow::Word;
 use crate::source::{Chunk, Framed};
 
 impl Driver {
@@ -18,11 +18,10 @@ impl Driver {
             for (epoch, counts) in &snapshot.state {
                 first_report = first_report.min(*epoch);
                 for (word, count) in counts {
-                    let id = WordId::of(word);
+                    let id = restore.send(word, *epoch, *count);
                     if let Some(reporter) = &mut self.reporter {
                         reporter.learn(id, Word::from(word.as_str()));
                     }
-                    restore.send((id, *epoch, *count));
                 }
             }
         }

@@ -36,7 +36,7 @@ pub fn printer(format: Format) -> Box<dyn Printer + Send> {
     match format {
         Format::Spark => Box::new(spark::Spark),
         Format::Jsonl => Box::new(jsonl::Jsonl),
-        Format::Tsv => Box::new(tsv::Tsv),
+        Format::Tsv => Box::new(tsv::Tsv::default()),
     }
 }
 

@@ -6,8 +6,15 @@ use std::io::{self, Write};
 
 use super::{Printer, Report};
 
-/// Tab-separated rows under one header.
-pub struct Tsv;
+/// Bytes of rows formed before they are written.
+const WRITE_AT: usize = 64 << 10;
+
+/// Tab-separated rows under one header. Rows are formed in a buffer of the printer's own and
+/// written 64 KiB at a time, not several writes per row through `dyn Write`.
+#[derive(Default)]
+pub struct Tsv {
+    buffer: Vec<u8>,
+}
 
 impl Printer for Tsv {
     fn begin(&mut self, out: &mut dyn Write, appending: bool) -> io::Result<()> {
@@ -18,31 +25,44 @@ impl Printer for Tsv {
     }
 
     fn report(&mut self, out: &mut dyn Write, report: &Report<'_>) -> io::Result<()> {
+        let mut numbers = itoa::Buffer::new();
+        let time = numbers.format(report.time).as_bytes().to_vec();
+        let buffer = &mut self.buffer;
         for (word, count) in &report.rows.rows {
-            write!(out, "{}\t", report.time)?;
-            write_escaped(out, word)?;
-            writeln!(out, "\t{count}")?;
+            buffer.extend_from_slice(&time);
+            buffer.push(b'\t');
+            push_escaped(buffer, word);
+            buffer.push(b'\t');
+            buffer.extend_from_slice(numbers.format(*count).as_bytes());
+            buffer.push(b'\n');
+            if buffer.len() >= WRITE_AT {
+                let written = out.write_all(buffer);
+                buffer.clear();
+                written?;
+            }
         }
-        Ok(())
+        let written = out.write_all(buffer);
+        buffer.clear();
+        written
     }
 }
 
-fn write_escaped(out: &mut dyn Write, word: &str) -> io::Result<()> {
+fn push_escaped(buffer: &mut Vec<u8>, word: &str) {
     let mut rest = word.as_bytes();
     while let Some(at) = rest
         .iter()
         .position(|b| matches!(b, b'\t' | b'\r' | b'\\' | b'\n'))
     {
-        out.write_all(&rest[..at])?;
-        out.write_all(match rest[at] {
+        buffer.extend_from_slice(&rest[..at]);
+        buffer.extend_from_slice(match rest[at] {
             b'\t' => b"\\t",
             b'\r' => b"\\r",
             b'\n' => b"\\n",
             _ => b"\\\\",
-        })?;
+        });
         rest = &rest[at + 1..];
     }
-    out.write_all(rest)
+    buffer.extend_from_slice(rest)
 }
 
 #[cfg(test)]
