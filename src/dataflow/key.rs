@@ -21,8 +21,15 @@ use siphasher::sip128::{Hasher128, SipHasher13};
 
 /// A word's id: differential's key. Two 64-bit halves, high first, so that ids order as
 /// 128-bit numbers, with the alignment of a `u64` (a `u128` would pad what holds it to 16).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct WordId([u64; 2]);
+
+impl WordId {
+    /// The id's high 64 bits: ids order by them first, and they are uniform.
+    pub fn high(&self) -> u64 {
+        self.0[0]
+    }
+}
 
 /// The secret under which one job hashes its words.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,19 +1,22 @@
 //! The timely/differential dataflow: chunks of lines in, each batch's changed counts out.
 //!
 //! ```text
-//! chunks ──round-robin──▶ split + combine per batch ──▶ count_total (by word hash)
-//!  (a reading worker)      (every worker)                 (every worker)
-//!                              │ tallies                         │ changed counts
+//! chunks ──round-robin──▶ split, combine, net ──▶ count_total (arranged by word id)
+//!  (a reading worker)      (every worker)           (every worker)
+//!                              │ names, tallies                │ changed counts
 //!                              └──────────────▶ gather on worker 0 ◀┘ ──▶ probe
 //! ```
 //!
 //! Epochs are batches. The three modes differ only in when a word is retracted: one batch
 //! after it arrives (per-batch counts), never (running totals), or a window later ([`mode`]).
+//! Each worker emits a batch's counts net of what the batch retracts, as one run sorted by
+//! word id ([`net`]), and the arrangement merges those runs ([`sorted_runs`]).
 
 mod dictionary;
 mod gather;
 mod key;
 pub(crate) mod mode;
+mod net;
 mod pre_aggregate;
 mod sorted_runs;
 mod stop;
@@ -29,7 +32,7 @@ use differential_dataflow::AsCollection;
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::pact::Pipeline;
 use timely::dataflow::operators::vec::Broadcast;
-use timely::dataflow::operators::{Concat, Inspect, Operator, Probe};
+use timely::dataflow::operators::{Inspect, Operator, Probe};
 use timely::dataflow::{InputHandleVec, ProbeHandle};
 use timely::worker::Worker;
 
@@ -135,12 +138,18 @@ pub fn build(
                     input.for_each(|cap, data| output.session(&cap).give_container(data));
                 }
             });
-        let words = pre_aggregate::pre_aggregate(chunks, tokenizer, progress, key);
-        let arrivals = words.words.concat(restore.to_stream(scope)).as_collection();
-        // Each batch's updates arrive sorted by id (see `sorted_runs`): the arrangement merges
-        // them instead of sorting them again.
-        let counts = mode::live(arrivals, retraction_delay)
-            .map(|id| (id, ()))
+        let words =
+            pre_aggregate::pre_aggregate(chunks, tokenizer, progress, key, retraction_delay);
+        // A checkpoint's counts come back as arrivals, and the mode retracts them here; the
+        // workers' own words come with their retractions already netted in.
+        let restored = mode::live(restore.to_stream(scope).as_collection(), retraction_delay);
+        let changes = words
+            .words
+            .as_collection()
+            .concat(restored.map(|id| (id, ())));
+        // Each worker's updates of a batch arrive as one sorted run (see `sorted_runs`): the
+        // arrangement merges them instead of sorting them again.
+        let counts = changes
             .arrange_named::<_, KeySpine<WordId, Epoch, isize>>("Arrange: CountTotal", |_, _| {
                 sorted_runs::SortedRuns::default()
             })

@@ -3,8 +3,9 @@
 //! Every word arrives once, with its count, at the batch it arrived in. What a report counts is
 //! that collection plus, `d` batches later, the same collection negated: each word leaves again
 //! one batch after it came (`batch`), after the window (`window`), or never (`incremental`).
-//! This is the only place where words are retracted; pre-aggregation and a checkpoint's restore
-//! both feed arrivals alone.
+//! A checkpoint's restored counts are retracted here; the workers' own words are retracted by
+//! the same rule where they are combined (`net`), netted with each batch's arrivals so that a
+//! word that changed gives one update, not two.
 
 use differential_dataflow::Collection;
 

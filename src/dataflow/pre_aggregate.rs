@@ -17,6 +17,8 @@ use timely::dataflow::StreamVec;
 use std::sync::Arc;
 
 use super::dictionary::{BatchWords, Dictionary, NameChange};
+use super::net::{self, Counts, Retractions};
+use super::sorted_runs::Update;
 use super::{ChunkProgress, Epoch, Word, WordId, WordKey};
 use crate::source::Chunk;
 use crate::stats::EpochTally;
@@ -86,8 +88,9 @@ struct OpenEpoch {
 
 /// The streams out of pre-aggregation.
 pub struct PreAggregated<'scope> {
-    /// `(id, batch, +count)`: each distinct word of a batch on a worker, once.
-    pub words: StreamVec<'scope, Epoch, (WordId, Epoch, isize)>,
+    /// `((id, ()), batch, change)`: each word whose count a batch of this worker changed, once,
+    /// sorted by id (the form differential's arrangement takes).
+    pub words: StreamVec<'scope, Epoch, Update<WordId>>,
     /// What the dictionary learned and forgot, for worker 0 to print words by name.
     pub names: StreamVec<'scope, Epoch, (WordId, NameChange)>,
     /// Each worker's tally per batch.
@@ -95,14 +98,15 @@ pub struct PreAggregated<'scope> {
 }
 
 /// Spreads `chunks` over the workers round-robin, splits them into words and, once a batch is
-/// complete, emits each distinct word's id with its count at the batch's epoch, sorted by id
-/// (the mode's retractions follow in [`super::mode`]), and what the dictionary learned and
-/// forgot. Also emits each worker's tally per batch.
+/// complete, emits what it changes: each distinct word's count, minus the counts of the batch
+/// `retraction_delay` before it (see [`net`]), sorted by id. Also emits what the dictionary
+/// learned and forgot, and each worker's tally per batch.
 pub fn pre_aggregate<'scope>(
     chunks: StreamVec<'scope, Epoch, Chunk>,
     tokenizer: Tokenizer,
     progress: Arc<ChunkProgress>,
     key: WordKey,
+    retraction_delay: Option<u64>,
 ) -> PreAggregated<'scope> {
     let mut builder = OperatorBuilder::new("SplitAndCombine".to_owned(), chunks.scope());
     // The driver mirrors the routing to know which chunks its own process's workers split
@@ -114,9 +118,7 @@ pub fn pre_aggregate<'scope>(
     let (names_output, names) = builder.new_output();
     let (tally_output, tallies) = builder.new_output();
     let mut words_output =
-        OutputBuilder::<_, CapacityContainerBuilder<Vec<(WordId, Epoch, isize)>>>::from(
-            words_output,
-        );
+        OutputBuilder::<_, CapacityContainerBuilder<Vec<Update<WordId>>>>::from(words_output);
     let mut names_output =
         OutputBuilder::<_, CapacityContainerBuilder<Vec<(WordId, NameChange)>>>::from(names_output);
     let mut tally_output =
@@ -131,7 +133,8 @@ pub fn pre_aggregate<'scope>(
         let mut spare: Vec<BatchWords> = Vec::new();
         let mut open_lines: BTreeMap<u64, OpenLine> = BTreeMap::new();
         let mut dictionary = Dictionary::new(key);
-        let mut sorted = Vec::new();
+        let mut retractions = Retractions::new(retraction_delay);
+        let (mut brought, mut scratch, mut changes): (Counts, Counts, Vec<_>) = Default::default();
         move |frontiers| {
             input.for_each(|cap, data| {
                 let Some(&epoch) = cap.least() else { return };
@@ -192,22 +195,44 @@ pub fn pre_aggregate<'scope>(
                     .session(cap)
                     .give_iterator(dictionary.take_learned());
             }
-            while let Some(entry) = open.first_entry() {
-                if frontier.less_equal(entry.key()) {
+            // Batches complete, in order: those with words here, and those in which words of
+            // an earlier batch are retracted.
+            loop {
+                let first_batch = open.first_key_value().map(|(&epoch, _)| epoch);
+                let first_due = retractions.first_due();
+                let Some(epoch) = first_batch.into_iter().chain(first_due).min() else {
+                    break;
+                };
+                if frontier.less_equal(&epoch) {
                     break;
                 }
-                let (epoch, mut batch) = entry.remove_entry();
-                dictionary.drain(epoch, &mut batch.words, |id, count| {
-                    sorted.push((id, epoch, count));
-                });
-                // Sorted by id, the arrangement merges the workers' runs instead of sorting.
-                sorted.sort_unstable_by_key(|&(id, _, _)| id);
-                words_handle
-                    .session(&batch.words_cap)
-                    .give_container(&mut sorted);
-                sorted.clear();
-                tally_handle.session(&batch.tally_cap).give(batch.tally);
-                spare.push(batch.words.emptied());
+                let batch = (first_batch == Some(epoch)).then(|| open.pop_first().unwrap().1);
+                let due = retractions.take(epoch);
+                brought.clear();
+                let (cap, mut batch) = match (batch, due.as_ref()) {
+                    (Some(mut batch), _) => {
+                        dictionary.drain(epoch, &mut batch.words, |id, count| {
+                            brought.push((id, count));
+                        });
+                        net::sort_by_id(&mut brought, &mut scratch);
+                        (batch.words_cap.clone(), Some(batch))
+                    }
+                    (None, Some((cap, _))) => (cap.clone(), None),
+                    (None, None) => unreachable!("an epoch with a batch or retractions"),
+                };
+                let retracted = due.as_ref().map_or(&[][..], |(_, counts)| &counts[..]);
+                net::net(&brought, retracted, epoch, &mut changes);
+                words_handle.session(&cap).give_container(&mut changes);
+                changes.clear();
+                if let Some(batch) = batch.take() {
+                    tally_handle.session(&batch.tally_cap).give(batch.tally);
+                    spare.push(batch.words.emptied());
+                }
+                let kept = std::mem::take(&mut brought);
+                brought = match retractions.hold(epoch, &cap, kept) {
+                    Some(unheld) => unheld,
+                    None => due.map(|(_, counts)| counts).unwrap_or_default(),
+                };
             }
             let Some(&next) = frontier.frontier().first() else {
                 // The input is done, and every batch drained: nothing more to tell.
