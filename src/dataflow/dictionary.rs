@@ -50,12 +50,17 @@ pub enum NameChange {
     Forget,
 }
 
-/// A word's entry, beside its text in the hash table.
+/// Batches after which a word not seen since is forgotten whatever the dictionary's size: an
+/// entry's batch is kept in 32 bits, exact while no entry is 2^31 batches old (about 25 days of
+/// 1 ms batches).
+const FORGET_AFTER: u64 = 1 << 29;
+
+/// A word's entry, beside its text in the hash table (24 bytes: the table stays small).
 #[derive(Debug, Clone, Copy)]
 struct Entry {
     id: WordId,
-    /// The latest batch the word turned up in.
-    epoch: Epoch,
+    /// The latest batch the word turned up in, its low 32 bits (see [`FORGET_AFTER`]).
+    epoch: u32,
     /// Where the word stands in that batch's list.
     position: u32,
 }
@@ -100,6 +105,14 @@ pub struct Dictionary {
     drained: Option<Epoch>,
     /// The latest batch swept through: a batch is swept once.
     swept: Option<Epoch>,
+    /// When words not seen for [`FORGET_AFTER`] batches were last forgotten.
+    aged: Epoch,
+}
+
+/// Whether batch `epoch` (low 32 bits) is at or after `since`: exact while the two are less
+/// than 2^31 batches apart, which [`FORGET_AFTER`] ensures.
+fn at_or_after(epoch: u32, since: Epoch) -> bool {
+    epoch.wrapping_sub(since as u32) as i32 >= 0
 }
 
 impl Dictionary {
@@ -114,6 +127,7 @@ impl Dictionary {
             accounted: None,
             drained: None,
             swept: None,
+            aged: 0,
         }
     }
 
@@ -124,13 +138,13 @@ impl Dictionary {
             Some(entry) => entry,
             None => self.insert(word),
         };
-        if entry.epoch == epoch {
+        if entry.epoch == epoch as u32 {
             if let Some(counted) = batch.counts.get_mut(entry.position as usize) {
                 *counted += count;
                 return;
             }
         }
-        entry.epoch = epoch;
+        entry.epoch = epoch as u32;
         entry.position = batch.counts.len() as u32;
         batch.ids.push(entry.id);
         batch.counts.push(count);
@@ -145,7 +159,7 @@ impl Dictionary {
         let entry = Entry {
             id,
             // Never listed: no batch's list has this position.
-            epoch: Epoch::MAX,
+            epoch: u32::MAX,
             position: u32::MAX,
         };
         self.entries
@@ -208,7 +222,11 @@ impl Dictionary {
             self.accounted = Some(epoch);
         }
         let words = self.entries.len();
-        if words < (2 * self.recent).max(SWEEP_ABOVE) && self.bytes < SWEEP_ABOVE_BYTES {
+        let aging = epoch.saturating_sub(self.aged) >= FORGET_AFTER;
+        if aging {
+            self.aged = epoch;
+        }
+        if words < (2 * self.recent).max(SWEEP_ABOVE) && self.bytes < SWEEP_ABOVE_BYTES && !aging {
             return;
         }
         let since = match self.drained {
@@ -218,13 +236,16 @@ impl Dictionary {
         // Far over the byte budget: keep only the words that open batches list.
         let since = if self.bytes >= 2 * SWEEP_ABOVE_BYTES {
             epoch + 1
+        } else if words < (2 * self.recent).max(SWEEP_ABOVE) {
+            // Only aging: words seen within FORGET_AFTER batches stay.
+            epoch.saturating_sub(FORGET_AFTER)
         } else {
             since
         };
         let (learned, bytes) = (&mut self.learned, &mut self.bytes);
         self.entries.retain(|word, entry| {
             // Open batches are after `epoch`: what they list is kept.
-            let keep = entry.epoch >= since;
+            let keep = at_or_after(entry.epoch, since);
             if !keep {
                 learned.push((entry.id, NameChange::Forget));
                 *bytes -= word.len();
@@ -328,6 +349,32 @@ mod tests {
         assert_eq!(
             drained(&mut dictionary, again, &mut later),
             sorted(vec![(k.id("a"), 2), (k.id("c"), 1)])
+        );
+    }
+
+    #[test]
+    fn words_unseen_for_long_are_forgotten_however_few() {
+        let k = key();
+        let mut dictionary = Dictionary::new(k);
+        let mut batch = BatchWords::default();
+        dictionary.add("old", 1, 5, &mut batch);
+        drained(&mut dictionary, 5, &mut batch);
+        // A word every FORGET_AFTER / 2 batches, far fewer words than a sweep waits for.
+        let mut epoch = 5;
+        for _ in 0..4 {
+            epoch += FORGET_AFTER / 2;
+            dictionary.add("new", 1, epoch, &mut batch);
+            drained(&mut dictionary, epoch, &mut batch);
+            dictionary.sweep(epoch);
+        }
+        assert_eq!(dictionary.len(), 1);
+        // 2^32 batches after "old" was seen, its low bits match the batch: it must count anew.
+        let again = 5 + (1 << 32);
+        dictionary.add("new", 1, again, &mut batch);
+        dictionary.add("old", 2, again, &mut batch);
+        assert_eq!(
+            drained(&mut dictionary, again, &mut batch),
+            sorted(vec![(k.id("new"), 1), (k.id("old"), 2)])
         );
     }
 
