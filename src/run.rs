@@ -2,7 +2,7 @@
 //! start the timely workers, and let the reading worker drive while the others count.
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, Read, Write};
 use std::sync::mpsc::sync_channel;
 use std::sync::{Arc, Mutex};
 
@@ -198,16 +198,33 @@ fn pass_signals_on(
     }
 }
 
+/// The largest stop-word file read: far more than any list of words to drop, and a bound on
+/// what a mistaken path (a device, a huge file) can cost.
+const MAX_STOP_WORDS_BYTES: u64 = 64 << 20;
+
 fn load_stop_words(config: &Config) -> Result<StopWords, Error> {
     let Some(path) = &config.stop_words else {
         return Ok(StopWords::default());
     };
-    let bytes = std::fs::read(path).map_err(|e| {
+    let failed = |e: std::io::Error| {
         Error::runtime(format!(
             "cannot read --stop-words '{}': {e}",
             path.display()
         ))
-    })?;
+    };
+    // Read one byte past the bound, so that a longer file (or an endless one such as
+    // /dev/zero) is told apart without reading it all.
+    let mut bytes = Vec::new();
+    File::open(path)
+        .and_then(|file| file.take(MAX_STOP_WORDS_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(failed)?;
+    if bytes.len() as u64 > MAX_STOP_WORDS_BYTES {
+        return Err(Error::runtime(format!(
+            "--stop-words '{}' is larger than {} MiB; a stop-word list of at most that size is accepted (one word a line)",
+            path.display(),
+            MAX_STOP_WORDS_BYTES >> 20
+        )));
+    }
     Ok(String::from_utf8_lossy(&bytes)
         .lines()
         .map(str::trim)

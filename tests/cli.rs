@@ -145,6 +145,18 @@ fn missing_files_exit_1_naming_the_file() {
     assert!(
         String::from_utf8_lossy(&output.stderr).contains("--stop-words '/nonexistent/stop.txt'")
     );
+
+    // An endless file is refused after its bound, not read until memory runs out.
+    let output = run(netwc()
+        .arg("--file")
+        .arg(&file)
+        .args(["--stop-words", "/dev/zero"]));
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--stop-words '/dev/zero' is larger than 64 MiB"),
+        "{stderr}"
+    );
 }
 
 #[test]

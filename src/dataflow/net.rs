@@ -54,6 +54,16 @@ pub fn sort_by_id(counts: &mut Counts, scratch: &mut Counts) {
     std::mem::swap(counts, scratch);
 }
 
+/// Empties a buffer for reuse, giving back most of its capacity when that is far more than the
+/// `used` elements the latest batch needed (after a burst), keeping what steady batches reuse.
+pub fn trim<T>(buffer: &mut Vec<T>, used: usize) {
+    buffer.clear();
+    let enough = 2 * used + BUCKET_ABOVE;
+    if buffer.capacity() > 2 * enough {
+        buffer.shrink_to(enough);
+    }
+}
+
 /// Appends to `out`, at `epoch`, `brought` minus `retracted` (both sorted by id), summing each
 /// word's updates into one and leaving out those that cancel.
 pub fn net(

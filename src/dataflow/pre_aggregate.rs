@@ -228,11 +228,16 @@ pub fn pre_aggregate<'scope>(
                     tally_handle.session(&batch.tally_cap).give(batch.tally);
                     spare.push(batch.words.emptied());
                 }
+                let used = brought.len();
                 let kept = std::mem::take(&mut brought);
                 brought = match retractions.hold(epoch, &cap, kept) {
                     Some(unheld) => unheld,
                     None => due.map(|(_, counts)| counts).unwrap_or_default(),
                 };
+                // A burst's capacity is given back once batches are small again.
+                net::trim(&mut brought, used);
+                net::trim(&mut scratch, used);
+                net::trim(&mut changes, used);
             }
             let Some(&next) = frontier.frontier().first() else {
                 // The input is done, and every batch drained: nothing more to tell.

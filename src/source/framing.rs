@@ -64,6 +64,8 @@ pub struct LineFramer {
     pending: Vec<u8>,
     /// Whether `pending` continues a line that was partly handed out.
     pending_continues: bool,
+    /// The last chunk handed out ended with a `\r`: a `\n` that comes next belongs to it.
+    after_cr: bool,
     /// Inside an over-long word, dropping bytes until the next separator.
     skipping_word: bool,
     /// Which bytes separate words, so that a long line is cut between words.
@@ -85,6 +87,7 @@ impl LineFramer {
         LineFramer {
             pending: Vec::with_capacity(READ_SIZE),
             pending_continues: false,
+            after_cr: false,
             skipping_word: false,
             split,
             limit: limit.max(8),
@@ -98,7 +101,12 @@ impl LineFramer {
     }
 
     /// Adds bytes; returns the chunk of whole lines they completed, if any.
-    pub fn push(&mut self, bytes: &[u8]) -> Option<Framed> {
+    pub fn push(&mut self, mut bytes: &[u8]) -> Option<Framed> {
+        if let Some(&first) = bytes.first() {
+            if std::mem::take(&mut self.after_cr) && first == b'\n' {
+                bytes = &bytes[1..];
+            }
+        }
         let start = self.pending.len();
         self.pending.extend_from_slice(bytes);
         self.take_from(start)
@@ -136,6 +144,7 @@ impl LineFramer {
                 let mut text = std::mem::replace(&mut self.pending, rest);
                 text.truncate(end);
                 let continues_line = std::mem::take(&mut self.pending_continues);
+                self.after_cr = self.pending.is_empty() && text.last() == Some(&b'\r');
                 // The rest may itself be over-long; it is cut on the next read.
                 Some(Framed {
                     chunk: Chunk {
@@ -331,6 +340,21 @@ mod tests {
             let all: Vec<u8> = chunks.iter().flat_map(|c| c.text.clone()).collect();
             assert_eq!(all, input.as_bytes());
         }
+    }
+
+    #[test]
+    fn a_lone_cr_at_the_end_of_a_read_ends_its_line_at_once() {
+        let mut framer = LineFramer::new(SplitRule::Whitespace);
+        // Nothing follows yet: the line is handed out now, not when the next byte comes.
+        let first = framer.push(b"a b\r").expect("the line ended");
+        assert_eq!((first.chunk.text.as_slice(), first.lines), (&b"a b\r"[..], 1));
+        // The LF of a CRLF cut between two reads is no second line end.
+        let second = framer.push(b"\nc\r").expect("the line ended");
+        assert_eq!((second.chunk.text.as_slice(), second.lines), (&b"c\r"[..], 1));
+        // A lone CR then another byte: that byte starts the next line.
+        assert!(framer.push(b"d").is_none());
+        let last = framer.finish().expect("the last line");
+        assert_eq!((last.chunk.text.as_slice(), last.lines), (&b"d"[..], 1));
     }
 
     #[test]

@@ -2,8 +2,9 @@
 //! (Spark's socket receiver) ends them. The framer, the line-batch cutter and the tokenizer
 //! all ask here, so that they agree on every byte.
 //!
-//! A `\r` at the very end of what has arrived so far is not yet a line end: a `\n` may follow
-//! it. Only a later byte, or the end of the input, decides.
+//! A `\r` at the very end of what has arrived so far ends its line at once, as `readLine` does
+//! (it returns at the `\r` and skips a `\n` that follows): the framer then drops a `\n` that
+//! begins the next read, so that `\r\n` split across two reads is still one line end.
 
 /// The number of line ends in `text`, a chunk that ends on a line end or at the end of the
 /// input (so a `\r` at its very end is a line end).
@@ -31,19 +32,13 @@ pub fn end_of_lines(text: &[u8], lines: u64) -> Option<usize> {
         .map(|at| at + 1)
 }
 
-/// Where the last certain line end in `bytes` is (the length through it), looking only at
-/// `bytes[from - 1..]` (the byte before `from` may be a `\r` that the bytes from `from` on
-/// decide). A `\r` at the very end is not certain yet.
+/// Where the last line end in `bytes` is (the length through it), looking only at
+/// `bytes[from..]`. A `\r` at the very end is a line end.
 pub fn last_line_end(bytes: &[u8], from: usize) -> Option<usize> {
-    let start = from.saturating_sub(1);
-    (start..bytes.len())
+    (from..bytes.len())
         .rev()
-        .find(|&at| match bytes[at] {
-            b'\n' => true,
-            // A `\n` right after it would have been found first.
-            b'\r' => at + 1 < bytes.len(),
-            _ => false,
-        })
+        // A `\n` right after a `\r` would have been found first.
+        .find(|&at| matches!(bytes[at], b'\n' | b'\r'))
         .map(|at| at + 1)
 }
 
@@ -87,11 +82,10 @@ mod tests {
         assert_eq!(end_of_lines(b"a\rb\rc", 2), Some(4));
         assert_eq!(end_of_lines(b"a\r\nb", 1), Some(3));
         assert_eq!(end_of_lines(b"a\nb", 2), None);
-        assert_eq!(last_line_end(b"a\nb\r", 0), Some(2));
+        assert_eq!(last_line_end(b"a\nb\r", 0), Some(4));
         assert_eq!(last_line_end(b"a\nb\rc", 0), Some(4));
-        // The CR before `from` is decided by the byte at `from`.
-        assert_eq!(last_line_end(b"ab\rc", 3), Some(3));
-        assert_eq!(last_line_end(b"ab\r\n", 3), Some(4));
+        assert_eq!(last_line_end(b"ab\r\n", 0), Some(4));
+        assert_eq!(last_line_end(b"ab\rc", 3), None);
         assert_eq!(last_line_end(b"abc", 0), None);
     }
 }
