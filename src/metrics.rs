@@ -36,7 +36,24 @@ pub struct Metrics {
     processing: Histogram,
     delay: Histogram,
     /// Newest last; `None` when nobody reads them.
-    recent: Option<Mutex<VecDeque<Arc<BatchRecord>>>>,
+    recent: Option<Mutex<VecDeque<Arc<str>>>>,
+}
+
+/// The most bytes of a word shown in `/api/batches`; a longer word is cut at a character
+/// boundary and ends with `…`.
+pub const SHOWN_WORD_BYTES: usize = 64;
+
+/// Cuts `word` to [`SHOWN_WORD_BYTES`] (and `…`), so that the history stays small whatever the
+/// words (it holds 1,000 batches of 10 rows).
+fn cut_word(word: &mut String) {
+    if word.len() > SHOWN_WORD_BYTES {
+        let mut end = SHOWN_WORD_BYTES;
+        while !word.is_char_boundary(end) {
+            end -= 1;
+        }
+        word.truncate(end);
+        word.push('…');
+    }
 }
 
 /// One reported batch, as `/api/batches` shows it.
@@ -141,6 +158,10 @@ impl Metrics {
         self.processing.observe(stats.processing_ms / 1e3);
         self.delay.observe(stats.delay_ms / 1e3);
         if let Some(recent) = &self.recent {
+            let mut top = top();
+            for row in &mut top {
+                cut_word(&mut row.word);
+            }
             let record = BatchRecord {
                 time: stats.time,
                 lines: stats.lines,
@@ -148,13 +169,17 @@ impl Metrics {
                 distinct: stats.distinct,
                 processing_ms: stats.processing_ms,
                 delay_ms: stats.delay_ms,
-                top: top(),
+                top,
             };
+            // Serialized once, here: an answer joins what is kept, however often it is asked.
+            let json: Arc<str> = serde_json::to_string(&record)
+                .expect("a batch record serializes")
+                .into();
             let mut recent = recent.lock().unwrap_or_else(|e| e.into_inner());
             if recent.len() == RECENT_BATCHES {
                 recent.pop_front();
             }
-            recent.push_back(Arc::new(record));
+            recent.push_back(json);
         }
     }
 
@@ -165,13 +190,24 @@ impl Metrics {
         text
     }
 
-    /// The recent batches, newest first (shared: the reporter waits only for the copy of a
-    /// list of pointers).
-    pub fn recent(&self) -> Vec<Arc<BatchRecord>> {
-        self.recent.as_ref().map_or_else(Vec::new, |recent| {
+    /// The recent batches, newest first, at most `limit` of them, as a JSON array (the
+    /// reporter waits only for the copy of a list of pointers).
+    pub fn recent_json(&self, limit: Option<usize>) -> String {
+        let newest: Vec<Arc<str>> = self.recent.as_ref().map_or_else(Vec::new, |recent| {
             let recent = recent.lock().unwrap_or_else(|e| e.into_inner());
-            recent.iter().rev().cloned().collect()
-        })
+            let limit = limit.unwrap_or(RECENT_BATCHES);
+            recent.iter().rev().take(limit).cloned().collect()
+        });
+        let mut json = String::with_capacity(2 + newest.iter().map(|r| r.len() + 1).sum::<usize>());
+        json.push('[');
+        for (i, record) in newest.iter().enumerate() {
+            if i > 0 {
+                json.push(',');
+            }
+            json.push_str(record);
+        }
+        json.push(']');
+        json
     }
 }
 
@@ -223,9 +259,37 @@ mod tests {
         for time in 0..(RECENT_BATCHES as u64 + 5) {
             metrics.batch_reported(&stats(time, 1), Vec::new);
         }
-        let recent = metrics.recent();
-        assert_eq!(recent.len(), RECENT_BATCHES);
-        assert_eq!(recent[0].time, RECENT_BATCHES as u64 + 4);
-        assert!(Metrics::new(false).recent().is_empty());
+        let times = |limit| -> Vec<u64> {
+            let json: serde_json::Value =
+                serde_json::from_str(&metrics.recent_json(limit)).unwrap();
+            let batches = json.as_array().unwrap();
+            batches
+                .iter()
+                .map(|b| b["time"].as_u64().unwrap())
+                .collect()
+        };
+        let all = times(None);
+        assert_eq!(all.len(), RECENT_BATCHES);
+        assert_eq!(all[0], RECENT_BATCHES as u64 + 4);
+        assert_eq!(
+            times(Some(2)),
+            [RECENT_BATCHES as u64 + 4, RECENT_BATCHES as u64 + 3]
+        );
+        assert_eq!(Metrics::new(false).recent_json(None), "[]");
+    }
+
+    #[test]
+    fn long_words_are_cut_in_the_history() {
+        let metrics = Metrics::new(true);
+        let long = "é".repeat(100);
+        metrics.batch_reported(&stats(1, 1), || {
+            vec![TopRow {
+                word: long.clone(),
+                count: 1,
+            }]
+        });
+        let json: serde_json::Value = serde_json::from_str(&metrics.recent_json(None)).unwrap();
+        let shown = json[0]["top"][0]["word"].as_str().unwrap();
+        assert_eq!(shown, format!("{}…", "é".repeat(SHOWN_WORD_BYTES / 2)));
     }
 }

@@ -2,30 +2,51 @@
 //!
 //! - `GET /`: one self-contained page (its script, styles and the vendored uPlot chart library
 //!   are inlined; nothing is fetched from elsewhere) that polls the two endpoints below;
-//! - `GET /api/batches`: the recent batches, newest first, as JSON;
+//! - `GET /api/batches[?limit=N]`: the recent batches, newest first, as JSON;
 //! - `GET /metrics`: Prometheus's text format, from [`Metrics`];
-//! - anything else: 404.
+//! - `HEAD` of each answers as `GET` without the body; anything else: 404.
 //!
-//! The server runs on threads of its own (`tiny_http` accepts and parses, with a thread per
-//! connection; each answer is written on a short-lived thread, at most [`MAX_RESPONDERS`] full
-//! answers at once), and only reads what the reporter publishes: a slow or stuck client delays
-//! nobody else and never a batch. It has no limit on connections of its own: serve it where
-//! its clients are trusted (loopback by default).
+//! Anyone who can reach the port may be hostile, so the server is built to cost the job
+//! nothing whatever its clients do. It is hyper's HTTP/1 server on a one-thread tokio runtime
+//! of its own (one thread, however many clients: a request is a task, not a thread), with at
+//! most [`MAX_CONNECTIONS`] connections (past that a new one is accepted and closed at once),
+//! request headers of at most [`MAX_REQUEST_BYTES`], a deadline for a request's headers and a
+//! lifetime for each connection (so a client that never reads holds its slot for a while, not
+//! for ever), and pipelined requests answered one after another on their connection. It only
+//! reads what the reporter publishes; answers are cut from records serialized once per batch,
+//! with words cut to 64 bytes. A panic while answering ends that connection, not the job.
 
+use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use serde::Serialize;
-use tiny_http::{Header, Request, Response, Server};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 
 use crate::config::{Batching, Config, Source};
 use crate::duration::format_millis;
 use crate::error::Error;
 use crate::metrics::Metrics;
 
-/// Full answers written at once; more requests meanwhile get 503.
-pub const MAX_RESPONDERS: usize = 32;
+/// Connections served at once; past this a new connection is closed as soon as it is accepted.
+pub const MAX_CONNECTIONS: usize = 64;
+
+/// The most bytes of a request's line and headers (hyper's read buffer).
+pub const MAX_REQUEST_BYTES: usize = 16 << 10;
+
+/// How long a request's headers may take to arrive.
+const HEADER_DEADLINE: Duration = Duration::from_secs(5);
+
+/// How long one connection is served, however busy: a client that stops reading its answers
+/// holds its slot this long at most (the page opens a new connection when one closes).
+const CONNECTION_LIFETIME: Duration = Duration::from_secs(30);
 
 const PAGE: &str = include_str!("../assets/ui/index.html");
 const UPLOT_JS: &str = include_str!("../assets/ui/uPlot.iife.min.js");
@@ -100,46 +121,111 @@ impl Job {
 /// Starts serving on `address`; returns the address it listens on (a port 0 is chosen by the
 /// system).
 pub fn serve(address: &str, metrics: Arc<Metrics>, job: &Job) -> Result<SocketAddr, Error> {
-    let server = Server::http(address).map_err(|e| {
+    let cannot = |e: std::io::Error| {
         Error::runtime(format!(
             "cannot serve --ui on {address}: {e} (expected a free address such as 127.0.0.1:4040)"
         ))
-    })?;
-    let bound = server
-        .server_addr()
-        .to_ip()
-        .ok_or_else(|| Error::runtime(format!("--ui {address} is not an IP address")))?;
-    let page: Arc<str> = page(job).into();
-    let busy = Arc::new(AtomicUsize::new(0));
+    };
+    let listener = std::net::TcpListener::bind(address).map_err(cannot)?;
+    listener.set_nonblocking(true).map_err(cannot)?;
+    let bound = listener.local_addr().map_err(cannot)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()
+        .map_err(|e| Error::runtime(format!("could not start the --ui server: {e}")))?;
+    let page = Bytes::from(page(job));
     std::thread::Builder::new()
         .name("netwc:ui".into())
-        .spawn(move || {
-            for request in server.incoming_requests() {
-                // Every answer is written on a thread of its own, so that a client that does
-                // not read stalls nobody else; past MAX_RESPONDERS full answers at once, the
-                // others get a short 503.
-                let full = busy.fetch_add(1, Ordering::AcqRel) < MAX_RESPONDERS;
-                let (metrics, page, done) = (metrics.clone(), page.clone(), busy.clone());
-                let spawned = std::thread::Builder::new()
-                    .name("netwc:ui-response".into())
-                    .spawn(move || {
-                        if full {
-                            respond(request, &metrics, &page);
-                        } else {
-                            let busy = Response::from_string("busy\n").with_status_code(503);
-                            let _ = request.respond(busy);
-                        }
-                        done.fetch_sub(1, Ordering::AcqRel);
-                    });
-                if spawned.is_err() {
-                    // The request went with the closure; its client sees the connection close.
-                    busy.fetch_sub(1, Ordering::AcqRel);
-                    log!("the live view could not start a thread for a request");
-                }
-            }
-        })
+        .spawn(move || runtime.block_on(accept_loop(listener, metrics, page)))
         .map_err(|e| Error::runtime(format!("could not start the --ui thread: {e}")))?;
     Ok(bound)
+}
+
+/// Accepts connections for ever, serving at most [`MAX_CONNECTIONS`] at once.
+async fn accept_loop(listener: std::net::TcpListener, metrics: Arc<Metrics>, page: Bytes) {
+    let listener = match TcpListener::from_std(listener) {
+        Ok(listener) => listener,
+        Err(e) => {
+            log!("the live view stopped: {e}");
+            return;
+        }
+    };
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(HEADER_DEADLINE)
+        .max_buf_size(MAX_REQUEST_BYTES);
+    let mut warned = false;
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // Out of descriptors, say: the job's own needs come first; try again soon.
+                if !std::mem::replace(&mut warned, true) {
+                    log!("the live view cannot accept a connection: {e}");
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            // Full: closed at once (the drop), costing nothing while it waits.
+            continue;
+        };
+        let (metrics, page) = (metrics.clone(), page.clone());
+        let service = hyper::service::service_fn(move |request| {
+            let answer = answer(&request, &metrics, &page);
+            async move { Ok::<_, Infallible>(answer) }
+        });
+        let connection = http.serve_connection(TokioIo::new(stream), service);
+        tokio::spawn(async move {
+            // A client that went away, sent too much or too slowly is no error of the job's.
+            let _ = tokio::time::timeout(CONNECTION_LIFETIME, connection).await;
+            drop(slot);
+        });
+    }
+}
+
+/// The answer to one request (`HEAD` as `GET`: hyper leaves the body out).
+fn answer(request: &Request<Incoming>, metrics: &Metrics, page: &Bytes) -> Response<Full<Bytes>> {
+    let readable = matches!(*request.method(), Method::GET | Method::HEAD);
+    let (status, content_type, body) = match (readable, request.uri().path()) {
+        (true, "/") => (StatusCode::OK, "text/html; charset=utf-8", page.clone()),
+        (true, "/api/batches") => {
+            let limit = limit_of(request.uri().query());
+            (
+                StatusCode::OK,
+                "application/json",
+                Bytes::from(metrics.recent_json(limit)),
+            )
+        }
+        (true, "/metrics") => (
+            StatusCode::OK,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            Bytes::from(metrics.prometheus_text()),
+        ),
+        _ => (
+            StatusCode::NOT_FOUND,
+            "text/plain; charset=utf-8",
+            Bytes::from_static(b"not found\n"),
+        ),
+    };
+    let mut response = Response::new(Full::new(body));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// `limit=N` of a query: how many of the recent batches to answer with (all when absent or
+/// not a number).
+fn limit_of(query: Option<&str>) -> Option<usize> {
+    query?
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("limit="))
+        .and_then(|n| n.parse().ok())
 }
 
 /// The page with its scripts, styles and the job inlined.
@@ -151,33 +237,6 @@ fn page(job: &Job) -> String {
         .replacen("/*{{UPLOT_JS}}*/", UPLOT_JS, 1)
         .replacen("/*{{APP_JS}}*/", APP_JS, 1)
         .replacen("{{JOB_JSON}}", &job, 1)
-}
-
-fn respond(request: Request, metrics: &Metrics, page: &str) {
-    let get = *request.method() == tiny_http::Method::Get;
-    let path = request.url().split('?').next().unwrap_or("");
-    let (status, content_type, body) = match (get, path) {
-        (true, "/") => (200, "text/html; charset=utf-8", page.to_string()),
-        (true, "/api/batches") => (
-            200,
-            "application/json",
-            serde_json::to_string(&metrics.recent()).expect("batches serialize"),
-        ),
-        (true, "/metrics") => (
-            200,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            metrics.prometheus_text(),
-        ),
-        _ => (404, "text/plain; charset=utf-8", "not found\n".to_string()),
-    };
-    let header = Header::from_bytes("Content-Type", content_type).expect("a valid header");
-    let no_store = Header::from_bytes("Cache-Control", "no-store").expect("a valid header");
-    let response = Response::from_string(body)
-        .with_status_code(status)
-        .with_header(header)
-        .with_header(no_store);
-    // A client that went away is no error of the job's.
-    let _ = request.respond(response);
 }
 
 /// `--ui` takes `HOST:PORT` or a bare `PORT` (on loopback).
@@ -204,6 +263,14 @@ mod tests {
         assert!(address_of("localhost").unwrap_err().contains("HOST:PORT"));
         assert!(address_of(":80").is_err());
         assert!(address_of("99999").is_err());
+    }
+
+    #[test]
+    fn a_limit_is_read_from_the_query() {
+        assert_eq!(limit_of(Some("limit=5")), Some(5));
+        assert_eq!(limit_of(Some("a=1&limit=20")), Some(20));
+        assert_eq!(limit_of(Some("limit=x")), None);
+        assert_eq!(limit_of(None), None);
     }
 
     #[test]

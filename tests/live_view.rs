@@ -242,3 +242,164 @@ fn the_page_draws_in_a_real_browser() {
     );
     assert!(dom.contains("<canvas"), "a chart is drawn on a canvas");
 }
+
+/// A job that counts `text` from a server that holds the connection open until released, with
+/// `--ui` (and `extra` flags), started through `sh` so that `limits` (e.g. `ulimit -n 128`)
+/// apply to it; its reports go to `out.tsv` in `dir`.
+fn held_job(
+    text: &str,
+    dir: &TempDir,
+    limits: &str,
+    extra: &[&str],
+) -> (Child, u16, std::sync::mpsc::Sender<()>) {
+    let (source, release) = holding_server(text.as_bytes().to_vec());
+    let ui = free_port();
+    let netwc = env!("CARGO_BIN_EXE_netwc");
+    let command = format!(
+        "{limits} exec {netwc} 127.0.0.1 {source} --batch 100ms --format tsv --top 0 --ui {ui} -o {} {}",
+        dir.path("out.tsv").display(),
+        extra.join(" ")
+    );
+    let child = Command::new("sh")
+        .args(["-c", &command])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_listening(ui);
+    (child, ui, release)
+}
+
+/// The number of threads of process `pid`.
+fn threads_of(pid: u32) -> u64 {
+    read(std::path::Path::new(&format!("/proc/{pid}/status")))
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Writes `bytes` to a new connection from a thread, never reading; gives up when the server
+/// stops taking them for a while (bounded).
+fn write_never_reading(ui: u16, bytes: Vec<u8>) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", ui)) else {
+            return;
+        };
+        let _ = stream.set_write_timeout(Some(Duration::from_secs(2)));
+        for piece in bytes.chunks(64 << 10) {
+            if stream.write_all(piece).is_err() {
+                return;
+            }
+        }
+        // Hold the connection (and its unread answers) a while.
+        std::thread::sleep(Duration::from_secs(3));
+    })
+}
+
+#[test]
+fn hostile_http_clients_cannot_end_starve_or_bloat_the_job() {
+    let mut text = zipf_text(11, 20_000, 8, 500);
+    // Long words reach the history of the live view.
+    for i in 0..3 {
+        text.push_str(&format!("{}{i}\n", "w".repeat(100 << 10)));
+    }
+    let dir = TempDir::new("hostile-ui");
+    let (mut child, ui, release) = held_job(&text, &dir, "", &[]);
+    let pid = child.id();
+    let mut attackers = Vec::new();
+    // Pipelining 100,000 requests on one connection, never reading.
+    attackers.push(write_never_reading(
+        ui,
+        "GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+            .repeat(100_000)
+            .into_bytes(),
+    ));
+    // A header that never ends.
+    let mut endless = b"GET / HTTP/1.1\r\nX: ".to_vec();
+    endless.resize(20 << 20, b'a');
+    attackers.push(write_never_reading(ui, endless));
+    // 50 clients that ask for the history and never read it.
+    for _ in 0..50 {
+        let requests = "GET /api/batches HTTP/1.1\r\nHost: x\r\n\r\n".repeat(200);
+        attackers.push(write_never_reading(ui, requests.into_bytes()));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    // An ordinary client is still answered, at once.
+    for _ in 0..3 {
+        let asked = Instant::now();
+        assert_eq!(get(ui, "/metrics").0, 200);
+        assert!(
+            asked.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            asked.elapsed()
+        );
+    }
+    // HEAD answers as GET without a body; an absolute-form request line is understood.
+    let mut head = TcpStream::connect(("127.0.0.1", ui)).unwrap();
+    head.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(head, "HEAD / HTTP/1.0\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    head.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.0 200"), "{answer}");
+    assert!(answer.ends_with("\r\n\r\n"), "no body: {answer:.200}");
+    assert_eq!(get(ui, "http://127.0.0.1/metrics").0, 200);
+    // A thread per request would show here.
+    let threads = threads_of(pid);
+    assert!(threads <= 16, "{threads} threads");
+    // Words in the history are cut.
+    let (_, body) = get(ui, "/api/batches?limit=50");
+    let batches: Vec<serde_json::Value> = serde_json::from_str(&body).unwrap();
+    assert!(batches.len() <= 50);
+    for row in batches.iter().flat_map(|b| b["top"].as_array().unwrap()) {
+        assert!(row["word"].as_str().unwrap().len() <= 64 + '…'.len_utf8());
+    }
+    drop(release);
+    let peak = wait_with_peak_rss(&mut child);
+    let output = wait_output(child, RUN_LIMIT);
+    assert_eq!(output.status.code(), Some(0));
+    assert!(peak < 200 << 10, "peak RSS {peak} KiB");
+    let printed = parse_tsv(&read(&dir.path("out.tsv")));
+    assert_eq!(totals(&printed), oracle_totals(&text));
+    for attacker in attackers {
+        attacker.join().unwrap();
+    }
+}
+
+#[test]
+fn idle_connections_under_a_low_descriptor_limit_cost_no_word() {
+    let text = zipf_text(12, 5_000, 8, 300);
+    let dir = TempDir::new("idle-ui");
+    let checkpoint = dir.path("ckpt");
+    let checkpoint = checkpoint.to_str().unwrap();
+    let (child, ui, release) = held_job(
+        &text,
+        &dir,
+        "ulimit -n 128;",
+        &[
+            "--mode",
+            "incremental",
+            "--emit",
+            "all",
+            "--checkpoint",
+            checkpoint,
+        ],
+    );
+    let idle: Vec<TcpStream> = (0..300)
+        .filter_map(|_| TcpStream::connect(("127.0.0.1", ui)).ok())
+        .collect();
+    assert!(idle.len() > 100);
+    // Snapshots are written and the log compacted while they wait; once the idle ones have
+    // passed the deadline for a request, the live view answers again.
+    std::thread::sleep(Duration::from_secs(7));
+    assert_eq!(get(ui, "/metrics").0, 200);
+    drop(release);
+    let output = wait_output(child, RUN_LIMIT);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let printed = parse_tsv(&read(&dir.path("out.tsv")));
+    let last = printed.values().next_back().cloned().unwrap_or_default();
+    assert_eq!(last, oracle_totals(&text));
+    drop(idle);
+}

@@ -254,9 +254,17 @@ fn mode_of(args: &Args, batching: Batching) -> Result<Mode, ConfigError> {
     }
 }
 
-/// Reads a window or slide length as a whole number of batches.
+/// Reads a window or slide length as a whole number of batches: a duration (time batches), or
+/// a bare number, which counts batches with either kind of batching.
 fn batches_in(flag: &str, text: &str, batching: Batching) -> Result<u64, ConfigError> {
+    let bare = text.trim().bytes().all(|b| b.is_ascii_digit()) && !text.trim().is_empty();
     match batching {
+        Batching::Time { .. } if bare => match text.trim().parse::<u64>() {
+            Ok(n) if (1..=MAX_WINDOW_BATCHES).contains(&n) => Ok(n),
+            _ => Err(invalid(format!(
+                "invalid value '{text}' for '{flag}': a bare number is a whole number of batches from 1 to {MAX_WINDOW_BATCHES} (or give a duration, e.g. {flag} 30s)"
+            ))),
+        },
         Batching::Lines { .. } => match text.trim().parse::<u64>() {
             Ok(n) if (1..=MAX_WINDOW_BATCHES).contains(&n) => Ok(n),
             _ => Err(invalid(format!(
@@ -341,6 +349,15 @@ mod tests {
             .mode;
         assert_eq!(
             mode,
+            Mode::Window {
+                length: 6,
+                slide: 2
+            }
+        );
+        // A bare number counts batches with time batches too.
+        let counted = config("--stdin --batch 5s --mode window --window 6 --slide 2").unwrap();
+        assert_eq!(
+            counted.mode,
             Mode::Window {
                 length: 6,
                 slide: 2

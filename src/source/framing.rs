@@ -347,10 +347,16 @@ mod tests {
         let mut framer = LineFramer::new(SplitRule::Whitespace);
         // Nothing follows yet: the line is handed out now, not when the next byte comes.
         let first = framer.push(b"a b\r").expect("the line ended");
-        assert_eq!((first.chunk.text.as_slice(), first.lines), (&b"a b\r"[..], 1));
+        assert_eq!(
+            (first.chunk.text.as_slice(), first.lines),
+            (&b"a b\r"[..], 1)
+        );
         // The LF of a CRLF cut between two reads is no second line end.
         let second = framer.push(b"\nc\r").expect("the line ended");
-        assert_eq!((second.chunk.text.as_slice(), second.lines), (&b"c\r"[..], 1));
+        assert_eq!(
+            (second.chunk.text.as_slice(), second.lines),
+            (&b"c\r"[..], 1)
+        );
         // A lone CR then another byte: that byte starts the next line.
         assert!(framer.push(b"d").is_none());
         let last = framer.finish().expect("the last line");
