@@ -295,3 +295,54 @@ fn a_flood_into_a_slow_reader_is_counted_exactly_in_bounded_memory() {
     assert_eq!(totals(&parse_tsv(&out)), expected);
     assert!(peak < 100 * 1024, "peak RSS {peak} KiB");
 }
+
+#[test]
+fn many_producers_holding_open_lines_of_new_words_are_counted_exactly() {
+    let port = free_port();
+    let dir = TempDir::new("open-lines");
+    let out = dir.path("out.tsv");
+    let mut child = spawn([
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+        "--batch",
+        "100ms",
+        "--format",
+        "tsv",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    wait_listening(port);
+    // 20 producers, each 1 MB of distinct words in one line that stays open: far more waiting
+    // words than a worker keeps (32 MiB), so some lines' counts go in before their ends.
+    let (producers, pieces, words) = (20, 330, 300);
+    let streams: Vec<TcpStream> = (0..producers)
+        .map(|i| {
+            let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+            stream
+                .set_write_timeout(Some(Duration::from_secs(30)))
+                .unwrap();
+            for k in 0..pieces {
+                let text: Vec<String> = (0..words).map(|j| format!("p{i}w{k}x{j}")).collect();
+                stream.write_all(text.join(" ").as_bytes()).unwrap();
+                stream.write_all(b" ").unwrap();
+            }
+            stream
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(1));
+    for mut stream in streams {
+        stream.write_all(b"last\n").unwrap();
+    }
+    // Every line's end counted (the producers stay connected; a stop counts only what was read).
+    let start = std::time::Instant::now();
+    while totals(&parse_tsv(&read(&out))).get("last") != Some(&(producers as i64)) {
+        assert!(start.elapsed() < RUN_LIMIT, "the lines' ends were not all counted");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    send_signal(child.id(), "TERM");
+    assert_eq!(wait_status(&mut child, RUN_LIMIT).code(), Some(0));
+    let mut counted = totals(&parse_tsv(&read(&out)));
+    assert_eq!(counted.remove("last"), Some(producers as i64));
+    assert_eq!(counted.len(), producers * pieces * words);
+    assert!(counted.values().all(|&count| count == 1));
+}

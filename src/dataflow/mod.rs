@@ -17,6 +17,7 @@ mod gather;
 mod key;
 pub(crate) mod mode;
 mod net;
+mod open_lines;
 mod pre_aggregate;
 mod sorted_runs;
 mod stop;

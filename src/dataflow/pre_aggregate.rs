@@ -3,9 +3,7 @@
 //! worker per batch, not one per word, and its key is the word's id; the word's name goes
 //! beside it to worker 0, which prints it.
 
-use std::collections::{BTreeMap, HashMap};
-
-use foldhash::fast::RandomState;
+use std::collections::BTreeMap;
 
 use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::pact::Exchange;
@@ -18,8 +16,9 @@ use std::sync::Arc;
 
 use super::dictionary::{BatchWords, Dictionary, NameChange};
 use super::net::{self, Counts, Retractions};
+use super::open_lines::{OpenLine, OpenLines};
 use super::sorted_runs::Update;
-use super::{ChunkProgress, Epoch, Word, WordId, WordKey};
+use super::{ChunkProgress, Epoch, WordId, WordKey};
 use crate::source::Chunk;
 use crate::stats::EpochTally;
 use crate::tokenize::Tokenizer;
@@ -55,27 +54,12 @@ impl RoundRobin {
     }
 }
 
-/// The most bytes of distinct words of one unfinished line whose counts wait for its end
-/// (64 pieces' worth): past it, the counts so far go into the current batch.
-pub const MAX_CARRIED_BYTES: usize = 64 * crate::source::MAX_PENDING;
-
-/// The counts of a line's pieces that arrived before its end, on the worker that gets them all.
-#[derive(Default)]
-struct OpenLine {
-    counts: HashMap<Word, isize, RandomState>,
-    /// The bytes of the distinct words in `counts`.
-    bytes: usize,
-    tally: EpochTally,
-}
-
-impl OpenLine {
-    /// The waiting counts join batch `epoch` (the line ended there, or waited too long).
-    fn count_in(self, epoch: Epoch, batch: &mut OpenEpoch, dictionary: &mut Dictionary) {
-        for (word, count) in self.counts {
-            dictionary.add(&word, count, epoch, &mut batch.words);
-        }
-        batch.tally += self.tally;
+/// Waiting counts join batch `epoch` (their line ended there, or waited too long).
+fn count_in(line: OpenLine, epoch: Epoch, batch: &mut OpenEpoch, dictionary: &mut Dictionary) {
+    for (word, count) in line.counts {
+        dictionary.add(&word, count, epoch, &mut batch.words);
     }
+    batch.tally += line.tally;
 }
 
 /// One batch's words on one worker, held until the batch is complete.
@@ -131,7 +115,7 @@ pub fn pre_aggregate<'scope>(
         let mut names_cap: Option<Capability<Epoch>> = Some(initial_capabilities.swap_remove(1));
         let mut open: BTreeMap<Epoch, OpenEpoch> = BTreeMap::new();
         let mut spare: Vec<BatchWords> = Vec::new();
-        let mut open_lines: BTreeMap<u64, OpenLine> = BTreeMap::new();
+        let mut open_lines = OpenLines::default();
         let mut dictionary = Dictionary::new(key);
         let mut retractions = Retractions::new(retraction_delay);
         let (mut brought, mut scratch, mut changes): (Counts, Counts, Vec<_>) = Default::default();
@@ -145,40 +129,22 @@ pub fn pre_aggregate<'scope>(
                     tally: EpochTally::default(),
                 });
                 for chunk in data.iter() {
-                    let seen = if chunk.ends_mid_line {
-                        // A piece of a line that has not ended yet counts where the line ends.
-                        let line = open_lines.entry(chunk.reader).or_default();
-                        let seen = tokenizer.for_each_word(chunk, |word| {
-                            match line.counts.get_mut(word) {
-                                Some(count) => *count += 1,
-                                None => {
-                                    line.bytes += word.len();
-                                    line.counts.insert(Word::from(word), 1);
-                                }
-                            }
-                        });
-                        line.tally += seen;
-                        if line.bytes > MAX_CARRIED_BYTES {
-                            // A line of endless new words: the counts so far go into this
-                            // batch and the rest of the line waits afresh, or memory would
-                            // grow without bound.
-                            if let Some(line) = open_lines.remove(&chunk.reader) {
-                                line.count_in(epoch, entry, &mut dictionary);
-                            }
+                    if chunk.ends_mid_line {
+                        // A piece of a line that has not ended yet counts where the line ends;
+                        // what may wait no longer counts here.
+                        if let Some(line) = open_lines.add_piece(chunk, &tokenizer) {
+                            count_in(line, epoch, entry, &mut dictionary);
                         }
                         continue;
-                    } else {
-                        tokenizer.for_each_word(chunk, |word| {
-                            dictionary.add(word, 1, epoch, &mut entry.words);
-                        })
-                    };
-                    entry.tally += seen;
+                    }
+                    entry.tally += tokenizer.for_each_word(chunk, |word| {
+                        dictionary.add(word, 1, epoch, &mut entry.words);
+                    });
                     // The end of a line whose pieces went before: their counts join it.
-                    let ended = chunk
-                        .continues_line
-                        .then(|| open_lines.remove(&chunk.reader));
-                    if let Some(line) = ended.flatten() {
-                        line.count_in(epoch, entry, &mut dictionary);
+                    if chunk.continues_line {
+                        if let Some(line) = open_lines.end(chunk.reader) {
+                            count_in(line, epoch, entry, &mut dictionary);
+                        }
                     }
                 }
                 progress.add(data.len() as u64);
