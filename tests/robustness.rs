@@ -336,7 +336,10 @@ fn many_producers_holding_open_lines_of_new_words_are_counted_exactly() {
     // Every line's end counted (the producers stay connected; a stop counts only what was read).
     let start = std::time::Instant::now();
     while totals(&parse_tsv(&read(&out))).get("last") != Some(&(producers as i64)) {
-        assert!(start.elapsed() < RUN_LIMIT, "the lines' ends were not all counted");
+        assert!(
+            start.elapsed() < RUN_LIMIT,
+            "the lines' ends were not all counted"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     send_signal(child.id(), "TERM");
