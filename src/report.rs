@@ -242,6 +242,10 @@ impl ResultTable {
         if self.rows.capacity() > 4 * self.rows.len() + 1024 {
             self.rows.shrink_to_fit();
         }
+        // A burst's list of rows to look at is not kept allocated.
+        if self.unused.capacity() > 1 << 16 {
+            self.unused = Vec::new();
+        }
     }
 
     /// The rows of a report now; with `Emit::Changes`, starts tracking changes afresh.

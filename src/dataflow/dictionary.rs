@@ -167,9 +167,10 @@ impl Dictionary {
             .or_insert(entry)
     }
 
-    /// What the dictionary learned and forgot since this was last called, for worker 0.
-    pub fn take_learned(&mut self) -> std::vec::Drain<'_, (WordId, NameChange)> {
-        self.learned.drain(..)
+    /// What the dictionary learned and forgot since this was last called, for worker 0 (taken
+    /// whole: a burst's list does not stay allocated here).
+    pub fn take_learned(&mut self) -> Vec<(WordId, NameChange)> {
+        std::mem::take(&mut self.learned)
     }
 
     /// Each word of batch `epoch` with its id and count; the batch is left empty.
@@ -190,14 +191,15 @@ impl Dictionary {
     }
 
     /// Decays `recent` for the batches after the last one accounted and before `epoch`, which
-    /// brought this worker no words (a few dozen decay it to nothing).
+    /// brought this worker no words (a quarter a batch: a burst followed by quiet is forgotten
+    /// within a couple of dozen batches, and worker 0 forgets its names with it).
     fn pass_empty_batches_before(&mut self, epoch: Epoch) {
         let empty = match self.accounted {
             Some(accounted) => epoch.saturating_sub(accounted).saturating_sub(1),
             None => 0,
         };
         for _ in 0..empty.min(64) {
-            self.recent -= self.recent / 8;
+            self.recent -= self.recent / 4;
         }
     }
 
@@ -295,6 +297,7 @@ mod tests {
         let k = key();
         let mut changes: Vec<(String, isize)> = dictionary
             .take_learned()
+            .into_iter()
             .map(|(id, change)| match change {
                 NameChange::Learn(name) => {
                     assert_eq!(id, k.id(&name));

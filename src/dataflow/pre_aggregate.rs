@@ -159,7 +159,7 @@ pub fn pre_aggregate<'scope>(
             if let Some(cap) = &names_cap {
                 names_handle
                     .session(cap)
-                    .give_iterator(dictionary.take_learned());
+                    .give_container(&mut dictionary.take_learned());
             }
             // Batches complete, in order: those with words here, and those in which words of
             // an earlier batch are retracted.
@@ -221,7 +221,7 @@ pub fn pre_aggregate<'scope>(
                 }
                 names_handle
                     .session(cap)
-                    .give_iterator(dictionary.take_learned());
+                    .give_container(&mut dictionary.take_learned());
             }
         }
     });
