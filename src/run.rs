@@ -47,7 +47,9 @@ pub fn run(config: Config) -> Result<Option<Summary>, Error> {
             config.workers
         );
     }
-    let shutdown = Shutdown::install(clustered)?;
+    // Until the workers run, a signal ends the process at once: opening the input (a FIFO
+    // waits for its writer) or meeting the cluster may wait, and nothing is counted yet.
+    let shutdown = Shutdown::install(true)?;
     let running = shutdown.clone();
     let stop_requests = shutdown.clone();
     let waker = Waker::default();

@@ -1,5 +1,6 @@
-//! SIGINT and SIGTERM. While a process waits for the rest of its cluster, a signal ends it at
-//! once (130 for SIGINT, 143 for SIGTERM): there is nothing to report yet. Once the job runs,
+//! SIGINT and SIGTERM. While a process waits for its input to open (a FIFO without a writer, a
+//! server that does not answer) or for the rest of its cluster, a signal ends it at once (130
+//! for SIGINT, 143 for SIGTERM): there is nothing to report yet. Once the job runs,
 //! the first signal asks for a graceful stop (close the current batch, report it, exit 0), and
 //! in a cluster that stop reaches every process through the dataflow; a second signal exits at
 //! once with 130, for when the graceful stop takes too long.
@@ -43,7 +44,7 @@ impl Shutdown {
                     let name = if signal == SIGINT { "SIGINT" } else { "SIGTERM" };
                     if state.waiting.load(Ordering::SeqCst) {
                         log!(
-                            "{name} while waiting for the rest of the cluster: stopping (nothing was counted yet)"
+                            "{name} while waiting for the input to open or for the rest of the cluster: stopping (nothing was counted yet)"
                         );
                         std::process::exit(128 + signal);
                     }

@@ -80,3 +80,27 @@ fn a_second_signal_exits_at_once_with_130() {
     let status = wait_status(&mut child, Duration::from_secs(10));
     assert_eq!(status.code(), Some(130));
 }
+
+#[test]
+fn a_signal_while_a_fifo_waits_for_its_writer_ends_netwc_at_once() {
+    let dir = TempDir::new("fifo");
+    let fifo = dir.path("input.fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let child = spawn(["--file", fifo.to_str().unwrap()]);
+    // Opening the FIFO waits for a writer, which never comes.
+    std::thread::sleep(Duration::from_millis(500));
+    let sent = Instant::now();
+    send_signal(child.id(), "INT");
+    let output = wait_output(child, Duration::from_secs(10));
+    assert_eq!(output.status.code(), Some(130));
+    assert!(sent.elapsed() < Duration::from_secs(5));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("SIGINT while waiting for the input to open"),
+        "{stderr}"
+    );
+}
