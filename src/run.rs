@@ -49,7 +49,7 @@ pub fn run(config: Config) -> Result<Option<Summary>, Error> {
     }
     // Until the workers run, a signal ends the process at once: opening the input (a FIFO
     // waits for its writer) or meeting the cluster may wait, and nothing is counted yet.
-    let shutdown = Shutdown::install(true)?;
+    let shutdown = Shutdown::install()?;
     let running = shutdown.clone();
     let stop_requests = shutdown.clone();
     let waker = Waker::default();

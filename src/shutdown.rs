@@ -29,11 +29,11 @@ pub struct Shutdown {
 }
 
 impl Shutdown {
-    /// Starts handling SIGINT and SIGTERM on a thread of its own. With `waiting`, a signal
-    /// exits at once until [`Shutdown::running`] is called.
-    pub fn install(waiting: bool) -> Result<Shutdown, Error> {
+    /// Starts handling SIGINT and SIGTERM on a thread of its own. A signal exits at once until
+    /// [`Shutdown::running`] is called.
+    pub fn install() -> Result<Shutdown, Error> {
         let shutdown = Shutdown::default();
-        shutdown.state.waiting.store(waiting, Ordering::SeqCst);
+        shutdown.state.waiting.store(true, Ordering::SeqCst);
         let mut signals = Signals::new([SIGINT, SIGTERM])
             .map_err(|e| Error::runtime(format!("cannot install signal handlers: {e}")))?;
         let state = shutdown.state.clone();

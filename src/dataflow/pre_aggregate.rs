@@ -1,7 +1,7 @@
 //! Splitting chunks into words and combining them per worker and per batch, before the
-//! exchange: Spark's map-side combine. Differential then sees one update per distinct word per
-//! worker per batch, not one per word, and its key is the word's id; the word's name goes
-//! beside it to worker 0, which prints it.
+//! exchange: Spark's map-side combine. Differential then sees one update per changed word per
+//! worker per batch, not one per word (net of what the batch retracts, see `net`), and its key
+//! is the word's id; the word's name goes to worker 0 once per dictionary entry.
 
 use std::collections::BTreeMap;
 
@@ -174,8 +174,7 @@ pub fn pre_aggregate<'scope>(
                 }
                 let batch = (first_batch == Some(epoch)).then(|| open.pop_first().unwrap().1);
                 let due = retractions.take(epoch);
-                brought.clear();
-                let (cap, mut batch) = match (batch, due.as_ref()) {
+                let (cap, batch) = match (batch, due.as_ref()) {
                     (Some(mut batch), _) => {
                         dictionary.drain(epoch, &mut batch.words, |id, count| {
                             brought.push((id, count));
@@ -189,8 +188,7 @@ pub fn pre_aggregate<'scope>(
                 let retracted = due.as_ref().map_or(&[][..], |(_, counts)| &counts[..]);
                 net::net(&brought, retracted, epoch, &mut changes);
                 words_handle.session(&cap).give_container(&mut changes);
-                changes.clear();
-                if let Some(batch) = batch.take() {
+                if let Some(batch) = batch {
                     tally_handle.session(&batch.tally_cap).give(batch.tally);
                     spare.push(batch.words.emptied());
                 }
@@ -200,7 +198,8 @@ pub fn pre_aggregate<'scope>(
                     Some(unheld) => unheld,
                     None => due.map(|(_, counts)| counts).unwrap_or_default(),
                 };
-                // A burst's capacity is given back once batches are small again.
+                // Emptied for the next batch; a burst's capacity is given back once batches are
+                // small again.
                 net::trim(&mut brought, used);
                 net::trim(&mut scratch, used);
                 net::trim(&mut changes, used);
@@ -214,11 +213,11 @@ pub fn pre_aggregate<'scope>(
             // stays; long lines count by name), also when the batches just completed brought
             // this worker nothing. Worker 0 hears of it at the input's frontier now: after
             // every batch that counted those words.
+            if let Some(complete) = next.checked_sub(1) {
+                dictionary.sweep(complete);
+            }
             if let Some(cap) = &mut names_cap {
                 cap.downgrade(&next);
-                if let Some(complete) = next.checked_sub(1) {
-                    dictionary.sweep(complete);
-                }
                 names_handle
                     .session(cap)
                     .give_container(&mut dictionary.take_learned());

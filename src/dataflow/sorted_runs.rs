@@ -4,9 +4,9 @@
 //! Differential's default `MergeBatcher` cuts its input into chunks of a few hundred updates,
 //! sorts each, and merges the chunks in a ladder: every update is copied and compared about
 //! log2(chunks) times (measured: 120–200 ns of a batch's work per distinct word). Here every
-//! worker already emits each batch's updates sorted by id, and the delayed retractions keep
-//! that order, so what reaches the arrangement is a few long sorted runs (one per sender and
-//! time). [`SortedRuns`] appends each arriving container to a run it extends, and merges the
+//! worker already emits each batch's updates sorted by id (see `net`), and a checkpoint's
+//! restored counts keep their order through the mode's delay, so what reaches the arrangement
+//! is a few long sorted runs (one per sender and time). [`SortedRuns`] appends each arriving container to a run it extends, and merges the
 //! few runs once, when a batch is extracted. A container that is not sorted (none of netwc's
 //! are, but the batcher does not rely on it) is sorted and consolidated first, so the batcher
 //! is correct for any input.
@@ -152,7 +152,14 @@ fn merge_runs<K: Ord + Clone>(mut runs: Vec<Run<K>>) -> Option<Run<K>> {
         // One run may still hold equal neighbours (a container that began where the run
         // ended): consolidate it in place.
         let mut run = runs.pop()?;
-        run.updates = consolidated(std::mem::take(&mut run.updates).into_iter());
+        run.updates.dedup_by(|next, kept| {
+            let same = position(next) == position(kept);
+            if same {
+                kept.2 += next.2;
+            }
+            same
+        });
+        run.updates.retain(|update| update.2 != 0);
         return (!run.updates.is_empty()).then_some(run);
     }
     while runs.len() > 1 {
@@ -194,15 +201,6 @@ fn merge_two<K: Ord + Clone>(a: Vec<Update<K>>, b: Vec<Update<K>>) -> Vec<Update
         if let Some(update) = next {
             push_consolidating(&mut out, update);
         }
-    }
-    out
-}
-
-/// A sorted sequence with equal neighbours summed.
-fn consolidated<K: Ord>(updates: impl Iterator<Item = Update<K>>) -> Vec<Update<K>> {
-    let mut out = Vec::with_capacity(updates.size_hint().0);
-    for update in updates {
-        push_consolidating(&mut out, update);
     }
     out
 }
