@@ -21,7 +21,7 @@
 //!   and checkpoints must agree on, in plain words.
 //! - `metrics`: what the job has done, in one place; `ui`: the live view (`--ui`).
 //! - `batching` (epochs, batch names, the clock), `tokenize` (lines to words), `numbers` and
-//!   `duration` (bounded flag values), `stats`, `shutdown` (signals), `error`, [`mod@log`].
+//!   `duration` (bounded flag values), `worker_budget` (whether `-w` threads fit), `stats`, `shutdown` (signals), `error`, [`mod@log`].
 
 #![warn(missing_docs)]
 
@@ -49,6 +49,7 @@ mod source;
 mod stats;
 mod tokenize;
 mod ui;
+mod worker_budget;
 
 pub use config::Config;
 pub use error::Error;

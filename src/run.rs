@@ -11,7 +11,7 @@ use crate::checkpoint::Recovery;
 use crate::checkpoint::{self, Checkpoint};
 use crate::cluster::{self, Resume};
 use crate::config::{Config, Source, StopAfter};
-use crate::dataflow::{self, ChunkProgress, StopSignal, WordKey};
+use crate::dataflow::{self, ChunkProgress, Heartbeat, StopSignal, WordKey};
 use crate::driver::{Driver, Ends, Role};
 use crate::error::Error;
 use crate::metrics::Metrics;
@@ -29,6 +29,11 @@ const IDLE_MERGE_EFFORT: isize = 100_000;
 /// or the `-o` file (on process 0 only); logs and statistics go to stderr. The summary is
 /// `None` on a process of a cluster that reads no source.
 pub fn run(config: Config) -> Result<Option<Summary>, Error> {
+    // Before anything is opened: a `-w` this machine cannot start is refused at once.
+    crate::worker_budget::check(
+        config.workers,
+        crate::worker_budget::Limits::of_this_process(),
+    )?;
     let stop_words = load_stop_words(&config)?;
     let clustered = config.cluster.processes > 1;
     // Timely's network threads print with `println!` (a connection that breaks mid-message):
@@ -121,6 +126,13 @@ pub fn run(config: Config) -> Result<Option<Summary>, Error> {
         shift: first.shift,
     }));
     let workers = config.workers;
+    // In a cluster, worker 0 names the processes it has not heard from lately.
+    let process = config.cluster.process;
+    let addresses = if clustered {
+        cluster::addresses(&config.cluster)?
+    } else {
+        Vec::new()
+    };
     let mut worker_config = timely::WorkerConfig::default();
     // Arrangements keep merging while the workers are idle, so that what a batch or a window
     // retracted is also freed between batches, not only when later batches push merges along.
@@ -142,6 +154,8 @@ pub fn run(config: Config) -> Result<Option<Summary>, Error> {
         );
         let mut stop = StopSignal::build(worker);
         let first_of_process = worker.index() % workers == 0;
+        let mut heartbeat = clustered
+            .then(|| Heartbeat::build(worker, process, addresses.clone(), first_of_process));
         // The first worker of each reading process feeds the input; worker 0 reports.
         let role = match (worker.index(), first_of_process && reads) {
             (0, _) => Role::FeedAndReport,
@@ -153,7 +167,13 @@ pub fn run(config: Config) -> Result<Option<Summary>, Error> {
                 drop(wc.control);
                 if first_of_process {
                     // A process that reads nothing still hears signals for the whole job.
-                    pass_signals_on(worker, word_count, &mut stop, &stop_requests);
+                    pass_signals_on(
+                        worker,
+                        word_count,
+                        &mut stop,
+                        &stop_requests,
+                        &mut heartbeat,
+                    );
                 }
                 stop.close();
                 return Ok(None);
@@ -165,7 +185,7 @@ pub fn run(config: Config) -> Result<Option<Summary>, Error> {
             .unwrap_or_else(|e| e.into_inner())
             .take()
             .expect("one worker per process feeds");
-        Driver::new(&config, wc, ends, stop, role)
+        Driver::new(&config, wc, ends, (stop, heartbeat), role)
             .run(worker)
             .map(Some)
     })
@@ -191,10 +211,14 @@ fn pass_signals_on(
     word_count: usize,
     stop: &mut StopSignal,
     shutdown: &Shutdown,
+    heartbeat: &mut Option<Heartbeat>,
 ) {
     while worker.installed_dataflows().contains(&word_count) {
         if shutdown.requested() {
             stop.raise();
+        }
+        if let Some(heartbeat) = heartbeat {
+            heartbeat.beat();
         }
         worker.step_or_park(Some(std::time::Duration::from_millis(20)));
     }

@@ -334,3 +334,34 @@ fn stdout_closed_by_the_reader_ends_quietly_with_0() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(!stderr.contains("error"), "{stderr}");
 }
+
+#[test]
+fn more_workers_than_the_address_space_holds_are_refused_early() {
+    let dir = TempDir::new("cli-workers");
+    let file = dir.write("input.txt", b"a b a\n");
+    let netwc = env!("CARGO_BIN_EXE_netwc");
+    let under_4_gib = |workers: &str| {
+        let command = format!(
+            "ulimit -v 4194304; exec {netwc} -w {workers} --file {} --format tsv",
+            file.display()
+        );
+        run(std::process::Command::new("sh").args(["-c", &command]))
+    };
+    let started = std::time::Instant::now();
+    let refused = under_4_gib("1024");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("-w 1024"), "{stderr}");
+    assert!(stderr.contains("ulimit -v"), "{stderr}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    // The largest -w it names does start under the same limit.
+    let largest = stderr.trim().rsplit("1 to ").next().unwrap().to_owned();
+    let ran = under_4_gib(&largest);
+    assert_eq!(
+        ran.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ran.stderr)
+    );
+    assert!(stdout_of(&ran).contains("a\t2"));
+}

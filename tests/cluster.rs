@@ -218,3 +218,43 @@ fn an_address_in_use_is_a_clear_error() {
     );
     assert!(stderr.contains("in use"), "{stderr}");
 }
+
+#[test]
+fn a_silent_process_is_named_and_the_job_goes_on_when_it_is_back() {
+    let dir = TempDir::new("cluster-silent");
+    let hosts = hostfile(&dir, 2);
+    let text = zipf_text(33, 1_200, 6, 300);
+    // 12 s of input: 100 lines a second.
+    let feeder = Feeder::start(
+        text.clone().into_bytes(),
+        text.len() / 120,
+        Duration::from_millis(100),
+    );
+    let out = dir.path("out.tsv");
+    let mut args = strings(&["127.0.0.1", &feeder.port.to_string(), "--batch", "200ms"]);
+    args.extend(strings(&["--format", "tsv", "-o", out.to_str().unwrap()]));
+    let one = start(&hosts, 2, 1, &args);
+    let mut zero = start(&hosts, 2, 0, &args);
+    let lines = stderr_lines(zero.stderr.take().unwrap());
+    std::thread::sleep(Duration::from_secs(2));
+    // Process 1 stops (as under a debugger or SIGSTOP): process 0 names it, then goes on
+    // once it is back, and no word is lost.
+    send_signal(one.id(), "STOP");
+    let stopped_at = Instant::now();
+    let seen = wait_for(&lines, "has not been heard from", 1);
+    assert!(stopped_at.elapsed() < Duration::from_secs(10), "{seen:#?}");
+    let warning = seen.last().unwrap();
+    assert!(
+        warning.contains("process 1 of the cluster (127.0.0.1:"),
+        "{warning}"
+    );
+    send_signal(one.id(), "CONT");
+    wait_for(&lines, "process 1 of the cluster (127.0.0.1:", 1);
+    let zero = wait_output(zero, Duration::from_secs(60));
+    let one = wait_output(one, Duration::from_secs(60));
+    assert_eq!(zero.status.code(), Some(0));
+    assert_eq!(one.status.code(), Some(0));
+    let printed = parse_tsv(&read(&out));
+    assert_eq!(totals(&printed), oracle_totals(&text));
+    feeder.join();
+}

@@ -373,7 +373,7 @@ fn idle_connections_under_a_low_descriptor_limit_cost_no_word() {
     let dir = TempDir::new("idle-ui");
     let checkpoint = dir.path("ckpt");
     let checkpoint = checkpoint.to_str().unwrap();
-    let (child, ui, release) = held_job(
+    let (mut child, ui, release) = held_job(
         &text,
         &dir,
         "ulimit -n 128;",
@@ -386,18 +386,29 @@ fn idle_connections_under_a_low_descriptor_limit_cost_no_word() {
             checkpoint,
         ],
     );
-    let idle: Vec<TcpStream> = (0..300)
+    // This test holds a thousand sockets itself: its own limit must allow them.
+    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile);
+    if limit.current.is_some_and(|current| current < 2048) {
+        let raised = rustix::process::Rlimit {
+            current: limit.maximum.map(|max| max.min(4096)),
+            maximum: limit.maximum,
+        };
+        rustix::process::setrlimit(rustix::process::Resource::Nofile, raised).unwrap();
+    }
+    let idle: Vec<TcpStream> = (0..1_000)
         .filter_map(|_| TcpStream::connect(("127.0.0.1", ui)).ok())
         .collect();
-    assert!(idle.len() > 100);
+    assert!(idle.len() > 500, "{} connections", idle.len());
     // Snapshots are written and the log compacted while they wait; once the idle ones have
     // passed the deadline for a request, the live view answers again.
     std::thread::sleep(Duration::from_secs(7));
     assert_eq!(get(ui, "/metrics").0, 200);
     drop(release);
+    let peak = wait_with_peak_rss(&mut child);
     let output = wait_output(child, RUN_LIMIT);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(peak < 100 << 10, "peak RSS {peak} KiB");
     let printed = parse_tsv(&read(&dir.path("out.tsv")));
     let last = printed.values().next_back().cloned().unwrap_or_default();
     assert_eq!(last, oracle_totals(&text));

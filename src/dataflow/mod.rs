@@ -14,6 +14,7 @@
 
 mod dictionary;
 mod gather;
+mod heartbeat;
 mod key;
 pub(crate) mod mode;
 mod net;
@@ -39,6 +40,7 @@ use timely::worker::Worker;
 
 pub use dictionary::NameChange;
 pub use gather::Gathered;
+pub use heartbeat::Heartbeat;
 pub use key::{WordId, WordKey};
 pub use pre_aggregate::RoundRobin;
 pub use stop::StopSignal;

@@ -26,7 +26,7 @@ pub use batcher::{Batcher, Step};
 use crate::batching::{unix_micros, BatchClock};
 use crate::checkpoint::{Checkpoint, Durability, Recovery};
 use crate::config::Config;
-use crate::dataflow::{ChunkProgress, Epoch, RestoreInput, StopSignal, WordCount};
+use crate::dataflow::{ChunkProgress, Epoch, Heartbeat, RestoreInput, StopSignal, WordCount};
 use crate::error::Error;
 use crate::metrics::Metrics;
 use crate::reporter::{EpochMeta, ReportFailure, ReportHooks, Reporter};
@@ -105,6 +105,8 @@ pub struct Driver {
     shutdown: Shutdown,
     /// The job-wide stop: raised when this process is signalled, seen when any process was.
     stop_signal: StopSignal,
+    /// In a cluster: this process says it is here; worker 0 names processes gone silent.
+    heartbeat: Option<Heartbeat>,
     duration: Option<Duration>,
     /// Several processes feed: each epoch is marked in the dataflow, so that the reporter
     /// learns the epochs other processes closed.
@@ -124,7 +126,13 @@ pub struct Driver {
 
 impl Driver {
     /// The driver for `config` over the dataflow `wc`, with `workers` workers per process.
-    pub fn new(config: &Config, wc: WordCount, ends: Ends, stop: StopSignal, role: Role) -> Self {
+    pub fn new(
+        config: &Config,
+        wc: WordCount,
+        ends: Ends,
+        (stop, heartbeat): (StopSignal, Option<Heartbeat>),
+        role: Role,
+    ) -> Self {
         let (checkpoint, recovery) = ends.checkpoint.map_or((None, None), |(c, r)| (Some(c), r));
         // The shift is process 0's in a cluster, this process's own otherwise.
         let clock = BatchClock::shifted(config.batching, ends.shift);
@@ -165,6 +173,7 @@ impl Driver {
             tails: ends.tails,
             shutdown: ends.shutdown,
             stop_signal: stop,
+            heartbeat,
             duration: config.stop.duration,
             marks_epochs,
             started: Instant::now(),
@@ -212,6 +221,7 @@ impl Driver {
                 break;
             }
             worker.step_or_park(Some(self.park_time(now)));
+            self.beat();
             if let Err(e) = self.report_ready() {
                 return self.output_failed(e);
             }
@@ -229,6 +239,7 @@ impl Driver {
                 break;
             }
             worker.step_or_park(Some(MAX_PARK));
+            self.beat();
         }
         if let (Some(durability), Some(reporter)) = (&mut self.durability, &self.reporter) {
             durability.save(reporter.last_processed(), reporter.totals());
@@ -248,6 +259,13 @@ impl Driver {
             self.batches_done = true;
         }
         self.apply_steps();
+    }
+
+    /// Says this process is here, in a cluster; on worker 0, names processes gone silent.
+    fn beat(&mut self) {
+        if let Some(heartbeat) = &mut self.heartbeat {
+            heartbeat.beat();
+        }
     }
 
     /// How long the reading worker may park: until the open epoch ends, at most
