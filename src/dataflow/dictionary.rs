@@ -19,13 +19,20 @@
 //! hands out the next batch's lines before this worker learns that the current one is
 //! complete) is listed in both, each with its own count.
 
-use std::collections::HashMap;
+use std::collections::VecDeque;
 
 use compact_str::CompactString;
-use foldhash::fast::RandomState;
 use serde::{Deserialize, Serialize};
 
+use super::word_table::WordTable;
 use super::{Epoch, Word, WordId, WordKey};
+
+/// How many words after a word's arrival its slot of the table's index is read (the slot was
+/// asked for on arrival), and how many after that the word is counted (its entry was asked for
+/// when the slot was read): enough for the memory to bring each in while other words are
+/// counted.
+const SLOT_AHEAD: usize = 8;
+const ENTRY_AHEAD: usize = 8;
 
 /// Words the dictionary holds at least before it sweeps.
 const SWEEP_ABOVE: usize = 4096;
@@ -55,7 +62,7 @@ pub enum NameChange {
 /// 1 ms batches).
 const FORGET_AFTER: u64 = 1 << 29;
 
-/// A word's entry, beside its text in the hash table (24 bytes: the table stays small).
+/// A word's entry, beside its text in the table.
 #[derive(Debug, Clone, Copy)]
 struct Entry {
     id: WordId,
@@ -89,8 +96,11 @@ impl BatchWords {
 #[derive(Debug)]
 pub struct Dictionary {
     key: WordKey,
-    /// Keyed by the text inline (up to 24 bytes): a lookup compares bytes in the table itself.
-    entries: HashMap<CompactString, Entry, RandomState>,
+    /// Text (inline up to 24 bytes) to entry; lookups start ahead (see [`Counting`]).
+    entries: WordTable<Entry>,
+    /// Words whose lookup has started, in the order they arrived, with their hash and where
+    /// their entry probably is.
+    staged: VecDeque<(CompactString, u64, Option<u32>)>,
     /// Entries made since the caller last took them ([`Dictionary::take_learned`]).
     learned: Vec<(WordId, NameChange)>,
     /// Bytes of text held.
@@ -120,7 +130,8 @@ impl Dictionary {
     pub fn new(key: WordKey) -> Dictionary {
         Dictionary {
             key,
-            entries: HashMap::default(),
+            entries: WordTable::default(),
+            staged: VecDeque::with_capacity(SLOT_AHEAD + ENTRY_AHEAD + 1),
             learned: Vec::new(),
             bytes: 0,
             recent: 0,
@@ -131,13 +142,43 @@ impl Dictionary {
         }
     }
 
-    /// Adds `count` to `word` in batch `epoch`, whose words are `batch`.
-    #[inline]
+    /// Adds `count` to `word` in batch `epoch`, whose words are `batch` (at once; a chunk's
+    /// words go through [`Dictionary::counting`]).
     pub fn add(&mut self, word: &str, count: isize, epoch: Epoch, batch: &mut BatchWords) {
-        let entry = match self.entries.get_mut(word) {
-            Some(entry) => entry,
-            None => self.insert(word),
+        let hash = self.entries.hash(word.as_bytes());
+        self.add_hashed(word, hash, None, count, epoch, batch);
+    }
+
+    /// Counts words into batch `epoch`, whose words are `batch`, each looked up ahead of its
+    /// counting (see [`SLOT_AHEAD`]).
+    pub fn counting<'a>(&'a mut self, epoch: Epoch, batch: &'a mut BatchWords) -> Counting<'a> {
+        Counting {
+            dictionary: self,
+            epoch,
+            batch,
+        }
+    }
+
+    /// Adds `count` to `word`, whose hash is `hash` and whose entry is probably `candidate`.
+    #[inline]
+    fn add_hashed(
+        &mut self,
+        word: &str,
+        hash: u64,
+        candidate: Option<u32>,
+        count: isize,
+        epoch: Epoch,
+        batch: &mut BatchWords,
+    ) {
+        let bytes = word.as_bytes();
+        let number = match candidate.filter(|&n| self.entries.get_mut(n, bytes).is_some()) {
+            Some(number) => number,
+            None => match self.entries.find(hash, bytes) {
+                Some(number) => number,
+                None => self.insert(word, hash),
+            },
         };
+        let entry = self.entries.value_mut(number);
         if entry.epoch == epoch as u32 {
             if let Some(counted) = batch.counts.get_mut(entry.position as usize) {
                 *counted += count;
@@ -150,9 +191,9 @@ impl Dictionary {
         batch.counts.push(count);
     }
 
-    /// A new entry for `word`, not listed anywhere yet.
+    /// A new entry for `word` (whose hash is `hash`), not listed anywhere yet; its number.
     #[cold]
-    fn insert(&mut self, word: &str) -> &mut Entry {
+    fn insert(&mut self, word: &str, hash: u64) -> u32 {
         let id = self.key.id(word);
         self.learned.push((id, NameChange::Learn(Word::from(word))));
         self.bytes += word.len();
@@ -162,9 +203,7 @@ impl Dictionary {
             epoch: u32::MAX,
             position: u32::MAX,
         };
-        self.entries
-            .entry(CompactString::new(word))
-            .or_insert(entry)
+        self.entries.insert(hash, word, entry)
     }
 
     /// What the dictionary learned and forgot since this was last called, for worker 0 (taken
@@ -244,6 +283,10 @@ impl Dictionary {
         } else {
             since
         };
+        debug_assert!(
+            self.staged.is_empty(),
+            "no lookup is under way while sweeping"
+        );
         let (learned, bytes) = (&mut self.learned, &mut self.bytes);
         self.entries.retain(|word, entry| {
             // Open batches are after `epoch`: what they list is kept.
@@ -254,16 +297,62 @@ impl Dictionary {
             }
             keep
         });
-        // Past a large burst, give the table's memory back too.
-        if self.entries.capacity() > 4 * self.entries.len() + SWEEP_ABOVE {
-            self.entries.shrink_to_fit();
-        }
     }
 
     /// Words held.
     #[cfg(test)]
     fn len(&self) -> usize {
         self.entries.len()
+    }
+}
+
+/// A chunk's words on their way into a batch: each is looked up in steps as other words
+/// arrive (its slot of the index, then its entry, fetched from memory in the background) and
+/// counted when its entry is in cache. Dropping it counts the words still staged.
+pub struct Counting<'a> {
+    dictionary: &'a mut Dictionary,
+    epoch: Epoch,
+    batch: &'a mut BatchWords,
+}
+
+impl Counting<'_> {
+    /// Adds one to `word`.
+    #[inline]
+    pub fn add(&mut self, word: &str) {
+        let dictionary = &mut *self.dictionary;
+        let hash = dictionary.entries.hash(word.as_bytes());
+        dictionary.entries.prefetch_slot(hash);
+        dictionary
+            .staged
+            .push_back((CompactString::new(word), hash, None));
+        let staged = dictionary.staged.len();
+        if staged > SLOT_AHEAD {
+            let (_, hash, candidate) = &mut dictionary.staged[staged - 1 - SLOT_AHEAD];
+            *candidate = dictionary.entries.candidate(*hash);
+            if let Some(number) = *candidate {
+                dictionary.entries.prefetch(number);
+            }
+        }
+        if staged > SLOT_AHEAD + ENTRY_AHEAD {
+            self.settle_one();
+        }
+    }
+
+    /// Counts the first staged word.
+    #[inline]
+    fn settle_one(&mut self) {
+        if let Some((word, hash, candidate)) = self.dictionary.staged.pop_front() {
+            self.dictionary
+                .add_hashed(&word, hash, candidate, 1, self.epoch, self.batch);
+        }
+    }
+}
+
+impl Drop for Counting<'_> {
+    fn drop(&mut self) {
+        while !self.dictionary.staged.is_empty() {
+            self.settle_one();
+        }
     }
 }
 

@@ -22,6 +22,7 @@ mod open_lines;
 mod pre_aggregate;
 mod sorted_runs;
 mod stop;
+mod word_table;
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;

@@ -137,9 +137,9 @@ pub fn pre_aggregate<'scope>(
                         }
                         continue;
                     }
-                    entry.tally += tokenizer.for_each_word(chunk, |word| {
-                        dictionary.add(word, 1, epoch, &mut entry.words);
-                    });
+                    let mut counting = dictionary.counting(epoch, &mut entry.words);
+                    entry.tally += tokenizer.for_each_word(chunk, |word| counting.add(word));
+                    drop(counting);
                     // The end of a line whose pieces went before: their counts join it.
                     if chunk.continues_line {
                         if let Some(line) = open_lines.end(chunk.reader) {
