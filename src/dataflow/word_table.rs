@@ -205,7 +205,7 @@ mod tests {
             let hash = table.hash(word.as_bytes());
             match table.find(hash, word.as_bytes()) {
                 Some(number) => {
-                    assert_eq!(table.candidate(hash).is_some(), true);
+                    assert!(table.candidate(hash).is_some());
                     *table.value_mut(number) += 1;
                 }
                 None => {
