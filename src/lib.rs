@@ -47,6 +47,7 @@ mod settings;
 mod shutdown;
 mod source;
 mod stats;
+mod table;
 mod tokenize;
 mod ui;
 mod worker_budget;

@@ -15,6 +15,11 @@ use foldhash::fast::RandomState;
 
 use crate::config::Emit;
 use crate::dataflow::{NameChange, Word, WordId};
+use crate::table::Table;
+
+/// How many changes ahead of applying one its row's lookup starts (two steps: its slot of the
+/// table's index, then the row; see [`Table`]).
+const LOOK_AHEAD: usize = 8;
 
 /// The rows of one report, in order: count descending, then word ascending (by code point).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -68,9 +73,23 @@ struct Row {
     held: u32,
     /// Learned from a checkpoint, its count not applied yet: kept whatever else happens.
     pinned: bool,
+    /// Out of use and as good as removed: the table drops such rows in bulk, and a word that
+    /// comes back takes its row again.
+    gone: bool,
 }
 
 impl Row {
+    /// A row for `name` with no count, held by `held` dictionaries.
+    fn new(name: Word, held: u32) -> Row {
+        Row {
+            name,
+            count: 0,
+            held,
+            pinned: false,
+            gone: false,
+        }
+    }
+
     /// Whether nothing needs the row any more (a change owed a report aside).
     fn unused(&self) -> bool {
         self.count == 0 && self.held == 0 && !self.pinned
@@ -80,10 +99,12 @@ impl Row {
 /// Current counts, and what changed since the last report.
 #[derive(Debug)]
 pub struct ResultTable {
-    /// Every word that counts or that a dictionary holds: one lookup a change.
-    rows: HashMap<WordId, Row, RandomState>,
+    /// Every word that counts or that a dictionary holds: one lookup a change, started ahead.
+    rows: Table<WordId, Row>,
     /// Rows whose count is not zero.
     counting: usize,
+    /// Rows that are [`Row::gone`].
+    gone: usize,
     /// Rows that may have fallen out of use in the batch being applied.
     unused: Vec<WordId>,
     /// With `Emit::Changes`: each word changed since the last report, with its count then.
@@ -105,8 +126,9 @@ impl ResultTable {
     /// An empty table whose reports print `emit` rows, at most `top` of them.
     pub fn new(emit: Emit, top: Option<usize>) -> ResultTable {
         ResultTable {
-            rows: HashMap::default(),
+            rows: Table::default(),
             counting: 0,
+            gone: 0,
             unused: Vec::new(),
             changed: HashMap::default(),
             emit,
@@ -132,7 +154,7 @@ impl ResultTable {
 
     /// Rows kept: words that count, and words only a dictionary holds.
     pub fn rows_kept(&self) -> usize {
-        self.rows.len()
+        self.rows.len() - self.gone
     }
 
     /// Every word with a non-zero count, and its count.
@@ -145,13 +167,22 @@ impl ResultTable {
 
     /// The name of `id`, known before its counts arrive (a checkpoint's restored words).
     pub fn learn(&mut self, id: WordId, name: Word) {
-        let row = self.rows.entry(id).or_insert(Row {
-            name,
-            count: 0,
-            held: 0,
-            pinned: false,
-        });
-        row.pinned = true;
+        match self.rows.get_mut(&id) {
+            Some(row) => {
+                if row.gone {
+                    self.gone -= 1;
+                    *row = Row::new(name, 0);
+                }
+                row.pinned = true;
+            }
+            None => {
+                let row = Row {
+                    pinned: true,
+                    ..Row::new(name, 0)
+                };
+                self.rows.insert(self.rows.hash(&id), id, row);
+            }
+        }
     }
 
     /// Applies one batch: what the dictionaries learned (names first, so that the batch's
@@ -173,28 +204,33 @@ impl ResultTable {
                 }
             };
             match self.rows.get_mut(&id) {
+                Some(row) if row.gone => {
+                    self.gone -= 1;
+                    *row = Row::new(name, 1);
+                }
                 Some(row) if std::sync::Arc::ptr_eq(&row.name, &name) || *row.name == *name => {
                     row.held += 1;
                 }
                 // A row is only kept while something uses it: another name is a collision.
                 Some(row) => return Err(TableError::Collision(row.name.clone(), name)),
                 None => {
-                    let row = Row {
-                        name,
-                        count: 0,
-                        held: 1,
-                        pinned: false,
-                    };
-                    self.rows.insert(id, row);
+                    self.rows.insert(self.rows.hash(&id), id, Row::new(name, 1));
                 }
             }
         }
         let track = self.emit == Emit::Changes;
-        for (id, change) in changes {
+        for i in 0..changes.len() {
+            if let Some((id, _)) = changes.get(i + 2 * LOOK_AHEAD) {
+                self.rows.prefetch_slot_of(id);
+            }
+            if let Some((id, _)) = changes.get(i + LOOK_AHEAD) {
+                self.rows.prefetch_value_of(id);
+            }
+            let (id, change) = changes[i];
             if change == 0 {
                 continue;
             }
-            let Some(row) = self.rows.get_mut(&id) else {
+            let Some(row) = self.rows.get_mut(&id).filter(|row| !row.gone) else {
                 return Err(TableError::Unnamed(id));
             };
             if let Some(each) = each.as_mut() {
@@ -221,7 +257,7 @@ impl ResultTable {
             }
         }
         for id in forgets {
-            if let Some(row) = self.rows.get_mut(&id) {
+            if let Some(row) = self.rows.get_mut(&id).filter(|row| !row.gone) {
                 row.held = row.held.saturating_sub(1);
                 self.unused.push(id);
             }
@@ -233,14 +269,20 @@ impl ResultTable {
     /// Forgets the rows that fell out of use, except those whose change a report still owes.
     fn drop_unused(&mut self) {
         for id in self.unused.drain(..) {
-            let remove =
-                self.rows.get(&id).is_some_and(Row::unused) && !self.changed.contains_key(&id);
-            if remove {
-                self.rows.remove(&id);
+            if self.changed.contains_key(&id) {
+                continue;
+            }
+            if let Some(row) = self.rows.get_mut(&id) {
+                if !row.gone && row.unused() {
+                    row.gone = true;
+                    self.gone += 1;
+                }
             }
         }
-        if self.rows.capacity() > 4 * self.rows.len() + 1024 {
-            self.rows.shrink_to_fit();
+        // Gone rows are dropped in bulk, once they are as many as the rows in use.
+        if self.gone > self.rows.len() / 2 + 1024 {
+            self.rows.retain(|_, row| !row.gone);
+            self.gone = 0;
         }
         // A burst's list of rows to look at is not kept allocated.
         if self.unused.capacity() > 1 << 16 {
@@ -273,7 +315,7 @@ impl ResultTable {
             Emit::Changes => {
                 let mut rows = Vec::new();
                 for (id, before) in self.changed.drain() {
-                    let Some(row) = self.rows.get(&id) else {
+                    let Some(row) = self.rows.get(&id).filter(|row| !row.gone) else {
                         continue;
                     };
                     if row.count != before {

@@ -1,12 +1,13 @@
 //! A worker's dictionary of the words it saw lately, which also counts them per batch.
 //!
-//! Text maps to an entry in one hash table: the word's id, and where the word stands in the
-//! list of the batch it last turned up in. A batch lists each of its words once, with the id
-//! and the count, in the order they first turned up; a word counts by adding one there. So a
-//! word costs one hash lookup on borrowed bytes (a word of up to 24 bytes is stored in the
-//! table itself: no pointer to follow) and one increment in a list that is in cache, with no
-//! allocation; and draining a batch reads its list in order, without touching the table or
-//! the text at all.
+//! Text maps to an entry in one table ([`Table`]): the word's id, and where the word stands
+//! in the list of the batch it last turned up in. A batch lists each of its words once, with
+//! the id and the count, in the order they first turned up; a word counts by adding one there.
+//! So a word costs one lookup (a word of up to 24 bytes is stored inline beside its entry: no
+//! pointer to follow) and one increment in a list that is in cache, with no allocation; and
+//! draining a batch reads its list in order, without touching the table or the text at all.
+//! The lookup is started a few words ahead of the counting ([`Counting`]): the table does not
+//! stay in cache between batches, and its misses then overlap instead of following each other.
 //!
 //! Ids are keyed hashes of the text ([`WordId`]), so the dictionary is only a cache: it
 //! forgets the words it has not seen lately ([`Dictionary::sweep`]) and memory stays flat
@@ -24,8 +25,8 @@ use std::collections::VecDeque;
 use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
-use super::word_table::WordTable;
 use super::{Epoch, Word, WordId, WordKey};
+use crate::table::Table;
 
 /// How many words after a word's arrival its slot of the table's index is read (the slot was
 /// asked for on arrival), and how many after that the word is counted (its entry was asked for
@@ -97,7 +98,7 @@ impl BatchWords {
 pub struct Dictionary {
     key: WordKey,
     /// Text (inline up to 24 bytes) to entry; lookups start ahead (see [`Counting`]).
-    entries: WordTable<Entry>,
+    entries: Table<CompactString, Entry>,
     /// Words whose lookup has started, in the order they arrived, with their hash and where
     /// their entry probably is.
     staged: VecDeque<(CompactString, u64, Option<u32>)>,
@@ -130,7 +131,7 @@ impl Dictionary {
     pub fn new(key: WordKey) -> Dictionary {
         Dictionary {
             key,
-            entries: WordTable::default(),
+            entries: Table::default(),
             staged: VecDeque::with_capacity(SLOT_AHEAD + ENTRY_AHEAD + 1),
             learned: Vec::new(),
             bytes: 0,
@@ -171,7 +172,7 @@ impl Dictionary {
         batch: &mut BatchWords,
     ) {
         let bytes = word.as_bytes();
-        let number = match candidate.filter(|&n| self.entries.get_mut(n, bytes).is_some()) {
+        let number = match candidate.filter(|&n| self.entries.confirmed_mut(n, bytes).is_some()) {
             Some(number) => number,
             None => match self.entries.find(hash, bytes) {
                 Some(number) => number,
@@ -203,7 +204,7 @@ impl Dictionary {
             epoch: u32::MAX,
             position: u32::MAX,
         };
-        self.entries.insert(hash, word, entry)
+        self.entries.insert(hash, CompactString::new(word), entry)
     }
 
     /// What the dictionary learned and forgot since this was last called, for worker 0 (taken

@@ -22,7 +22,6 @@ mod open_lines;
 mod pre_aggregate;
 mod sorted_runs;
 mod stop;
-mod word_table;
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;

@@ -1,21 +1,56 @@
-//! The dictionary's table from a word's text to its entry, built so that a lookup can be
-//! started ahead of time.
+//! A hash table whose lookups can be started ahead of time: the dictionaries' table from a
+//! word's text to its entry, and worker 0's table of rows by word id.
 //!
-//! A worker looks words up in the order they arrive, and a table of tens of thousands of words
-//! does not stay in cache between batches (the counting, the exchange and the report in
-//! between push it out): a lookup then waits ~100 ns for memory, once per distinct word per
-//! batch, which was a third of a batch's work. Hash maps cannot say where a word will be before
-//! the lookup, so this table can: an index of 8-byte slots (a tag from the hash and the word's
-//! number), small enough to stay in cache, and apart from it the words and their values in the
-//! order they were added. A lookup goes in three steps, each started ahead of the next:
-//! [`WordTable::prefetch_slot`] asks the memory for the word's slot of the index,
-//! [`WordTable::candidate`] reads it and tells where the word's value probably is,
-//! [`WordTable::prefetch`] asks the memory for that; the caller looks at other words while each
-//! arrives (see `Dictionary`'s staged lookups).
+//! Words are looked up in the order they arrive, and a table of tens of thousands of words does
+//! not stay in cache between batches (the counting, the exchange and the report in between
+//! push it out): a lookup then waits ~100 ns for memory, once per distinct word per batch,
+//! which was a third of a batch's work. Hash maps cannot say where a key will be before the
+//! lookup, so this table can: an index of 8-byte slots (a tag from the hash and the key's
+//! number), and apart from it the keys and their values in the order they were added. A lookup goes in three steps, each started ahead of the next:
+//! [`Table::prefetch_slot`] asks the memory for the word's slot of the index,
+//! [`Table::candidate`] reads it and tells where the word's value probably is,
+//! [`Table::prefetch`] asks the memory for that; the caller looks at other keys while each
+//! arrives (see `Dictionary`'s staged lookups and `ResultTable::apply`).
 
 use compact_str::CompactString;
 use foldhash::fast::RandomState;
 use std::hash::BuildHasher;
+
+use crate::dataflow::WordId;
+
+/// What a table can be keyed by: how a key is looked up (its borrowed form) and hashed.
+pub trait Key {
+    /// The form lookups take.
+    type Borrowed: ?Sized + PartialEq;
+    /// The key in the form lookups take.
+    fn borrowed(&self) -> &Self::Borrowed;
+    /// The hash of a key, under the table's `hasher`.
+    fn hash(hasher: &RandomState, key: &Self::Borrowed) -> u64;
+}
+
+/// A word's text, kept inline up to 24 bytes.
+impl Key for CompactString {
+    type Borrowed = [u8];
+    fn borrowed(&self) -> &[u8] {
+        self.as_bytes()
+    }
+    #[inline]
+    fn hash(hasher: &RandomState, key: &[u8]) -> u64 {
+        hasher.hash_one(key)
+    }
+}
+
+/// A word id is a keyed hash already: its high 64 bits are the table's hash.
+impl Key for WordId {
+    type Borrowed = WordId;
+    fn borrowed(&self) -> &WordId {
+        self
+    }
+    #[inline]
+    fn hash(_: &RandomState, key: &WordId) -> u64 {
+        key.high()
+    }
+}
 
 /// A slot of the index: the high 32 bits of the word's hash, and the word's number.
 type Slot = u64;
@@ -26,25 +61,25 @@ const EMPTY: Slot = u64::MAX;
 /// The index is kept at most half full: a probe reads one or two slots of one cache line.
 const MIN_SLOTS: usize = 64;
 
-/// A word and its value, in the order words were added.
+/// A key and its value, in the order keys were added.
 #[derive(Debug)]
-struct Stored<V> {
-    text: CompactString,
+struct Stored<K, V> {
+    key: K,
     value: V,
 }
 
-/// Text to value, with lookups that can be started ahead (module docs).
+/// Key to value, with lookups that can be started ahead (module docs).
 #[derive(Debug)]
-pub struct WordTable<V> {
+pub struct Table<K, V> {
     /// Open addressing, linear probing, a power of two long.
     slots: Vec<Slot>,
-    words: Vec<Stored<V>>,
+    words: Vec<Stored<K, V>>,
     hasher: RandomState,
 }
 
-impl<V> Default for WordTable<V> {
+impl<K, V> Default for Table<K, V> {
     fn default() -> Self {
-        WordTable {
+        Table {
             slots: vec![EMPTY; MIN_SLOTS],
             words: Vec::new(),
             hasher: RandomState::default(),
@@ -57,20 +92,20 @@ fn tag(hash: u64) -> u64 {
     hash >> 32
 }
 
-impl<V> WordTable<V> {
-    /// The hash by which `word` is found.
+impl<K: Key, V> Table<K, V> {
+    /// The hash by which `key` is found.
     #[inline]
-    pub fn hash(&self, word: &[u8]) -> u64 {
-        self.hasher.hash_one(word)
+    pub fn hash(&self, key: &K::Borrowed) -> u64 {
+        K::hash(&self.hasher, key)
     }
 
-    /// Words held.
+    /// Keys held.
     pub fn len(&self) -> usize {
         self.words.len()
     }
 
     /// The number of the first word whose slot matches `hash`'s tag: most likely the word
-    /// itself (check with [`WordTable::get_mut`]), `None` if no word has that tag.
+    /// itself (check with [`Table::confirmed_mut`]), `None` if no word has that tag.
     #[inline]
     pub fn candidate(&self, hash: u64) -> Option<u32> {
         let mask = self.slots.len() - 1;
@@ -88,30 +123,46 @@ impl<V> WordTable<V> {
     }
 
     /// Asks the memory for the index slot where the lookup of `hash` starts, to be read soon
-    /// (by [`WordTable::candidate`]).
+    /// (by [`Table::candidate`]).
     #[inline]
     pub fn prefetch_slot(&self, hash: u64) {
         let at = hash as usize & (self.slots.len() - 1);
         prefetch(&self.slots[at] as *const Slot as *const u8);
     }
 
+    /// Starts a lookup of `key` that will come after others: asks for its slot of the index.
+    #[inline]
+    pub fn prefetch_slot_of(&self, key: &K::Borrowed) {
+        self.prefetch_slot(self.hash(key));
+    }
+
+    /// Goes on with a lookup of `key` started with [`Table::prefetch_slot_of`]: reads its slot
+    /// (in cache by now) and asks for its key and value.
+    #[inline]
+    pub fn prefetch_value_of(&self, key: &K::Borrowed) {
+        if let Some(number) = self.candidate(self.hash(key)) {
+            self.prefetch(number);
+        }
+    }
+
     /// Asks the memory for word `number`'s text and value, to be read soon.
     #[inline]
     pub fn prefetch(&self, number: u32) {
         if let Some(stored) = self.words.get(number as usize) {
-            prefetch(stored as *const Stored<V> as *const u8);
+            prefetch(stored as *const Stored<K, V> as *const u8);
         }
     }
 
-    /// Word `number`'s value, if its text is `word`.
+    /// Key `number`'s value, if the key is `key`.
     #[inline]
-    pub fn get_mut(&mut self, number: u32, word: &[u8]) -> Option<&mut V> {
+    pub fn confirmed_mut(&mut self, number: u32, key: &K::Borrowed) -> Option<&mut V> {
         let stored = self.words.get_mut(number as usize)?;
-        (stored.text.as_bytes() == word).then_some(&mut stored.value)
+        (stored.key.borrowed() == key).then_some(&mut stored.value)
     }
 
-    /// The number of `word` (whose hash is `hash`), looked up in full.
-    pub fn find(&self, hash: u64, word: &[u8]) -> Option<u32> {
+    /// The number of `key` (whose hash is `hash`), looked up in full.
+    #[inline]
+    pub fn find(&self, hash: u64, key: &K::Borrowed) -> Option<u32> {
         let mask = self.slots.len() - 1;
         let mut at = hash as usize & mask;
         loop {
@@ -119,38 +170,54 @@ impl<V> WordTable<V> {
             if slot == EMPTY {
                 return None;
             }
-            if slot >> 32 == tag(hash) && self.words[slot as u32 as usize].text.as_bytes() == word {
+            if slot >> 32 == tag(hash) && self.words[slot as u32 as usize].key.borrowed() == key {
                 return Some(slot as u32);
             }
             at = (at + 1) & mask;
         }
     }
 
-    /// Adds `word` (not in the table; its hash is `hash`) with `value`; returns its number.
-    pub fn insert(&mut self, hash: u64, word: &str, value: V) -> u32 {
+    /// Adds `key` (not in the table; its hash is `hash`) with `value`; returns its number.
+    pub fn insert(&mut self, hash: u64, key: K, value: V) -> u32 {
         if 2 * (self.words.len() + 1) > self.slots.len() {
             self.reindex(2 * self.slots.len());
         }
-        let number = u32::try_from(self.words.len()).expect("fewer than 2^32 words in a table");
-        self.words.push(Stored {
-            text: CompactString::new(word),
-            value,
-        });
+        let number = u32::try_from(self.words.len()).expect("fewer than 2^32 keys in a table");
+        self.words.push(Stored { key, value });
         self.place(hash, number);
         number
     }
 
-    /// Word `number`'s value.
+    /// Key `number`'s value.
     #[inline]
     pub fn value_mut(&mut self, number: u32) -> &mut V {
         &mut self.words[number as usize].value
     }
 
-    /// Keeps the words for which `keep` says so (numbers change), and gives back memory past
+    /// The value of `key`, looked up in full.
+    #[inline]
+    pub fn get(&self, key: &K::Borrowed) -> Option<&V> {
+        let number = self.find(self.hash(key), key)?;
+        Some(&self.words[number as usize].value)
+    }
+
+    /// The value of `key`, looked up in full.
+    #[inline]
+    pub fn get_mut(&mut self, key: &K::Borrowed) -> Option<&mut V> {
+        let number = self.find(self.hash(key), key)?;
+        Some(&mut self.words[number as usize].value)
+    }
+
+    /// Every value, in the order they were added.
+    pub fn values(&self) -> impl Iterator<Item = &V> {
+        self.words.iter().map(|stored| &stored.value)
+    }
+
+    /// Keeps the keys for which `keep` says so (numbers change), and gives back memory past
     /// a burst.
-    pub fn retain(&mut self, mut keep: impl FnMut(&str, &mut V) -> bool) {
+    pub fn retain(&mut self, mut keep: impl FnMut(&K, &mut V) -> bool) {
         self.words
-            .retain_mut(|stored| keep(&stored.text, &mut stored.value));
+            .retain_mut(|stored| keep(&stored.key, &mut stored.value));
         if self.words.capacity() > 4 * self.words.len() + MIN_SLOTS {
             self.words.shrink_to_fit();
         }
@@ -162,7 +229,7 @@ impl<V> WordTable<V> {
     fn reindex(&mut self, slots: usize) {
         self.slots = vec![EMPTY; slots];
         for number in 0..self.words.len() {
-            let hash = self.hash(self.words[number].text.as_bytes());
+            let hash = self.hash(self.words[number].key.borrowed());
             self.place(hash, number as u32);
         }
     }
@@ -198,7 +265,7 @@ mod tests {
 
     #[test]
     fn finds_what_it_holds_and_forgets_what_it_does_not_keep() {
-        let mut table = WordTable::<usize>::default();
+        let mut table = Table::<CompactString, usize>::default();
         let mut oracle = HashMap::new();
         for i in 0..10_000usize {
             let word = format!("w{}", i % 3_000);
@@ -209,7 +276,7 @@ mod tests {
                     *table.value_mut(number) += 1;
                 }
                 None => {
-                    table.insert(hash, &word, 1);
+                    table.insert(hash, CompactString::new(&word), 1);
                 }
             }
             *oracle.entry(word).or_insert(0) += 1;
@@ -219,7 +286,7 @@ mod tests {
             let hash = table.hash(word.as_bytes());
             let number = table.find(hash, word.as_bytes()).unwrap();
             assert_eq!(
-                table.get_mut(number, word.as_bytes()),
+                table.confirmed_mut(number, word.as_bytes()),
                 Some(&mut count.clone())
             );
         }
@@ -238,11 +305,11 @@ mod tests {
 
     #[test]
     fn a_candidate_with_another_text_is_told_apart() {
-        let mut table = WordTable::<()>::default();
+        let mut table = Table::<CompactString, ()>::default();
         let hash = table.hash(b"a");
-        let number = table.insert(hash, "a", ());
+        let number = table.insert(hash, CompactString::new("a"), ());
         assert_eq!(table.candidate(hash), Some(number));
-        assert!(table.get_mut(number, b"b").is_none());
-        assert!(table.get_mut(number, b"a").is_some());
+        assert!(table.confirmed_mut(number, b"b").is_none());
+        assert!(table.confirmed_mut(number, b"a").is_some());
     }
 }
