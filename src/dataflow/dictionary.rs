@@ -35,12 +35,16 @@ use crate::table::Table;
 const SLOT_AHEAD: usize = 8;
 const ENTRY_AHEAD: usize = 8;
 
-/// Words the dictionary holds at least before it sweeps: a vocabulary this large stays whole
-/// whatever the size of the batches. (With 4,096, 10 ms batches of a 50,000-word vocabulary —
-/// some 12,000 distinct words each — forgot and learned the rarer words again every few
-/// batches, each time with an id to hash, a name for worker 0 and a row there: a third of the
-/// run.) 65,536 words of 7 letters cost a worker about 4 MiB.
-const SWEEP_ABOVE: usize = 1 << 16;
+/// Words seen in one batch only that the dictionary holds at least before it sweeps.
+const SWEEP_ABOVE: usize = 4096;
+
+/// Words seen in more than one batch (a vocabulary) that a sweep keeps, up to this many: with
+/// small batches a vocabulary is far larger than one batch (10 ms batches of a 50,000-word
+/// vocabulary hold some 12,000 distinct words each), and forgetting its rarer words at every
+/// sweep meant learning them again a few batches later, each time with an id to hash, a name
+/// for worker 0 and a row there — a third of such a run. Words seen once (a stream of ever-new
+/// words, a burst) are swept as before. 65,536 words of 7 letters cost a worker about 4 MiB.
+const KEEP_REPEATED: usize = 1 << 16;
 
 /// Bytes of text past which the dictionary sweeps whatever its number of words (a few long
 /// words weigh as much as many short ones); past twice this it keeps only the words of open
@@ -73,8 +77,27 @@ struct Entry {
     id: WordId,
     /// The latest batch the word turned up in, its low 32 bits (see [`FORGET_AFTER`]).
     epoch: u32,
-    /// Where the word stands in that batch's list.
+    /// Where the word stands in that batch's list, and in the top bit whether the word was
+    /// listed in more than one batch ([`Entry::REPEATED`]).
     position: u32,
+}
+
+impl Entry {
+    /// The bit of `position` that says the word was listed in more than one batch (no batch
+    /// lists 2^31 words on one worker).
+    const REPEATED: u32 = 1 << 31;
+    /// The position of a word never listed: in no list.
+    const NEVER_LISTED: u32 = !Entry::REPEATED;
+
+    /// Where the word stands in the list of batch `epoch`.
+    fn position(&self) -> usize {
+        (self.position & !Entry::REPEATED) as usize
+    }
+
+    /// Whether the word was listed in more than one batch.
+    fn repeated(&self) -> bool {
+        self.position & Entry::REPEATED != 0
+    }
 }
 
 /// One open batch's words, in the order they first turned up: their ids, and apart from
@@ -110,6 +133,8 @@ pub struct Dictionary {
     learned: Vec<(WordId, NameChange)>,
     /// Bytes of text held.
     bytes: usize,
+    /// Words not [`Entry::repeated`]: a sweep is due when they are many.
+    fresh: usize,
     /// Words counted in the batches drained lately (decaying): the dictionary sweeps once it
     /// holds more than twice as many (and more than [`SWEEP_ABOVE`]).
     recent: usize,
@@ -118,6 +143,9 @@ pub struct Dictionary {
     accounted: Option<Epoch>,
     /// The latest batch drained (one that brought this worker words).
     drained: Option<Epoch>,
+    /// The batch drained before that: a sweep keeps the words of both, so that a word of a
+    /// vocabulary that turns up every other batch is seen twice before it could be forgotten.
+    drained_before: Option<Epoch>,
     /// The latest batch swept through: a batch is swept once.
     swept: Option<Epoch>,
     /// When words not seen for [`FORGET_AFTER`] batches were last forgotten.
@@ -139,9 +167,11 @@ impl Dictionary {
             staged: VecDeque::with_capacity(SLOT_AHEAD + ENTRY_AHEAD + 1),
             learned: Vec::new(),
             bytes: 0,
+            fresh: 0,
             recent: 0,
             accounted: None,
             drained: None,
+            drained_before: None,
             swept: None,
             aged: 0,
         }
@@ -185,13 +215,17 @@ impl Dictionary {
         };
         let entry = self.entries.value_mut(number);
         if entry.epoch == epoch as u32 {
-            if let Some(counted) = batch.counts.get_mut(entry.position as usize) {
+            if let Some(counted) = batch.counts.get_mut(entry.position()) {
                 *counted += count;
                 return;
             }
         }
+        let repeated = entry.repeated() || entry.position != Entry::NEVER_LISTED;
+        if repeated && !entry.repeated() {
+            self.fresh -= 1;
+        }
         entry.epoch = epoch as u32;
-        entry.position = batch.counts.len() as u32;
+        entry.position = batch.counts.len() as u32 | if repeated { Entry::REPEATED } else { 0 };
         batch.ids.push(entry.id);
         batch.counts.push(count);
     }
@@ -206,8 +240,9 @@ impl Dictionary {
             id,
             // Never listed: no batch's list has this position.
             epoch: u32::MAX,
-            position: u32::MAX,
+            position: Entry::NEVER_LISTED,
         };
+        self.fresh += 1;
         self.entries.insert(hash, CompactString::new(word), entry)
     }
 
@@ -228,6 +263,9 @@ impl Dictionary {
         self.pass_empty_batches_before(epoch);
         self.recent = batch.ids.len().max(self.recent - self.recent / 8);
         self.accounted = Some(epoch);
+        if self.drained != Some(epoch) {
+            self.drained_before = self.drained;
+        }
         self.drained = Some(epoch);
         for (id, count) in batch.ids.drain(..).zip(batch.counts.drain(..)) {
             each(id, count);
@@ -272,33 +310,43 @@ impl Dictionary {
         if aging {
             self.aged = epoch;
         }
-        if words < (2 * self.recent).max(SWEEP_ABOVE) && self.bytes < SWEEP_ABOVE_BYTES && !aging {
+        // Many words seen once; or more words than a vocabulary kept through sweeps.
+        let fresh_many = self.fresh >= (3 * self.recent).max(SWEEP_ABOVE);
+        let crowded = words >= (2 * self.recent).max(KEEP_REPEATED);
+        if !fresh_many && !crowded && self.bytes < SWEEP_ABOVE_BYTES && !aging {
             return;
         }
         let since = match self.drained {
-            Some(drained) if epoch.saturating_sub(drained) <= KEEP_LAST_DRAINED => drained,
+            Some(drained) if epoch.saturating_sub(drained) <= KEEP_LAST_DRAINED => {
+                self.drained_before.unwrap_or(drained)
+            }
             _ => epoch,
         };
         // Far over the byte budget: keep only the words that open batches list.
         let since = if self.bytes >= 2 * SWEEP_ABOVE_BYTES {
             epoch + 1
-        } else if words < (2 * self.recent).max(SWEEP_ABOVE) {
+        } else if !fresh_many && !crowded && self.bytes < SWEEP_ABOVE_BYTES {
             // Only aging: words seen within FORGET_AFTER batches stay.
             epoch.saturating_sub(FORGET_AFTER)
         } else {
             since
         };
+        // A vocabulary stays through a sweep of words seen once (but never past FORGET_AFTER).
+        let keep_repeated = fresh_many && !crowded && self.bytes < SWEEP_ABOVE_BYTES;
+        let aged = epoch.saturating_sub(FORGET_AFTER);
         debug_assert!(
             self.staged.is_empty(),
             "no lookup is under way while sweeping"
         );
-        let (learned, bytes) = (&mut self.learned, &mut self.bytes);
+        let (learned, bytes, fresh) = (&mut self.learned, &mut self.bytes, &mut self.fresh);
         self.entries.retain(|word, entry| {
             // Open batches are after `epoch`: what they list is kept.
-            let keep = at_or_after(entry.epoch, since);
+            let keep = at_or_after(entry.epoch, since)
+                || (keep_repeated && entry.repeated() && at_or_after(entry.epoch, aged));
             if !keep {
                 learned.push((entry.id, NameChange::Forget));
                 *bytes -= word.len();
+                *fresh -= usize::from(!entry.repeated());
             }
             keep
         });
@@ -590,5 +638,60 @@ mod tests {
         // Past KEEP_LAST_DRAINED batches of silence they go.
         dictionary.sweep(1 + KEEP_LAST_DRAINED + 1);
         assert_eq!(dictionary.len(), 0);
+    }
+
+    #[test]
+    fn a_vocabulary_stays_while_words_seen_once_are_swept() {
+        let mut dictionary = Dictionary::new(key());
+        let mut batch = BatchWords::default();
+        // A 10,000-word vocabulary, half of it in each batch, beside 5,000 words never seen
+        // again. Once a vocabulary word has come back it stays; the others are forgotten.
+        let mut vocabulary_learned = 0;
+        for epoch in 0..60u64 {
+            for i in 0..5_000 {
+                let word = format!("v{}", (epoch * 5_000 + i) % 10_000);
+                dictionary.add(&word, 1, epoch, &mut batch);
+            }
+            for i in 0..5_000 {
+                dictionary.add(&format!("f{epoch}-{i}"), 1, epoch, &mut batch);
+            }
+            drained(&mut dictionary, epoch, &mut batch);
+            dictionary.sweep(epoch);
+            let learned_now = learned(&mut dictionary)
+                .into_iter()
+                .filter(|(word, change)| word.starts_with('v') && *change == 1)
+                .count();
+            if epoch >= 10 {
+                assert_eq!(learned_now, 0, "batch {epoch} learned the vocabulary again");
+            }
+            vocabulary_learned += learned_now;
+        }
+        assert!(vocabulary_learned <= 20_000, "{vocabulary_learned}");
+        assert!(
+            dictionary.len() <= 10_000 + 6 * 5_000,
+            "{}",
+            dictionary.len()
+        );
+    }
+
+    #[test]
+    fn words_seen_twice_are_kept_only_up_to_a_bound() {
+        let mut dictionary = Dictionary::new(key());
+        let mut batch = BatchWords::default();
+        // Every word in two batches, then never again.
+        for epoch in 1..40u64 {
+            for i in 0..10_000 {
+                dictionary.add(&format!("w{epoch}-{i}"), 1, epoch, &mut batch);
+                dictionary.add(&format!("w{}-{i}", epoch - 1), 1, epoch, &mut batch);
+            }
+            drained(&mut dictionary, epoch, &mut batch);
+            dictionary.sweep(epoch);
+            dictionary.take_learned();
+            assert!(
+                dictionary.len() <= KEEP_REPEATED + 3 * 20_000,
+                "{}",
+                dictionary.len()
+            );
+        }
     }
 }
