@@ -59,7 +59,12 @@ impl Tokenizer {
     /// Calls `word` for each word of `chunk` that is counted, and tallies them.
     pub fn for_each_word(&self, chunk: &Chunk, mut word: impl FnMut(&str)) -> TokenTally {
         let mut tally = TokenTally::default();
-        let text = String::from_utf8_lossy(&chunk.text);
+        // Valid UTF-8 (the usual case) is checked by the standard library's faster validator;
+        // only invalid input takes the replacing path.
+        let text = match std::str::from_utf8(&chunk.text) {
+            Ok(text) => Cow::Borrowed(text),
+            Err(_) => String::from_utf8_lossy(&chunk.text),
+        };
         let mut emit = |raw: &str| {
             let folded = self.fold(raw);
             if !self.stop_words.is_empty() && self.stop_words.contains(folded.as_ref()) {
@@ -94,10 +99,18 @@ impl Tokenizer {
         tally
     }
 
+    #[inline(always)]
     fn fold<'a>(&self, word: &'a str) -> Cow<'a, str> {
-        if !self.lowercase {
-            return Cow::Borrowed(word);
+        if self.lowercase {
+            Self::lowercased(word)
+        } else {
+            Cow::Borrowed(word)
         }
+    }
+
+    /// `word` in lower case (borrowed if it is already).
+    #[inline(never)]
+    fn lowercased(word: &str) -> Cow<'_, str> {
         if word.is_ascii() {
             if word.bytes().any(|b| b.is_ascii_uppercase()) {
                 Cow::Owned(word.to_ascii_lowercase())

@@ -20,13 +20,11 @@
 //! hands out the next batch's lines before this worker learns that the current one is
 //! complete) is listed in both, each with its own count.
 
-use std::collections::VecDeque;
-
 use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 use super::{Epoch, Word, WordId, WordKey};
-use crate::table::Table;
+use crate::table::{Table, Text};
 
 /// How many words after a word's arrival its slot of the table's index is read (the slot was
 /// asked for on arrival), and how many after that the word is counted (its entry was asked for
@@ -128,7 +126,7 @@ pub struct Dictionary {
     entries: Table<CompactString, Entry>,
     /// Words whose lookup has started, in the order they arrived, with their hash and where
     /// their entry probably is.
-    staged: VecDeque<(CompactString, u64, Option<u32>)>,
+    staged: Staged,
     /// Entries made since the caller last took them ([`Dictionary::take_learned`]).
     learned: Vec<(WordId, NameChange)>,
     /// Bytes of text held.
@@ -164,7 +162,7 @@ impl Dictionary {
         Dictionary {
             key,
             entries: Table::default(),
-            staged: VecDeque::with_capacity(SLOT_AHEAD + ENTRY_AHEAD + 1),
+            staged: Staged::default(),
             learned: Vec::new(),
             bytes: 0,
             fresh: 0,
@@ -180,7 +178,7 @@ impl Dictionary {
     /// Adds `count` to `word` in batch `epoch`, whose words are `batch` (at once; a chunk's
     /// words go through [`Dictionary::counting`]).
     pub fn add(&mut self, word: &str, count: isize, epoch: Epoch, batch: &mut BatchWords) {
-        let hash = self.entries.hash(word.as_bytes());
+        let hash = self.entries.hash(Text::new(word.as_bytes()));
         self.add_hashed(word, hash, None, count, epoch, batch);
     }
 
@@ -205,7 +203,7 @@ impl Dictionary {
         epoch: Epoch,
         batch: &mut BatchWords,
     ) {
-        let bytes = word.as_bytes();
+        let bytes = Text::new(word.as_bytes());
         let number = match candidate.filter(|&n| self.entries.confirmed_mut(n, bytes).is_some()) {
             Some(number) => number,
             None => match self.entries.find(hash, bytes) {
@@ -335,7 +333,7 @@ impl Dictionary {
         let keep_repeated = fresh_many && !crowded && self.bytes < SWEEP_ABOVE_BYTES;
         let aged = epoch.saturating_sub(FORGET_AFTER);
         debug_assert!(
-            self.staged.is_empty(),
+            self.staged.len == 0,
             "no lookup is under way while sweeping"
         );
         let (learned, bytes, fresh) = (&mut self.learned, &mut self.bytes, &mut self.fresh);
@@ -359,6 +357,47 @@ impl Dictionary {
     }
 }
 
+/// Words whose lookup has started, oldest first: a ring of a fixed size (no allocation, no
+/// bounds to check), each with its hash and where its entry probably is.
+#[derive(Debug, Default)]
+struct Staged {
+    words: [(CompactString, u64, Option<u32>); STAGED],
+    first: usize,
+    len: usize,
+}
+
+/// Room for every word between its arrival and its counting.
+const STAGED: usize = (SLOT_AHEAD + ENTRY_AHEAD + 1).next_power_of_two();
+
+impl Staged {
+    /// Adds the newest word; returns how many are staged.
+    #[inline]
+    fn push(&mut self, word: CompactString, hash: u64) -> usize {
+        self.words[(self.first + self.len) % STAGED] = (word, hash, None);
+        self.len += 1;
+        self.len
+    }
+
+    /// The hash and candidate of the `k`th oldest word.
+    #[inline]
+    fn lookup(&mut self, k: usize) -> (u64, &mut Option<u32>) {
+        let (_, hash, candidate) = &mut self.words[(self.first + k) % STAGED];
+        (*hash, candidate)
+    }
+
+    /// Takes the oldest word.
+    #[inline]
+    fn pop(&mut self) -> Option<(CompactString, u64, Option<u32>)> {
+        if self.len == 0 {
+            return None;
+        }
+        let oldest = std::mem::take(&mut self.words[self.first % STAGED]);
+        self.first = (self.first + 1) % STAGED;
+        self.len -= 1;
+        Some(oldest)
+    }
+}
+
 /// A chunk's words on their way into a batch: each is looked up in steps as other words
 /// arrive (its slot of the index, then its entry, fetched from memory in the background) and
 /// counted when its entry is in cache. Dropping it counts the words still staged.
@@ -373,15 +412,12 @@ impl Counting<'_> {
     #[inline]
     pub fn add(&mut self, word: &str) {
         let dictionary = &mut *self.dictionary;
-        let hash = dictionary.entries.hash(word.as_bytes());
+        let hash = dictionary.entries.hash(Text::new(word.as_bytes()));
         dictionary.entries.prefetch_slot(hash);
-        dictionary
-            .staged
-            .push_back((CompactString::new(word), hash, None));
-        let staged = dictionary.staged.len();
+        let staged = dictionary.staged.push(CompactString::new(word), hash);
         if staged > SLOT_AHEAD {
-            let (_, hash, candidate) = &mut dictionary.staged[staged - 1 - SLOT_AHEAD];
-            *candidate = dictionary.entries.candidate(*hash);
+            let (hash, candidate) = dictionary.staged.lookup(staged - 1 - SLOT_AHEAD);
+            *candidate = dictionary.entries.candidate(hash);
             if let Some(number) = *candidate {
                 dictionary.entries.prefetch(number);
             }
@@ -394,7 +430,7 @@ impl Counting<'_> {
     /// Counts the first staged word.
     #[inline]
     fn settle_one(&mut self) {
-        if let Some((word, hash, candidate)) = self.dictionary.staged.pop_front() {
+        if let Some((word, hash, candidate)) = self.dictionary.staged.pop() {
             self.dictionary
                 .add_hashed(&word, hash, candidate, 1, self.epoch, self.batch);
         }
@@ -403,7 +439,7 @@ impl Counting<'_> {
 
 impl Drop for Counting<'_> {
     fn drop(&mut self) {
-        while !self.dictionary.staged.is_empty() {
+        while self.dictionary.staged.len > 0 {
             self.settle_one();
         }
     }
