@@ -72,6 +72,8 @@ pub fn net(
     epoch: Epoch,
     out: &mut Vec<Update<WordId>>,
 ) {
+    // `out` was handed on whole with the last batch: size it once, not by doubling.
+    out.reserve(brought.len() + retracted.len());
     let (mut a, mut b) = (brought.iter().peekable(), retracted.iter().peekable());
     let mut push = |id: WordId, change: isize| match out.last_mut() {
         Some(((last, ()), _, sum)) if *last == id => {

@@ -123,10 +123,16 @@ impl<K: Ord + Clone + 'static> Extract for SortedRuns<K> {
         self.runs = untouched;
         let mut batch = None;
         if let Some(merged) = merge_runs(touched) {
-            let (now, later): (Vec<Update<K>>, Vec<Update<K>>) = merged
-                .updates
-                .into_iter()
-                .partition(|update| ready(update.1));
+            // Usually every update is ready: the run is the batch, not copied.
+            let (now, later): (Vec<Update<K>>, Vec<Update<K>>) =
+                if merged.updates.iter().all(|update| ready(update.1)) {
+                    (merged.updates, Vec::new())
+                } else {
+                    merged
+                        .updates
+                        .into_iter()
+                        .partition(|update| ready(update.1))
+                };
             if let Some(earliest) = later.iter().map(|update| update.1).min() {
                 self.runs.push(Run {
                     updates: later,
