@@ -58,20 +58,36 @@ impl Tokenizer {
 
     /// Calls `word` for each word of `chunk` that is counted, and tallies them.
     pub fn for_each_word(&self, chunk: &Chunk, mut word: impl FnMut(&str)) -> TokenTally {
-        let mut tally = TokenTally::default();
-        // Valid UTF-8 (the usual case) is checked by the standard library's faster validator;
-        // only invalid input takes the replacing path.
-        let text = match std::str::from_utf8(&chunk.text) {
+        let text = Tokenizer::text(chunk);
+        self.for_each_word_in(&text, chunk, |counted| word(&counted))
+    }
+
+    /// `chunk`'s text: valid UTF-8 (the usual case) borrowed, checked by the standard library's
+    /// fast validator; invalid bytes replaced (U+FFFD, as Java's decoder does).
+    pub fn text(chunk: &Chunk) -> Cow<'_, str> {
+        match std::str::from_utf8(&chunk.text) {
             Ok(text) => Cow::Borrowed(text),
             Err(_) => String::from_utf8_lossy(&chunk.text),
-        };
-        let mut emit = |raw: &str| {
+        }
+    }
+
+    /// Calls `word` for each word of `text` (`chunk`'s, from [`Tokenizer::text`]) that is
+    /// counted, borrowed from `text` unless lowercasing changed it, and tallies them: a caller
+    /// may keep the words as long as `text`.
+    pub fn for_each_word_in<'t>(
+        &self,
+        text: &'t str,
+        chunk: &Chunk,
+        mut word: impl FnMut(Cow<'t, str>),
+    ) -> TokenTally {
+        let mut tally = TokenTally::default();
+        let mut emit = |raw: &'t str| {
             let folded = self.fold(raw);
             if !self.stop_words.is_empty() && self.stop_words.contains(folded.as_ref()) {
                 tally.stopped += 1;
             } else {
                 tally.words += 1;
-                word(&folded);
+                word(folded);
             }
         };
         match self.split {
@@ -86,7 +102,7 @@ impl Tokenizer {
                 }
             }
             SplitRule::Spark => {
-                let mut lines = split_lines(&text).peekable();
+                let mut lines = split_lines(text).peekable();
                 let mut first = true;
                 while let Some(line) = lines.next() {
                     let continues = first && chunk.continues_line;
@@ -137,11 +153,11 @@ impl Tokenizer {
 /// netwc::parts::split_like_java("a  b ", false, false, &mut |w| words.push(w.to_string()));
 /// assert_eq!(words, ["a", "", "b"]); // as Java's "a  b ".split(" ")
 /// ```
-pub fn split_like_java(
-    line: &str,
+pub fn split_like_java<'t>(
+    line: &'t str,
     continues: bool,
     ends_mid_line: bool,
-    emit: &mut impl FnMut(&str),
+    emit: &mut impl FnMut(&'t str),
 ) {
     if line.is_empty() {
         if !continues {

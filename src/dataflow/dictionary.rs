@@ -20,6 +20,8 @@
 //! hands out the next batch's lines before this worker learns that the current one is
 //! complete) is listed in both, each with its own count.
 
+use std::borrow::Cow;
+
 use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
@@ -124,9 +126,6 @@ pub struct Dictionary {
     key: WordKey,
     /// Text (inline up to 24 bytes) to entry; lookups start ahead (see [`Counting`]).
     entries: Table<CompactString, Entry>,
-    /// Words whose lookup has started, in the order they arrived, with their hash and where
-    /// their entry probably is.
-    staged: Staged,
     /// Entries made since the caller last took them ([`Dictionary::take_learned`]).
     learned: Vec<(WordId, NameChange)>,
     /// Bytes of text held.
@@ -162,7 +161,6 @@ impl Dictionary {
         Dictionary {
             key,
             entries: Table::default(),
-            staged: Staged::default(),
             learned: Vec::new(),
             bytes: 0,
             fresh: 0,
@@ -184,11 +182,16 @@ impl Dictionary {
 
     /// Counts words into batch `epoch`, whose words are `batch`, each looked up ahead of its
     /// counting (see [`SLOT_AHEAD`]).
-    pub fn counting<'a>(&'a mut self, epoch: Epoch, batch: &'a mut BatchWords) -> Counting<'a> {
+    pub fn counting<'a, 't>(
+        &'a mut self,
+        epoch: Epoch,
+        batch: &'a mut BatchWords,
+    ) -> Counting<'a, 't> {
         Counting {
             dictionary: self,
             epoch,
             batch,
+            staged: Staged::default(),
         }
     }
 
@@ -332,10 +335,6 @@ impl Dictionary {
         // A vocabulary stays through a sweep of words seen once (but never past FORGET_AFTER).
         let keep_repeated = fresh_many && !crowded && self.bytes < SWEEP_ABOVE_BYTES;
         let aged = epoch.saturating_sub(FORGET_AFTER);
-        debug_assert!(
-            self.staged.len == 0,
-            "no lookup is under way while sweeping"
-        );
         let (learned, bytes, fresh) = (&mut self.learned, &mut self.bytes, &mut self.fresh);
         self.entries.retain(|word, entry| {
             // Open batches are after `epoch`: what they list is kept.
@@ -360,8 +359,9 @@ impl Dictionary {
 /// Words whose lookup has started, oldest first: a ring of a fixed size (no allocation, no
 /// bounds to check), each with its hash and where its entry probably is.
 #[derive(Debug, Default)]
-struct Staged {
-    words: [(CompactString, u64, Option<u32>); STAGED],
+struct Staged<'t> {
+    /// Borrowed from the chunk's text (owned only when lowercasing changed them).
+    words: [(Cow<'t, str>, u64, Option<u32>); STAGED],
     first: usize,
     len: usize,
 }
@@ -369,10 +369,10 @@ struct Staged {
 /// Room for every word between its arrival and its counting.
 const STAGED: usize = (SLOT_AHEAD + ENTRY_AHEAD + 1).next_power_of_two();
 
-impl Staged {
+impl<'t> Staged<'t> {
     /// Adds the newest word; returns how many are staged.
     #[inline]
-    fn push(&mut self, word: CompactString, hash: u64) -> usize {
+    fn push(&mut self, word: Cow<'t, str>, hash: u64) -> usize {
         self.words[(self.first + self.len) % STAGED] = (word, hash, None);
         self.len += 1;
         self.len
@@ -387,7 +387,7 @@ impl Staged {
 
     /// Takes the oldest word.
     #[inline]
-    fn pop(&mut self) -> Option<(CompactString, u64, Option<u32>)> {
+    fn pop(&mut self) -> Option<(Cow<'t, str>, u64, Option<u32>)> {
         if self.len == 0 {
             return None;
         }
@@ -401,22 +401,23 @@ impl Staged {
 /// A chunk's words on their way into a batch: each is looked up in steps as other words
 /// arrive (its slot of the index, then its entry, fetched from memory in the background) and
 /// counted when its entry is in cache. Dropping it counts the words still staged.
-pub struct Counting<'a> {
+pub struct Counting<'a, 't> {
     dictionary: &'a mut Dictionary,
     epoch: Epoch,
     batch: &'a mut BatchWords,
+    staged: Staged<'t>,
 }
 
-impl Counting<'_> {
+impl<'t> Counting<'_, 't> {
     /// Adds one to `word`.
     #[inline]
-    pub fn add(&mut self, word: &str) {
+    pub fn add(&mut self, word: Cow<'t, str>) {
         let dictionary = &mut *self.dictionary;
         let hash = dictionary.entries.hash(Text::new(word.as_bytes()));
         dictionary.entries.prefetch_slot(hash);
-        let staged = dictionary.staged.push(CompactString::new(word), hash);
+        let staged = self.staged.push(word, hash);
         if staged > SLOT_AHEAD {
-            let (hash, candidate) = dictionary.staged.lookup(staged - 1 - SLOT_AHEAD);
+            let (hash, candidate) = self.staged.lookup(staged - 1 - SLOT_AHEAD);
             *candidate = dictionary.entries.candidate(hash);
             if let Some(number) = *candidate {
                 dictionary.entries.prefetch(number);
@@ -430,16 +431,16 @@ impl Counting<'_> {
     /// Counts the first staged word.
     #[inline]
     fn settle_one(&mut self) {
-        if let Some((word, hash, candidate)) = self.dictionary.staged.pop() {
+        if let Some((word, hash, candidate)) = self.staged.pop() {
             self.dictionary
                 .add_hashed(&word, hash, candidate, 1, self.epoch, self.batch);
         }
     }
 }
 
-impl Drop for Counting<'_> {
+impl Drop for Counting<'_, '_> {
     fn drop(&mut self) {
-        while self.dictionary.staged.len > 0 {
+        while self.staged.len > 0 {
             self.settle_one();
         }
     }

@@ -137,8 +137,11 @@ pub fn pre_aggregate<'scope>(
                         }
                         continue;
                     }
+                    // The words stay borrowed from the text until counted.
+                    let text = Tokenizer::text(chunk);
                     let mut counting = dictionary.counting(epoch, &mut entry.words);
-                    entry.tally += tokenizer.for_each_word(chunk, |word| counting.add(word));
+                    entry.tally +=
+                        tokenizer.for_each_word_in(&text, chunk, |word| counting.add(word));
                     drop(counting);
                     // The end of a line whose pieces went before: their counts join it.
                     if chunk.continues_line {
