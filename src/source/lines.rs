@@ -9,6 +9,11 @@
 /// The number of line ends in `text`, a chunk that ends on a line end or at the end of the
 /// input (so a `\r` at its very end is a line end).
 pub fn count_line_ends(text: &[u8]) -> u64 {
+    // Without a CR (the usual case) every line ends at a `\n`: counted by a loop the compiler
+    // vectorizes, after a `memchr`-fast search for CRs.
+    if !text.contains(&b'\r') {
+        return text.iter().filter(|&&byte| byte == b'\n').count() as u64;
+    }
     let mut ends = 0;
     for (at, &byte) in text.iter().enumerate() {
         ends += u64::from(is_line_end(text, at, byte));
