@@ -141,10 +141,17 @@ impl<K: Key, V> Table<K, V> {
         self.words.len()
     }
 
-    /// The number of the first word whose slot matches `hash`'s tag: most likely the word
-    /// itself (check with [`Table::confirmed_mut`]), `None` if no word has that tag.
+    /// The number of the first key whose slot matches `hash`'s tag: most likely the key
+    /// itself (check with [`Table::confirmed_mut`]), `None` if no key has that tag.
     #[inline]
     pub fn candidate(&self, hash: u64) -> Option<u32> {
+        self.probe(hash, |_| true)
+    }
+
+    /// Walks the slots from `hash`'s: the first number whose tag matches and that `matches`
+    /// accepts, or `None` at the first empty slot.
+    #[inline]
+    fn probe(&self, hash: u64, mut matches: impl FnMut(u32) -> bool) -> Option<u32> {
         let mask = self.slots.len() - 1;
         let mut at = hash as usize & mask;
         loop {
@@ -152,7 +159,7 @@ impl<K: Key, V> Table<K, V> {
             if slot == EMPTY {
                 return None;
             }
-            if slot >> 32 == tag(hash) {
+            if slot >> 32 == tag(hash) && matches(slot as u32) {
                 return Some(slot as u32);
             }
             at = (at + 1) & mask;
@@ -182,7 +189,7 @@ impl<K: Key, V> Table<K, V> {
         }
     }
 
-    /// Asks the memory for word `number`'s text and value, to be read soon.
+    /// Asks the memory for key `number` and its value, to be read soon.
     #[inline]
     pub fn prefetch(&self, number: u32) {
         if let Some(stored) = self.words.get(number as usize) {
@@ -200,18 +207,9 @@ impl<K: Key, V> Table<K, V> {
     /// The number of `key` (whose hash is `hash`), looked up in full.
     #[inline]
     pub fn find(&self, hash: u64, key: &K::Borrowed) -> Option<u32> {
-        let mask = self.slots.len() - 1;
-        let mut at = hash as usize & mask;
-        loop {
-            let slot = self.slots[at];
-            if slot == EMPTY {
-                return None;
-            }
-            if slot >> 32 == tag(hash) && self.words[slot as u32 as usize].key.borrowed() == key {
-                return Some(slot as u32);
-            }
-            at = (at + 1) & mask;
-        }
+        self.probe(hash, |number| {
+            self.words[number as usize].key.borrowed() == key
+        })
     }
 
     /// Adds `key` (not in the table; its hash is `hash`) with `value`; returns its number.
