@@ -476,3 +476,42 @@ fn a_window_with_many_words_is_restored_whole() {
     let expected = oracle_totals(&[line(10, 6_000), line(11, 6_000), second].concat());
     assert_eq!(*last, expected);
 }
+
+#[test]
+fn a_leftover_temporary_snapshot_is_harmless_and_removed() {
+    let dir = TempDir::new("leftover");
+    let state = dir.path("state");
+    let file = dir.write("input.txt", b"a b\nc\n");
+    let args = [
+        "--batch-lines",
+        "1",
+        "--format",
+        "tsv",
+        "--mode",
+        "incremental",
+    ];
+    let first = run(netwc()
+        .arg("--file")
+        .arg(&file)
+        .args(args)
+        .arg("--checkpoint")
+        .arg(&state));
+    assert!(first.status.success());
+    // A crash (or a full disk) between writing a snapshot and renaming it.
+    std::fs::write(state.join("snapshot.tmp"), vec![b'x'; 1 << 20]).unwrap();
+    let again = run(netwc()
+        .arg("--file")
+        .arg(&file)
+        .args(args)
+        .args(["--emit", "all"])
+        .arg("--checkpoint")
+        .arg(&state));
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(again.status.success(), "{stderr}");
+    assert!(stderr.contains("left by an interrupted write"), "{stderr}");
+    assert!(!state.join("snapshot.tmp").exists());
+    assert_eq!(
+        last_batch(&stdout_of(&again)),
+        oracle_totals("a b\nc\na b\nc\n")
+    );
+}

@@ -158,13 +158,45 @@ pub(super) fn read_snapshot(path: &Path) -> Result<Option<Snapshot>, Error> {
 /// Writes `bytes` to `temporary`, syncs it, and renames it over `path`, then syncs the folder:
 /// a reader sees the old file or the new one, never a part.
 pub(crate) fn write_atomically(temporary: &Path, path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let mut file = File::create(temporary)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    drop(file);
-    std::fs::rename(temporary, path)?;
+    let written = (|| {
+        let mut file = File::create(temporary)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(temporary, path)
+    })();
+    if written.is_err() {
+        // A full disk must not stay full of a half-written copy: the next try (or a restart)
+        // would fail for its sake.
+        let _ = std::fs::remove_file(temporary);
+    }
+    written?;
     if let Some(dir) = path.parent() {
         File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
+/// Where [`write_atomically`] writes the settings before they take their name.
+pub(crate) const META_TEMPORARY: &str = "meta.tmp";
+/// Where [`write_atomically`] writes a snapshot before it takes its name.
+pub(crate) const SNAPSHOT_TEMPORARY: &str = "snapshot.tmp";
+
+/// Removes what an interrupted write left in `dir` (a crash between writing a temporary file
+/// and renaming it): never read, it only takes space. Call it under the directory's lock.
+pub(crate) fn remove_leftovers(dir: &Path) -> Result<(), Error> {
+    for name in [META_TEMPORARY, SNAPSHOT_TEMPORARY] {
+        let path = dir.join(name);
+        match std::fs::remove_file(&path) {
+            Ok(()) => log!("removed '{}', left by an interrupted write", path.display()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(Error::runtime(format!(
+                    "cannot remove '{}', left by an interrupted write: {e}",
+                    path.display()
+                )))
+            }
+        }
     }
     Ok(())
 }

@@ -33,7 +33,9 @@ pub use directory::check_cluster_layout;
 pub use durability::Durability;
 pub use recovery::Recovery;
 
-use directory::{check_meta, lock, read_snapshot, refuse_foreign, write_atomically};
+use directory::{
+    check_meta, lock, read_snapshot, refuse_foreign, remove_leftovers, write_atomically,
+};
 pub use wal::{Record, Wal};
 
 /// The version of the files in a checkpoint directory. Format 1 stored the settings in Rust's
@@ -111,6 +113,7 @@ impl Checkpoint {
             })?;
         }
         let lock = lock(dir)?;
+        remove_leftovers(dir)?;
         // Decided under the lock: another run may have started the directory meanwhile.
         let fresh = !meta_path.exists();
         if fresh {
@@ -119,9 +122,9 @@ impl Checkpoint {
                 settings: settings.clone(),
             };
             let text = serde_json::to_vec_pretty(&meta).expect("meta serializes");
-            write_atomically(&dir.join("meta.tmp"), &meta_path, &text).map_err(|e| {
-                Error::runtime(format!("cannot write '{}': {e}", meta_path.display()))
-            })?;
+            write_atomically(&dir.join(directory::META_TEMPORARY), &meta_path, &text).map_err(
+                |e| Error::runtime(format!("cannot write '{}': {e}", meta_path.display())),
+            )?;
             log!("Creating new context in {}", dir.display());
         } else {
             check_meta(&meta_path, settings)?;
@@ -211,7 +214,7 @@ impl Checkpoint {
         let path = self.dir.join(SNAPSHOT);
         let text = serde_json::to_vec(snapshot).expect("snapshot serializes");
         self.wal.sync()?;
-        write_atomically(&self.dir.join("snapshot.tmp"), &path, &text)
+        write_atomically(&self.dir.join(directory::SNAPSHOT_TEMPORARY), &path, &text)
             .map_err(|e| Error::runtime(format!("cannot write '{}': {e}", path.display())))?;
         self.drop_covered(snapshot.reported)
     }
