@@ -12,9 +12,11 @@
 //! - `driver`: the reading worker's loop (feed, advance, step, report); `driver::batcher`
 //!   decides when epochs close; `driver::intake` takes what the source read.
 //! - `dataflow`: the timely/differential dataflow; `dataflow::mode` is the three modes as one
-//!   function over collections; `dataflow::stop` carries a signal to every process.
+//!   function over collections; `dataflow::stop` carries a signal to every process,
+//!   `dataflow::heartbeat` notices a silent one.
 //! - `reporter`: worker 0's reports, each epoch once and in order; `report`: the table of
-//!   current counts; `output`: the `spark`, `jsonl` and `tsv` formats.
+//!   current counts; `output`: the `spark`, `jsonl` and `tsv` formats; `table`: the hash table
+//!   whose lookups start ahead (the dictionaries' and the report table's).
 //! - `checkpoint`: `--checkpoint` (the write-ahead log, snapshots, the directory and its lock,
 //!   recovery; `checkpoint::durability` is what the driver and reporter call while running).
 //! - `cluster`: the handshake, whose connections timely's network runs on; `settings`: what processes
@@ -58,7 +60,7 @@ pub use run::run;
 pub use stats::Summary;
 
 /// The hot paths and the demo generator, for the benchmarks and examples; the job itself is
-/// [`run`] over a [`Config`].
+/// [`run()`] over a [`Config`].
 pub mod parts {
     pub use crate::dataflow::{NameChange, WordId, WordKey};
     pub use crate::report::ResultTable;

@@ -14,7 +14,7 @@ pub fn line(args: std::fmt::Arguments<'_>) {
 }
 
 /// `log!("...", args)`: one line on stderr, after `netwc: `, like `eprintln!` but it never
-/// panics. Crate-private (the binary calls [`line`]), so it never clashes with the `log`
+/// panics. Crate-private (the binary calls [`line()`]), so it never clashes with the `log`
 /// crate's macro of the same name.
 macro_rules! log {
     ($($arg:tt)*) => {
