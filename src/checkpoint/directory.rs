@@ -181,11 +181,13 @@ pub(crate) fn write_atomically(temporary: &Path, path: &Path, bytes: &[u8]) -> i
 pub(crate) const META_TEMPORARY: &str = "meta.tmp";
 /// Where [`write_atomically`] writes a snapshot before it takes its name.
 pub(crate) const SNAPSHOT_TEMPORARY: &str = "snapshot.tmp";
+/// Where [`write_atomically`] writes the log's tail when a snapshot lets it drop its head.
+pub(crate) const LOG_TEMPORARY: &str = "wal.log.tmp";
 
 /// Removes what an interrupted write left in `dir` (a crash between writing a temporary file
 /// and renaming it): never read, it only takes space. Call it under the directory's lock.
 pub(crate) fn remove_leftovers(dir: &Path) -> Result<(), Error> {
-    for name in [META_TEMPORARY, SNAPSHOT_TEMPORARY] {
+    for name in [META_TEMPORARY, SNAPSHOT_TEMPORARY, LOG_TEMPORARY] {
         let path = dir.join(name);
         match std::fs::remove_file(&path) {
             Ok(()) => log!("removed '{}', left by an interrupted write", path.display()),
