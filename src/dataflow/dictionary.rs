@@ -133,7 +133,8 @@ pub struct Dictionary {
     /// Words not [`Entry::repeated`]: a sweep is due when they are many.
     fresh: usize,
     /// Words counted in the batches drained lately (decaying): the dictionary sweeps once it
-    /// holds more than twice as many (and more than [`SWEEP_ABOVE`]).
+    /// holds more than three times as many words seen once (and more than [`SWEEP_ABOVE`]),
+    /// or more than twice as many words in all (and more than [`KEEP_REPEATED`]).
     recent: usize,
     /// The latest batch accounted in `recent`: batches after it that brought this worker no
     /// words decay it too.
@@ -287,12 +288,14 @@ impl Dictionary {
     }
 
     /// Forgets the words not listed in an open batch (all batches up to `epoch` are complete)
-    /// and not seen in the last batch drained (or, once that is more than
-    /// [`KEEP_LAST_DRAINED`] batches before `epoch`, not seen after `epoch`), once the
-    /// dictionary holds more than twice the words of the latest batches or more than
-    /// [`SWEEP_ABOVE_BYTES`] of text: what a burst brought is forgotten soon after it, and
-    /// sweeping costs in proportion to the batches. Worker 0 hears of each forgotten word
-    /// through [`Dictionary::take_learned`].
+    /// and not seen in the last two batches drained (or, once the last is more than
+    /// [`KEEP_LAST_DRAINED`] batches before `epoch`, not seen after `epoch`) — except a
+    /// vocabulary, words seen in more than one batch, up to [`KEEP_REPEATED`] of them. It
+    /// sweeps once the words seen once are more than three times those of the latest batches,
+    /// or the words in all more than twice them and [`KEEP_REPEATED`] (then the vocabulary is
+    /// swept too), or the text passes [`SWEEP_ABOVE_BYTES`]: what a burst brought is forgotten
+    /// soon after it, and sweeping costs in proportion to the batches. Worker 0 hears of each
+    /// forgotten word through [`Dictionary::take_learned`].
     ///
     /// Called whenever batches up to `epoch` are complete, also when they brought this worker
     /// no words: a burst followed by silence is forgotten as well as one followed by other
