@@ -6,7 +6,8 @@
 //! push it out): a lookup then waits ~100 ns for memory, once per distinct word per batch,
 //! which was a third of a batch's work. Hash maps cannot say where a key will be before the
 //! lookup, so this table can: an index of 8-byte slots (a tag from the hash and the key's
-//! number), and apart from it the keys and their values in the order they were added. A lookup goes in three steps, each started ahead of the next:
+//! number), and apart from it the keys and their values in the order they were added. A
+//! lookup goes in three steps, each started ahead of the next:
 //! [`Table::prefetch_slot`] asks the memory for the word's slot of the index,
 //! [`Table::candidate`] reads it and tells where the word's value probably is,
 //! [`Table::prefetch`] asks the memory for that; the caller looks at other keys while each
@@ -18,53 +19,38 @@ use std::hash::BuildHasher;
 
 use crate::dataflow::WordId;
 
-/// What a table can be keyed by: how a key is looked up (its borrowed form) and hashed.
+/// What a table can be keyed by: how a key is looked up (its borrowed form), hashed and
+/// compared.
 pub trait Key {
     /// The form lookups take.
-    type Borrowed: ?Sized + PartialEq;
+    type Borrowed: ?Sized;
     /// The key in the form lookups take.
     fn borrowed(&self) -> &Self::Borrowed;
     /// The hash of a key, under the table's `hasher`.
     fn hash(hasher: &RandomState, key: &Self::Borrowed) -> u64;
+    /// Whether two keys are the same.
+    fn same(a: &Self::Borrowed, b: &Self::Borrowed) -> bool;
 }
 
-/// A word's text, kept inline up to 24 bytes.
+/// A word's text, kept inline up to 24 bytes, looked up by its bytes.
 impl Key for CompactString {
-    type Borrowed = Text;
+    type Borrowed = [u8];
     #[inline]
-    fn borrowed(&self) -> &Text {
-        Text::new(self.as_bytes())
+    fn borrowed(&self) -> &[u8] {
+        self.as_bytes()
     }
     #[inline]
-    fn hash(hasher: &RandomState, key: &Text) -> u64 {
-        hasher.hash_one(&key.0)
+    fn hash(hasher: &RandomState, key: &[u8]) -> u64 {
+        hasher.hash_one(key)
     }
-}
-
-/// A word's bytes as a table compares them: short words (most are) without a call to
-/// `memcmp`.
-#[derive(Debug)]
-#[repr(transparent)]
-pub struct Text([u8]);
-
-impl Text {
-    /// `bytes` as a key.
+    /// Short words (most are) without a call to `memcmp`: two loads that overlap cover 4 to
+    /// 16 bytes; other lengths compare as slices.
     #[inline]
-    pub fn new(bytes: &[u8]) -> &Text {
-        // SAFETY: `Text` is `repr(transparent)` over `[u8]`.
-        unsafe { &*(bytes as *const [u8] as *const Text) }
-    }
-}
-
-impl PartialEq for Text {
-    #[inline]
-    fn eq(&self, other: &Text) -> bool {
-        let (a, b) = (&self.0, &other.0);
+    fn same(a: &[u8], b: &[u8]) -> bool {
         if a.len() != b.len() {
             return false;
         }
         let n = a.len();
-        // Two loads that overlap cover 4 to 16 bytes; shorter words go byte by byte.
         if (8..=16).contains(&n) {
             let word = |s: &[u8], at: usize| u64::from_ne_bytes(s[at..at + 8].try_into().unwrap());
             word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8)
@@ -86,6 +72,10 @@ impl Key for WordId {
     #[inline]
     fn hash(_: &RandomState, key: &WordId) -> u64 {
         key.high()
+    }
+    #[inline]
+    fn same(a: &WordId, b: &WordId) -> bool {
+        a == b
     }
 }
 
@@ -201,14 +191,14 @@ impl<K: Key, V> Table<K, V> {
     #[inline]
     pub fn confirmed_mut(&mut self, number: u32, key: &K::Borrowed) -> Option<&mut V> {
         let stored = self.words.get_mut(number as usize)?;
-        (stored.key.borrowed() == key).then_some(&mut stored.value)
+        K::same(stored.key.borrowed(), key).then_some(&mut stored.value)
     }
 
     /// The number of `key` (whose hash is `hash`), looked up in full.
     #[inline]
     pub fn find(&self, hash: u64, key: &K::Borrowed) -> Option<u32> {
         self.probe(hash, |number| {
-            self.words[number as usize].key.borrowed() == key
+            K::same(self.words[number as usize].key.borrowed(), key)
         })
     }
 
@@ -285,7 +275,10 @@ impl<K: Key, V> Table<K, V> {
 #[inline(always)]
 fn prefetch(address: *const u8) {
     #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch never faults, whatever the address; SSE is part of x86_64.
+    // SAFETY: a prefetch reads nothing and never faults, whatever the address, and SSE (the
+    // intrinsic's target feature) is part of every x86_64. There is no safe way: stable std
+    // has no prefetch (`core::intrinsics::prefetch_read_data` is unstable), rustix none, and
+    // the intrinsic needs `unsafe` because of its target feature.
     unsafe {
         std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(address as *const i8);
     }
@@ -304,8 +297,8 @@ mod tests {
         let mut oracle = HashMap::new();
         for i in 0..10_000usize {
             let word = format!("w{}", i % 3_000);
-            let hash = table.hash(Text::new(word.as_bytes()));
-            match table.find(hash, Text::new(word.as_bytes())) {
+            let hash = table.hash(word.as_bytes());
+            match table.find(hash, word.as_bytes()) {
                 Some(number) => {
                     assert!(table.candidate(hash).is_some());
                     *table.value_mut(number) += 1;
@@ -318,19 +311,19 @@ mod tests {
         }
         assert_eq!(table.len(), 3_000);
         for (word, count) in &oracle {
-            let hash = table.hash(Text::new(word.as_bytes()));
-            let number = table.find(hash, Text::new(word.as_bytes())).unwrap();
+            let hash = table.hash(word.as_bytes());
+            let number = table.find(hash, word.as_bytes()).unwrap();
             assert_eq!(
-                table.confirmed_mut(number, Text::new(word.as_bytes())),
+                table.confirmed_mut(number, word.as_bytes()),
                 Some(&mut count.clone())
             );
         }
         table.retain(|word, _| word.ends_with('7'));
         assert_eq!(table.len(), 300);
         for word in oracle.keys() {
-            let hash = table.hash(Text::new(word.as_bytes()));
+            let hash = table.hash(word.as_bytes());
             assert_eq!(
-                table.find(hash, Text::new(word.as_bytes())).is_some(),
+                table.find(hash, word.as_bytes()).is_some(),
                 word.ends_with('7'),
                 "{word}"
             );
@@ -341,10 +334,10 @@ mod tests {
     #[test]
     fn a_candidate_with_another_text_is_told_apart() {
         let mut table = Table::<CompactString, ()>::default();
-        let hash = table.hash(Text::new(b"a"));
+        let hash = table.hash(b"a");
         let number = table.insert(hash, CompactString::new("a"), ());
         assert_eq!(table.candidate(hash), Some(number));
-        assert!(table.confirmed_mut(number, Text::new(b"b")).is_none());
-        assert!(table.confirmed_mut(number, Text::new(b"a")).is_some());
+        assert!(table.confirmed_mut(number, b"b").is_none());
+        assert!(table.confirmed_mut(number, b"a").is_some());
     }
 }

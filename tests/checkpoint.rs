@@ -130,6 +130,16 @@ fn last_batch(stdout: &str) -> Counts {
         .unwrap_or_default()
 }
 
+/// Counts `file` with `args`, its state in the checkpoint directory `state`.
+fn count_file(file: &Path, args: &[&str], state: &Path) -> std::process::Output {
+    run(netwc()
+        .arg("--file")
+        .arg(file)
+        .args(args)
+        .arg("--checkpoint")
+        .arg(state))
+}
+
 #[test]
 fn running_totals_survive_kill_9() {
     for seed in 0..3 {
@@ -191,13 +201,7 @@ fn a_torn_log_record_is_dropped_with_a_warning() {
         "--emit",
         "all",
     ];
-    let first = run(netwc()
-        .arg("--file")
-        .arg(&file)
-        .args(args)
-        .arg("--checkpoint")
-        .arg(&state));
-    stdout_of(&first);
+    stdout_of(&count_file(&file, &args, &state));
     // A crash in the middle of appending a record.
     let mut log = std::fs::OpenOptions::new()
         .append(true)
@@ -205,12 +209,7 @@ fn a_torn_log_record_is_dropped_with_a_warning() {
         .unwrap();
     log.write_all(&[40, 0, 0, 0, 9, 9, 9]).unwrap();
     drop(log);
-    let again = run(netwc()
-        .arg("--file")
-        .arg(&file)
-        .args(args)
-        .arg("--checkpoint")
-        .arg(&state));
+    let again = count_file(&file, &args, &state);
     let stderr = String::from_utf8_lossy(&again.stderr);
     assert!(again.status.success(), "{stderr}");
     assert!(stderr.contains("dropped a torn last record"), "{stderr}");
@@ -490,22 +489,10 @@ fn a_leftover_temporary_snapshot_is_harmless_and_removed() {
         "--mode",
         "incremental",
     ];
-    let first = run(netwc()
-        .arg("--file")
-        .arg(&file)
-        .args(args)
-        .arg("--checkpoint")
-        .arg(&state));
-    assert!(first.status.success());
+    assert!(count_file(&file, &args, &state).status.success());
     // A crash (or a full disk) between writing a snapshot and renaming it.
     std::fs::write(state.join("snapshot.tmp"), vec![b'x'; 1 << 20]).unwrap();
-    let again = run(netwc()
-        .arg("--file")
-        .arg(&file)
-        .args(args)
-        .args(["--emit", "all"])
-        .arg("--checkpoint")
-        .arg(&state));
+    let again = count_file(&file, &[&args[..], &["--emit", "all"]].concat(), &state);
     let stderr = String::from_utf8_lossy(&again.stderr);
     assert!(again.status.success(), "{stderr}");
     assert!(stderr.contains("left by an interrupted write"), "{stderr}");

@@ -26,7 +26,7 @@ use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 use super::{Epoch, Word, WordId, WordKey};
-use crate::table::{Table, Text};
+use crate::table::Table;
 
 /// How many words after a word's arrival its slot of the table's index is read (the slot was
 /// asked for on arrival), and how many after that the word is counted (its entry was asked for
@@ -177,7 +177,7 @@ impl Dictionary {
     /// Adds `count` to `word` in batch `epoch`, whose words are `batch` (at once; a chunk's
     /// words go through [`Dictionary::counting`]).
     pub fn add(&mut self, word: &str, count: isize, epoch: Epoch, batch: &mut BatchWords) {
-        let hash = self.entries.hash(Text::new(word.as_bytes()));
+        let hash = self.entries.hash(word.as_bytes());
         self.add_hashed(word, hash, None, count, epoch, batch);
     }
 
@@ -207,7 +207,7 @@ impl Dictionary {
         epoch: Epoch,
         batch: &mut BatchWords,
     ) {
-        let bytes = Text::new(word.as_bytes());
+        let bytes = word.as_bytes();
         let number = match candidate.filter(|&n| self.entries.confirmed_mut(n, bytes).is_some()) {
             Some(number) => number,
             None => match self.entries.find(hash, bytes) {
@@ -416,7 +416,7 @@ impl<'t> Counting<'_, 't> {
     #[inline]
     pub fn add(&mut self, word: Cow<'t, str>) {
         let dictionary = &mut *self.dictionary;
-        let hash = dictionary.entries.hash(Text::new(word.as_bytes()));
+        let hash = dictionary.entries.hash(word.as_bytes());
         dictionary.entries.prefetch_slot(hash);
         let staged = self.staged.push(word, hash);
         if staged > SLOT_AHEAD {
