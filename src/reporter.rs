@@ -98,7 +98,7 @@ pub trait ReportHooks {
     /// Whether [`ReportHooks::batch`] needs each batch's changes by word.
     fn wants_changes(&self) -> bool;
     /// The changes of `epoch` by word (empty unless wanted), reported or recomputed silently.
-    fn batch(&mut self, epoch: Epoch, changes: &[(Word, isize)]);
+    fn batch(&mut self, epoch: Epoch, changes: Vec<(Word, isize)>);
     /// `epoch` was reported (its report, if `due`, printed and flushed).
     fn printed(&mut self, epoch: Epoch, due: bool);
 }
@@ -107,7 +107,7 @@ impl ReportHooks for () {
     fn wants_changes(&self) -> bool {
         false
     }
-    fn batch(&mut self, _: Epoch, _: &[(Word, isize)]) {}
+    fn batch(&mut self, _: Epoch, _: Vec<(Word, isize)>) {}
     fn printed(&mut self, _: Epoch, _: bool) {}
 }
 
@@ -165,11 +165,6 @@ impl Reporter {
     /// The last epoch processed (reported, or recomputed after a restart).
     pub fn last_processed(&self) -> Epoch {
         self.next.saturating_sub(1)
-    }
-
-    /// Every word with a non-zero count now, and its count.
-    pub fn totals(&self) -> impl Iterator<Item = (&Word, isize)> {
-        self.table.counts()
     }
 
     /// The name of a word whose counts a checkpoint restores.
@@ -250,7 +245,7 @@ impl Reporter {
             self.table
                 .apply(result.names, result.changes, each)
                 .map_err(ReportFailure::Table)?;
-            hooks.batch(epoch, &by_word);
+            hooks.batch(epoch, by_word);
             let is_last = end.is_some() && epoch + 1 == bound;
             let due = is_last || (epoch + 1).is_multiple_of(self.slide);
             let silent = self.silent_through.is_some_and(|through| epoch <= through)

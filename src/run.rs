@@ -91,7 +91,7 @@ pub fn run(config: Config) -> Result<Option<Summary>, Error> {
     let own = Resume {
         snapshot: recovery
             .and_then(|recovery| recovery.snapshot.as_ref())
-            .map(|snapshot| snapshot.reported),
+            .and_then(|snapshot| snapshot.reported),
         shift: recovery
             .and_then(Recovery::resume_epoch)
             .map_or(0, |epoch| {

@@ -80,29 +80,6 @@ impl Settings {
             })
             .collect()
     }
-
-    /// Settings as the first checkpoint format stored them (Rust's debug text of the batching,
-    /// mode and split types), in today's words; `None` when a value is not of that form.
-    pub fn from_format_1(legacy: &Settings) -> Option<Settings> {
-        let mut settings = legacy.clone();
-        let batching = legacy_batching(legacy.0.get("batching")?)?;
-        settings
-            .0
-            .insert("batching".into(), batching_words(batching));
-        let mode = legacy_mode(legacy.0.get("--mode")?)?;
-        settings
-            .0
-            .insert("--mode".into(), mode_words(mode, batching));
-        let split = match legacy.0.get("--split")?.as_str() {
-            "Whitespace" => SplitRule::Whitespace,
-            "Spark" => SplitRule::Spark,
-            _ => return None,
-        };
-        settings
-            .0
-            .insert("--split".into(), split_words(split).into());
-        Some(settings)
-    }
 }
 
 /// `time 1s` or `lines 100`.
@@ -136,30 +113,6 @@ pub(crate) fn split_words(split: SplitRule) -> &'static str {
     }
 }
 
-/// The numbers in `text`, in order (`Window { length: 3, slide: 1 }` → 3, 1).
-fn numbers(text: &str) -> Vec<u64> {
-    text.split(|c: char| !c.is_ascii_digit())
-        .filter_map(|n| n.parse().ok())
-        .collect()
-}
-
-fn legacy_batching(text: &str) -> Option<Batching> {
-    match (text.split_whitespace().next()?, numbers(text).as_slice()) {
-        ("Time", &[interval_ms]) => Some(Batching::Time { interval_ms }),
-        ("Lines", &[per_batch]) => Some(Batching::Lines { per_batch }),
-        _ => None,
-    }
-}
-
-fn legacy_mode(text: &str) -> Option<Mode> {
-    match (text.split_whitespace().next()?, numbers(text).as_slice()) {
-        ("Batch", []) => Some(Mode::Batch),
-        ("Incremental", []) => Some(Mode::Incremental),
-        ("Window", &[length, slide]) => Some(Mode::Window { length, slide }),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,27 +138,5 @@ mod tests {
                 "batching is lines 2 here but time 1s there"
             ]
         );
-    }
-
-    #[test]
-    fn the_first_checkpoint_format_is_read_in_todays_words() {
-        let legacy = Settings(
-            [
-                ("batching", "Time { interval_ms: 1000 }"),
-                ("--mode", "Window { length: 3, slide: 1 }"),
-                ("--split", "Spark"),
-                ("--lowercase", "false"),
-            ]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-        );
-        let settings = Settings::from_format_1(&legacy).unwrap();
-        assert_eq!(settings.0["batching"], "time 1s");
-        assert_eq!(settings.0["--mode"], "window 3s slide 1s");
-        assert_eq!(settings.0["--split"], "spark");
-        let mut odd = legacy.clone();
-        odd.0.insert("--mode".into(), "Sessions".into());
-        assert_eq!(Settings::from_format_1(&odd), None);
     }
 }

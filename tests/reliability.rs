@@ -371,8 +371,8 @@ fn a_long_line_open_across_snapshots_survives_kill_9() {
         .spawn()
         .unwrap();
     let lines = stderr_lines(first.stderr.take().unwrap());
-    // 30 batches: snapshots were taken while the line was open.
-    wait_for(&lines, "batch time=", 30);
+    // 75 batches (1.5 s): a snapshot was taken while the line was open.
+    wait_for(&lines, "batch time=", 75);
     send_signal(first.id(), "KILL");
     first.wait().unwrap();
     release.send(()).ok();

@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io::{self, Write};
 use std::path::Path;
 
-use super::{Meta, Snapshot, FORMAT, LOCK, META};
+use super::{Meta, FORMAT, LOCK, LOG, META};
 use crate::error::Error;
 use crate::settings::Settings;
 
@@ -59,6 +59,10 @@ pub(super) fn refuse_foreign(dir: &Path) -> Result<(), Error> {
         .filter_map(|e| e.ok())
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|name| name != LOCK)
+        // What a first start that was cut short leaves: an empty log (made before the
+        // metadata), and temporary files.
+        .filter(|name| !(name == LOG && is_empty_log(&dir.join(LOG))))
+        .filter(|name| ![META_TEMPORARY, LOG_TEMPORARY].contains(&name.as_str()))
         .collect();
     if names.is_empty() {
         return Ok(());
@@ -92,32 +96,43 @@ pub fn check_cluster_layout(
     Ok(())
 }
 
+/// Whether `path` is a log that holds nothing but its header.
+fn is_empty_log(path: &Path) -> bool {
+    std::fs::read(path).is_ok_and(|bytes| {
+        bytes.len() == super::framing::FILE_HEADER
+            && super::framing::check_file_header(&bytes, b"NETWCLOG", path).is_ok()
+    })
+}
+
+/// The checksum of `settings` that the metadata keeps beside them.
+pub(super) fn settings_checksum(settings: &Settings) -> u32 {
+    super::framing::crc32(&serde_json::to_vec(settings).expect("settings serialize"))
+}
+
+/// Reads the metadata at `path`: its format must be this netwc's, its checksum right, and its
+/// settings those of this run (or the run is refused with the differences).
 pub(super) fn check_meta(path: &Path, settings: &Settings) -> Result<(), Error> {
     let text = std::fs::read(path)
         .map_err(|e| Error::runtime(format!("cannot read '{}': {e}", path.display())))?;
-    let meta: Meta = serde_json::from_slice(&text).map_err(|e| {
+    let corrupt = |e: &dyn std::fmt::Display| {
         Error::runtime(format!(
             "'{}' is corrupt or not a netwc checkpoint: {e}",
             path.display()
         ))
-    })?;
-    if meta.format > FORMAT {
+    };
+    let value: serde_json::Value = serde_json::from_slice(&text).map_err(|e| corrupt(&e))?;
+    let format = value.get("format").and_then(serde_json::Value::as_u64);
+    if let Some(format) = format.filter(|&f| f != u64::from(FORMAT)) {
         return Err(Error::runtime(format!(
-            "'{}' has checkpoint format {}, newer than this netwc's {FORMAT}: use a newer netwc or another directory",
-            path.display(),
-            meta.format
+            "'{}' has checkpoint format {format}, but this netwc reads format {FORMAT} only: resume it with the netwc that wrote it, or choose another directory",
+            path.display()
         )));
     }
-    let stored = match meta.format {
-        1 => Settings::from_format_1(&meta.settings).ok_or_else(|| {
-            Error::runtime(format!(
-                "'{}' was written by an older netwc (checkpoint format 1) with settings this netwc cannot read: choose another directory",
-                path.display()
-            ))
-        })?,
-        _ => meta.settings,
-    };
-    let differences = settings.differences(&stored);
+    let meta: Meta = serde_json::from_value(value).map_err(|e| corrupt(&e))?;
+    if settings_checksum(&meta.settings) != meta.checksum {
+        return Err(corrupt(&"the settings do not match their checksum"));
+    }
+    let differences = settings.differences(&meta.settings);
     if !differences.is_empty() {
         return Err(Error::Usage(format!(
             "--checkpoint '{}' was written by a run with other settings: {}; resume with the same settings or choose another directory",
@@ -126,33 +141,6 @@ pub(super) fn check_meta(path: &Path, settings: &Settings) -> Result<(), Error> 
         )));
     }
     Ok(())
-}
-
-pub(super) fn read_snapshot(path: &Path) -> Result<Option<Snapshot>, Error> {
-    let text = match std::fs::read(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => {
-            return Err(Error::runtime(format!(
-                "cannot read '{}': {e}",
-                path.display()
-            )))
-        }
-    };
-    let snapshot: Snapshot = serde_json::from_slice(&text).map_err(|e| {
-        Error::runtime(format!(
-            "the snapshot '{}' is corrupt ({e}); it cannot be restored safely",
-            path.display()
-        ))
-    })?;
-    if snapshot.format > FORMAT {
-        return Err(Error::runtime(format!(
-            "the snapshot '{}' has format {}, newer than this netwc's {FORMAT}",
-            path.display(),
-            snapshot.format
-        )));
-    }
-    Ok(Some(snapshot))
 }
 
 /// Writes `bytes` to `temporary`, syncs it, and renames it over `path`, then syncs the folder:

@@ -4,12 +4,13 @@
 //! and, in a cluster whose processes all read, announce snapshots and drop what they cover.
 
 use std::cell::Cell;
-use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
+use std::time::Instant;
 
 use timely::dataflow::InputHandleVec;
 
-use super::{Checkpoint, Snapshot, FORMAT, SNAPSHOT_EVERY};
+use super::snapshot_writer::SnapshotWriter;
+use super::{Checkpoint, SNAPSHOT_INTERVAL};
 use crate::dataflow::{Epoch, Word};
 use crate::error::Error;
 use crate::reporter::ReportHooks;
@@ -22,40 +23,42 @@ pub struct Durability {
     replaying: bool,
     /// The first write that failed; it ends the run.
     error: Option<Error>,
-    /// On the reporting worker: what a snapshot is made of.
-    history: Option<History>,
-    /// Printed reports since the last snapshot.
-    since_snapshot: u64,
-    snapshot_due: bool,
+    /// On the reporting worker: the thread that writes snapshots.
+    snapshots: Option<SnapshotWriter>,
+    /// When the last snapshot was asked for.
+    last_snapshot: Instant,
+    /// The last batch handed to the snapshot thread, and the last printed in full: a snapshot
+    /// is taken only when they are the same, so that it holds what a report showed.
+    last_batch: Option<Epoch>,
+    last_printed: Option<Epoch>,
     /// On worker 0 when every process reads: where snapshots are announced to the others.
     announce: Option<InputHandleVec<Epoch, Epoch>>,
-    /// On the other reading processes: the latest snapshot announced, and how far this log was
-    /// dropped for it.
+    /// On the other reading processes: the latest snapshot announced.
     announced: Rc<Cell<Option<Epoch>>>,
+    /// How far this log was dropped for a snapshot.
     dropped_through: Option<Epoch>,
 }
 
 impl Durability {
-    /// The durable side of a run over `checkpoint`. The reporting worker keeps history for
-    /// snapshots of a mode that retracts after `delay` batches (`None`: the running totals are
-    /// the state); `announce` is its input for announcements; `announced` is where the others
-    /// see them.
+    /// The durable side of a run over `checkpoint`. The reporting worker takes snapshots of a
+    /// mode that retracts after `delay` batches (`None`: running totals); `announce` is its
+    /// input for announcements; `announced` is where the others see them.
     pub fn new(
         checkpoint: Checkpoint,
         reports: Option<Option<u64>>,
         announce: Option<InputHandleVec<Epoch, Epoch>>,
         announced: Rc<Cell<Option<Epoch>>>,
     ) -> Durability {
+        let snapshots =
+            reports.map(|delay| SnapshotWriter::start(checkpoint.snapshot_path(), delay));
         Durability {
             checkpoint,
             replaying: false,
             error: None,
-            history: reports.map(|delay| History {
-                delay,
-                epochs: VecDeque::new(),
-            }),
-            since_snapshot: 0,
-            snapshot_due: false,
+            snapshots,
+            last_snapshot: Instant::now(),
+            last_batch: None,
+            last_printed: None,
             announce,
             announced,
             dropped_through: None,
@@ -95,38 +98,31 @@ impl Durability {
         self.announce = None;
     }
 
-    /// Whether a snapshot should be taken now.
-    pub fn snapshot_due(&self) -> bool {
-        self.snapshot_due
+    /// At the end of the run, after the report of `reported`: the last snapshot is written and
+    /// the log it covers dropped.
+    pub fn finish(&mut self, reported: Epoch) {
+        if let Some(snapshots) = &mut self.snapshots {
+            snapshots.request(reported);
+            let durable = snapshots.finish();
+            self.dropped(durable);
+        }
     }
 
-    /// Writes a snapshot after the report of `reported`, whose table holds `totals`, and
-    /// announces it.
-    pub fn save<'a>(&mut self, reported: Epoch, totals: impl Iterator<Item = (&'a Word, isize)>) {
-        self.snapshot_due = false;
-        self.since_snapshot = 0;
-        let state = match &self.history {
-            Some(History {
-                delay: Some(_),
-                epochs,
-            }) => epochs
-                .iter()
-                .map(|(epoch, counts)| {
-                    let counts = counts.iter().map(|(w, &c)| (w.to_string(), c)).collect();
-                    (*epoch, counts)
-                })
-                .collect(),
-            _ => vec![(reported, totals.map(|(w, c)| (w.to_string(), c)).collect())],
+    /// Drops the log that the snapshot of `durable` covers, and announces it.
+    fn dropped(&mut self, durable: Result<Option<Epoch>, Error>) {
+        let covered = match durable {
+            Ok(Some(covered)) if Some(covered) > self.dropped_through => covered,
+            Ok(_) => return,
+            Err(error) => {
+                self.keep(Err(error));
+                return;
+            }
         };
-        let snapshot = Snapshot {
-            format: FORMAT,
-            reported,
-            state,
-        };
-        let saved = self.checkpoint.save(&snapshot);
-        if self.keep(saved) {
+        let dropped = self.checkpoint.drop_covered(covered);
+        if self.keep(dropped) {
+            self.dropped_through = Some(covered);
             if let Some(announce) = &mut self.announce {
-                announce.send(snapshot.reported);
+                announce.send(covered);
             }
         }
     }
@@ -137,7 +133,7 @@ impl Durability {
         let Some(covered) = self.announced.get() else {
             return;
         };
-        if self.history.is_some() || self.dropped_through >= Some(covered) {
+        if self.snapshots.is_some() || self.dropped_through >= Some(covered) {
             return;
         }
         let dropped = self.checkpoint.drop_covered(covered);
@@ -145,9 +141,30 @@ impl Durability {
         self.dropped_through = Some(covered);
     }
 
-    /// After each step of the dataflow: drops what announced snapshots cover; returns the
-    /// first failure, which ends the run.
+    /// Asks for a snapshot of the last batch printed, if it is the last one processed, the last
+    /// snapshot is on the disk and [`SNAPSHOT_INTERVAL`] has passed since it was asked for.
+    fn snapshot_if_due(&mut self) {
+        let Some(snapshots) = &mut self.snapshots else {
+            return;
+        };
+        let Some(printed) = self.last_printed.filter(|&p| Some(p) == self.last_batch) else {
+            return;
+        };
+        if snapshots.idle() && self.last_snapshot.elapsed() >= SNAPSHOT_INTERVAL {
+            snapshots.request(printed);
+            self.last_snapshot = Instant::now();
+            self.last_printed = None;
+        }
+    }
+
+    /// After each step of the dataflow: takes a snapshot when one is due, drops what snapshots
+    /// on the disk cover; returns the first failure, which ends the run.
     pub fn after_step(&mut self) -> Option<Error> {
+        self.snapshot_if_due();
+        if let Some(snapshots) = &self.snapshots {
+            let durable = snapshots.durable();
+            self.dropped(durable);
+        }
         self.drop_announced();
         self.take_error()
     }
@@ -171,50 +188,22 @@ impl Durability {
 
 impl ReportHooks for Durability {
     fn wants_changes(&self) -> bool {
-        self.history.as_ref().is_some_and(|h| h.delay.is_some())
+        self.snapshots.is_some()
     }
 
-    fn batch(&mut self, epoch: Epoch, changes: &[(Word, isize)]) {
-        if let Some(history) = &mut self.history {
-            history.record(epoch, changes);
+    fn batch(&mut self, epoch: Epoch, changes: Vec<(Word, isize)>) {
+        if let Some(snapshots) = &mut self.snapshots {
+            snapshots.batch(epoch, changes);
+            self.last_batch = Some(epoch);
         }
     }
 
     fn printed(&mut self, epoch: Epoch, due: bool) {
         let noted = self.checkpoint.log_reported(epoch);
         self.keep(noted);
-        self.since_snapshot += 1;
-        self.snapshot_due |= due && self.since_snapshot >= SNAPSHOT_EVERY;
-    }
-}
-
-/// The input counts of each batch still in the window, kept for snapshots. Batch `t`'s counts
-/// follow from the changes at `t` and the counts of batch `t − W`, which `t` retracts:
-/// `c(t) = changes(t) + c(t − W)`.
-struct History {
-    /// The retraction delay W; `None` (running totals) keeps no history: the table is the state.
-    delay: Option<u64>,
-    epochs: VecDeque<(Epoch, HashMap<Word, isize>)>,
-}
-
-impl History {
-    fn record(&mut self, epoch: Epoch, changes: &[(Word, isize)]) {
-        let Some(delay) = self.delay else { return };
-        let mut counts = if self.epochs.len() as u64 >= delay {
-            self.epochs
-                .pop_front()
-                .map(|(_, counts)| counts)
-                .unwrap_or_default()
-        } else {
-            HashMap::new()
-        };
-        for (word, change) in changes {
-            let count = counts.entry(word.clone()).or_insert(0);
-            *count += change;
-            if *count == 0 {
-                counts.remove(word);
-            }
+        if due {
+            self.last_printed = Some(epoch);
+            self.snapshot_if_due();
         }
-        self.epochs.push_back((epoch, counts));
     }
 }

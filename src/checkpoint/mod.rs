@@ -3,23 +3,30 @@
 //!
 //! - Every chunk of lines is appended to a write-ahead log ([`wal`]) before it enters the
 //!   dataflow, and every printed report is noted there.
-//! - Every few reports, worker 0 writes a [`Snapshot`] of what the counts depend on (the live
-//!   window's per-batch counts, or the running totals) atomically, and the log before it is
-//!   dropped.
+//! - About once a second, a thread of worker 0's appends to the [`snapshot`] file what the
+//!   counts depend on and what changed since its last snapshot (running totals of the words
+//!   that changed, or the batches that entered and left the window); once it is on the disk,
+//!   the log before it is dropped.
 //! - At start, the snapshot is fed back into the dataflow and the log after it is replayed;
 //!   batches already printed are recomputed silently, so nothing is printed twice.
 //!
 //! The directory also holds the settings that shaped the counts (mode, window, batching,
 //! splitting, case, stop words); a run with other settings is refused with the difference.
+//! Every file is checksummed ([`framing`]): damage is an error naming the file and offset,
+//! never a silent change of counts.
 
 mod directory;
 mod durability;
+pub mod framing;
 mod recovery;
+pub mod snapshot;
+mod snapshot_writer;
 pub mod wal;
 
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -33,39 +40,29 @@ pub use directory::check_cluster_layout;
 pub use durability::Durability;
 pub use recovery::Recovery;
 
-use directory::{
-    check_meta, lock, read_snapshot, refuse_foreign, remove_leftovers, write_atomically,
-};
+use directory::{check_meta, lock, refuse_foreign, remove_leftovers, write_atomically};
+pub use snapshot::State;
 pub use wal::{Record, Wal};
 
-/// The version of the files in a checkpoint directory. Format 1 stored the settings in Rust's
-/// debug text; format 2 stores them in plain words, and reads format 1's.
-pub const FORMAT: u32 = 2;
+/// The version of the files in a checkpoint directory: 3 checksums every file and keeps
+/// snapshots as chains of changes (1 and 2 kept a JSON snapshot, unchecked, and are not read).
+pub const FORMAT: u32 = 3;
 
-/// Reports between snapshots.
-pub const SNAPSHOT_EVERY: u64 = 10;
+/// How often a snapshot is taken, at most (at a report, when the last one is on the disk).
+pub const SNAPSHOT_INTERVAL: Duration = Duration::from_secs(1);
 
 const META: &str = "netwc-checkpoint.json";
-const SNAPSHOT: &str = "snapshot.json";
+const SNAPSHOT: &str = "snapshot.log";
 const LOG: &str = "wal.log";
 const LOCK: &str = "lock";
 
-/// What a checkpoint holds besides the log.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Snapshot {
-    /// The file format.
-    pub format: u32,
-    /// The last batch whose report was printed when the snapshot was taken.
-    pub reported: Epoch,
-    /// What the counts depend on: each live batch's word counts (window and batch modes), or
-    /// the running totals at `reported` (incremental mode).
-    pub state: Vec<(Epoch, Vec<(String, isize)>)>,
-}
-
+/// The directory's metadata: the format and the settings that shaped the counts, in JSON that
+/// a person can read, with a checksum of the settings so that an edit is not taken for them.
 #[derive(Debug, Serialize, Deserialize)]
 struct Meta {
     format: u32,
     settings: Settings,
+    checksum: u32,
 }
 
 /// The directory a process keeps its checkpoint in: DIR itself, or `DIR/process-I` in a
@@ -116,10 +113,14 @@ impl Checkpoint {
         remove_leftovers(dir)?;
         // Decided under the lock: another run may have started the directory meanwhile.
         let fresh = !meta_path.exists();
+        let log = dir.join(LOG);
         if fresh {
+            // The log first: a directory with metadata always has its log.
+            Wal::create(&log)?;
             let meta = Meta {
                 format: FORMAT,
                 settings: settings.clone(),
+                checksum: directory::settings_checksum(settings),
             };
             let text = serde_json::to_vec_pretty(&meta).expect("meta serializes");
             write_atomically(&dir.join(directory::META_TEMPORARY), &meta_path, &text).map_err(
@@ -129,7 +130,7 @@ impl Checkpoint {
         } else {
             check_meta(&meta_path, settings)?;
         }
-        let (wal, records) = Wal::open(&dir.join(LOG))?;
+        let (wal, opened) = Wal::open(&log)?;
         let mut checkpoint = Checkpoint {
             dir: dir.to_path_buf(),
             _lock: lock,
@@ -141,15 +142,27 @@ impl Checkpoint {
         if fresh {
             return Ok((checkpoint, None));
         }
-        let snapshot = read_snapshot(&dir.join(SNAPSHOT))?;
-        let covered = snapshot.as_ref().map(|s| s.reported);
+        let snapshot_path = dir.join(SNAPSHOT);
+        let snapshot = snapshot::read(&snapshot_path)?;
+        let covered = snapshot.as_ref().and_then(|s| s.reported);
+        if let Some(needed) = opened.compacted_through.filter(|&n| covered < Some(n)) {
+            let found = match covered {
+                Some(epoch) => format!("holds batch {epoch} only"),
+                None => "is missing".into(),
+            };
+            return Err(Error::runtime(format!(
+                "the snapshot '{}' {found}, but the log '{}' was compacted after a snapshot of batch {needed}: the counts before it cannot be restored (move the directory away to start afresh)",
+                snapshot_path.display(),
+                log.display()
+            )));
+        }
         let mut recovery = Recovery {
             last_reported: covered,
             covered,
             ..Recovery::default()
         };
         let mut logged = Vec::new();
-        for (offset, record) in records {
+        for (offset, record) in opened.records {
             match record {
                 Record::Chunk {
                     epoch,
@@ -209,14 +222,9 @@ impl Checkpoint {
         self.wal.append(&Record::Reported(epoch))
     }
 
-    /// Writes `snapshot` atomically, then drops the log records it covers.
-    pub fn save(&mut self, snapshot: &Snapshot) -> Result<(), Error> {
-        let path = self.dir.join(SNAPSHOT);
-        let text = serde_json::to_vec(snapshot).expect("snapshot serializes");
-        self.wal.sync()?;
-        write_atomically(&self.dir.join(directory::SNAPSHOT_TEMPORARY), &path, &text)
-            .map_err(|e| Error::runtime(format!("cannot write '{}': {e}", path.display())))?;
-        self.drop_covered(snapshot.reported)
+    /// Where the snapshot file is.
+    pub fn snapshot_path(&self) -> PathBuf {
+        self.dir.join(SNAPSHOT)
     }
 
     /// Drops the log records of batches up to `covered`, which a snapshot holds.
@@ -230,18 +238,18 @@ impl Checkpoint {
             .line_open_at
             .values()
             .fold(keep_from, |k, &open| k.min(open));
-        if keep_from == 0 {
+        if keep_from <= Wal::start() {
             return Ok(());
         }
-        self.wal.truncate_before(keep_from)?;
+        let moved = self.wal.truncate_before(keep_from, covered)?;
         for open in self.line_open_at.values_mut() {
-            *open -= keep_from;
+            *open -= moved;
         }
         self.epoch_starts = self
             .epoch_starts
             .split_off(&(covered + 1))
             .into_iter()
-            .map(|(epoch, offset)| (epoch, offset - keep_from))
+            .map(|(epoch, offset)| (epoch, offset - moved))
             .collect();
         Ok(())
     }

@@ -1,14 +1,14 @@
 //! What a restart finds in a checkpoint directory, and which of it to replay.
 
-use super::Snapshot;
+use super::State;
 use crate::dataflow::Epoch;
 use crate::source::Chunk;
 
 /// What a restart finds.
 #[derive(Debug, Default)]
 pub struct Recovery {
-    /// The latest snapshot, if one was written.
-    pub snapshot: Option<Snapshot>,
+    /// The state the snapshots give, if one was written.
+    pub snapshot: Option<State>,
     /// The last batch a snapshot covers: this process's own, or process 0's in a cluster.
     pub covered: Option<Epoch>,
     /// Chunks logged after the snapshot: (epoch, lines, chunk), in order.
@@ -73,10 +73,6 @@ impl Recovery {
 
     /// The number of distinct words in the snapshot's state.
     pub fn words_in_state(&self) -> usize {
-        let mut words = std::collections::HashSet::new();
-        for (_, counts) in self.snapshot.iter().flat_map(|s| &s.state) {
-            words.extend(counts.iter().map(|(w, _)| w.as_str()));
-        }
-        words.len()
+        self.snapshot.as_ref().map_or(0, State::words)
     }
 }

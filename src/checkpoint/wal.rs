@@ -2,24 +2,24 @@
 //! and every printed report is noted, so that a restart replays exactly what was read and
 //! prints nothing twice.
 //!
-//! A record is `[u32 length][u32 CRC-32 of the payload][payload]`, little-endian. A payload is a
-//! kind byte and its fields. A torn last record (a crash in the middle of a write) is detected by
-//! its length or checksum and dropped with a warning; damage before the last record is an error.
+//! The file is laid out as [`super::framing`] says: a header whose mark is one past the last
+//! batch a snapshot covered when the log was last compacted (0: never compacted), so that a
+//! missing or older snapshot is found; then records, each a kind byte and its fields.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
+use super::framing::{self, FILE_HEADER};
 use crate::dataflow::Epoch;
 use crate::error::Error;
 use crate::source::Chunk;
 
-/// A chunk as the first format logged it, without its reader (read as reader 0).
-const KIND_CHUNK: u8 = 1;
+/// What the log's header starts with.
+const MAGIC: &[u8; 8] = b"NETWCLOG";
 const KIND_REPORTED: u8 = 2;
 /// A chunk with the reader that read it.
-const KIND_READER_CHUNK: u8 = 3;
-const HEADER: usize = 8;
+const KIND_CHUNK: u8 = 3;
 
 /// One record of the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,15 +39,13 @@ pub enum Record {
 
 impl Record {
     fn encode(&self, out: &mut Vec<u8>) {
-        let start = out.len();
-        out.extend_from_slice(&[0; HEADER]);
-        match self {
+        framing::push_record(out, |out| match self {
             Record::Chunk {
                 epoch,
                 lines,
                 chunk,
             } => {
-                out.push(KIND_READER_CHUNK);
+                out.push(KIND_CHUNK);
                 out.extend_from_slice(&epoch.to_le_bytes());
                 out.extend_from_slice(&lines.to_le_bytes());
                 out.push(u8::from(chunk.continues_line) | (u8::from(chunk.ends_mid_line) << 1));
@@ -58,11 +56,7 @@ impl Record {
                 out.push(KIND_REPORTED);
                 out.extend_from_slice(&epoch.to_le_bytes());
             }
-        }
-        let payload = &out[start + HEADER..];
-        let (length, crc) = (payload.len() as u32, crc32(payload));
-        out[start..start + 4].copy_from_slice(&length.to_le_bytes());
-        out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+        })
     }
 
     fn decode(payload: &[u8]) -> Option<Record> {
@@ -72,20 +66,16 @@ impl Record {
             ))
         };
         match *payload.first()? {
-            kind @ (KIND_CHUNK | KIND_READER_CHUNK) => {
+            KIND_CHUNK => {
                 let flags = *payload.get(17)?;
-                let (reader, text) = match kind {
-                    KIND_CHUNK => (0, 18),
-                    _ => (epoch(18)?, 26),
-                };
                 Some(Record::Chunk {
                     epoch: epoch(1)?,
                     lines: epoch(9)?,
                     chunk: Chunk {
-                        text: payload.get(text..)?.to_vec(),
+                        text: payload.get(26..)?.to_vec(),
                         continues_line: flags & 1 != 0,
                         ends_mid_line: flags & 2 != 0,
-                        reader,
+                        reader: epoch(18)?,
                     },
                 })
             }
@@ -107,60 +97,83 @@ pub struct Wal {
     synced: u64,
 }
 
+/// What a log holds when it is opened.
+pub struct Opened {
+    /// Its records, each with its offset.
+    pub records: Vec<(u64, Record)>,
+    /// The last batch that a snapshot covered when the log was last compacted: a restart needs
+    /// a snapshot that covers at least that much.
+    pub compacted_through: Option<Epoch>,
+}
+
 impl Wal {
-    /// Opens (or creates) the log at `path` and reads its records. A torn last record is cut
-    /// off, with a warning.
-    pub fn open(path: &Path) -> Result<(Wal, Vec<(u64, Record)>), Error> {
+    /// Creates an empty log at `path` (on a first start, before the directory is marked as a
+    /// checkpoint, so that a checkpoint always has its log).
+    pub fn create(path: &Path) -> Result<(), Error> {
+        let temporary = path.with_file_name(super::directory::LOG_TEMPORARY);
+        super::write_atomically(&temporary, path, &framing::file_header(MAGIC, 0)).map_err(|e| {
+            Error::runtime(format!(
+                "cannot create the checkpoint log '{}': {e}",
+                path.display()
+            ))
+        })
+    }
+
+    /// Opens the log at `path` and reads its records. A torn last record is cut off, with a
+    /// warning; any other damage, or a missing log, is an error.
+    pub fn open(path: &Path) -> Result<(Wal, Opened), Error> {
         let fail = |what: &str, e: io::Error| {
             Error::runtime(format!(
                 "cannot {what} the checkpoint log '{}': {e}",
                 path.display()
             ))
         };
-        let mut file = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .open(path)
-            .map_err(|e| fail("open", e))?;
+        let mut file = match OpenOptions::new().read(true).append(true).open(path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(Error::runtime(format!(
+                    "the checkpoint log '{}' is missing: the batches it held cannot be replayed (move the directory away to start afresh)",
+                    path.display()
+                )))
+            }
+            Err(e) => return Err(fail("open", e)),
+        };
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes).map_err(|e| fail("read", e))?;
-        let mut records = Vec::new();
-        let mut at = 0;
-        while at < bytes.len() {
-            match read_record(&bytes[at..]) {
-                Ok((record, size)) => {
-                    records.push((at as u64, record));
-                    at += size;
-                }
-                Err(torn) if torn => {
-                    log!(
-                        "warning: dropped a torn last record ({} bytes at offset {at}) of '{}': a crash interrupted its write",
-                        bytes.len() - at,
-                        path.display()
-                    );
-                    file.set_len(at as u64).map_err(|e| fail("repair", e))?;
-                    file.sync_all().map_err(|e| fail("repair", e))?;
-                    break;
-                }
-                Err(_) => {
-                    return Err(Error::runtime(format!(
-                        "the checkpoint log '{}' is corrupt at offset {at} (a record's checksum or kind is wrong, and more records follow it); it cannot be replayed safely",
-                        path.display()
-                    )))
-                }
-            }
+        let mark = framing::check_file_header(&bytes, MAGIC, path)?;
+        let read = framing::read_records(&bytes, path)?;
+        let mut records = Vec::with_capacity(read.records.len());
+        for (offset, payload) in read.records {
+            let record = Record::decode(payload).ok_or_else(|| {
+                framing::corrupt(path, offset, "a record of an unknown kind or size")
+            })?;
+            records.push((offset, record));
         }
-        let length = at.min(bytes.len()) as u64;
+        let mut length = bytes.len() as u64;
+        if let Some(torn) = read.torn_at {
+            log!(
+                "warning: dropped a torn last record ({} bytes at offset {torn}) of '{}': a crash interrupted its write",
+                length - torn,
+                path.display()
+            );
+            file.set_len(torn).map_err(|e| fail("repair", e))?;
+            file.sync_all().map_err(|e| fail("repair", e))?;
+            length = torn;
+        }
+        let wal = Wal {
+            path: path.to_path_buf(),
+            file,
+            buffer: Vec::with_capacity(1 << 16),
+            length,
+            synced: length,
+        };
+        let compacted_through = mark.checked_sub(1);
         Ok((
-            Wal {
-                path: path.to_path_buf(),
-                file,
-                buffer: Vec::with_capacity(1 << 16),
-                length,
-                synced: length,
+            wal,
+            Opened {
+                records,
+                compacted_through,
             },
-            records,
         ))
     }
 
@@ -184,6 +197,11 @@ impl Wal {
         self.length
     }
 
+    /// Where the first record starts.
+    pub fn start() -> u64 {
+        FILE_HEADER as u64
+    }
+
     /// Forces what was appended to the disk.
     pub fn sync(&mut self) -> Result<(), Error> {
         if self.synced == self.length {
@@ -199,66 +217,40 @@ impl Wal {
         Ok(())
     }
 
-    /// Drops the records before byte `from` (those a snapshot covers): the rest is copied to a
-    /// new file that atomically replaces the log.
-    pub fn truncate_before(&mut self, from: u64) -> Result<(), Error> {
+    /// Drops the records before byte `from`, which the snapshot of batch `covered` holds: the
+    /// rest is copied after a new header to a file that atomically replaces the log. Returns
+    /// how far the records that stay moved towards the start.
+    pub fn truncate_before(&mut self, from: u64, covered: Epoch) -> Result<u64, Error> {
         let fail = |e: io::Error| {
             Error::runtime(format!(
                 "cannot compact the checkpoint log '{}': {e}",
                 self.path.display()
             ))
         };
-        let mut tail = Vec::new();
+        let mut bytes = framing::file_header(MAGIC, covered + 1).to_vec();
         let mut reader = File::open(&self.path).map_err(fail)?;
         std::io::Seek::seek(&mut reader, io::SeekFrom::Start(from)).map_err(fail)?;
-        reader.read_to_end(&mut tail).map_err(fail)?;
+        reader.read_to_end(&mut bytes).map_err(fail)?;
         let temporary = self.path.with_file_name(super::directory::LOG_TEMPORARY);
-        super::write_atomically(&temporary, &self.path, &tail).map_err(fail)?;
+        super::write_atomically(&temporary, &self.path, &bytes).map_err(fail)?;
         self.file = OpenOptions::new()
             .append(true)
             .open(&self.path)
             .map_err(fail)?;
-        self.length = tail.len() as u64;
+        self.length = bytes.len() as u64;
         // Written and synced whole by `write_atomically`.
         self.synced = self.length;
-        Ok(())
+        Ok(from - FILE_HEADER as u64)
     }
-}
-
-/// One record from the start of `bytes` and its size; `Err(true)` if the bytes end inside the
-/// record or it is damaged and nothing follows it (torn), `Err(false)` if damage is followed by
-/// more data.
-fn read_record(bytes: &[u8]) -> Result<(Record, usize), bool> {
-    if bytes.len() < HEADER {
-        return Err(true);
-    }
-    let length = u32::from_le_bytes(bytes[0..4].try_into().expect("4 bytes")) as usize;
-    let crc = u32::from_le_bytes(bytes[4..8].try_into().expect("4 bytes"));
-    let Some(payload) = bytes.get(HEADER..HEADER + length) else {
-        return Err(true);
-    };
-    let last = HEADER + length == bytes.len();
-    if crc32(payload) != crc {
-        return Err(last);
-    }
-    Record::decode(payload)
-        .map(|r| (r, HEADER + length))
-        .ok_or(last)
-}
-
-/// CRC-32 (IEEE 802.3, as zlib and Ethernet): `crc32fast`, which uses the processor's CRC
-/// instructions where it has them; every byte read passes through it with `--checkpoint`.
-pub fn crc32(bytes: &[u8]) -> u32 {
-    crc32fast::hash(bytes)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn crc32_matches_the_standard_check_value() {
-        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+    fn records(path: &Path) -> Vec<Record> {
+        let (_, opened) = Wal::open(path).unwrap();
+        opened.records.into_iter().map(|(_, r)| r).collect()
     }
 
     #[test]
@@ -275,27 +267,52 @@ mod tests {
                 reader: 1 << 32 | 7,
             },
         };
+        Wal::create(&path).unwrap();
         {
-            let (mut wal, records) = Wal::open(&path).unwrap();
-            assert!(records.is_empty());
+            let (mut wal, opened) = Wal::open(&path).unwrap();
+            assert!(opened.records.is_empty());
+            assert_eq!(opened.compacted_through, None);
             wal.append(&chunk).unwrap();
             wal.append(&Record::Reported(7)).unwrap();
         }
-        // A crash in the middle of a third record.
+        // A crash in the middle of a third record: its header is whole, its payload is not.
+        let mut third = Vec::new();
+        Record::Reported(8).encode(&mut third);
         let mut file = OpenOptions::new().append(true).open(&path).unwrap();
-        file.write_all(&[20, 0, 0, 0, 1, 2]).unwrap();
+        file.write_all(&third[..third.len() - 3]).unwrap();
         drop(file);
-        let (_, records) = Wal::open(&path).unwrap();
-        let records: Vec<Record> = records.into_iter().map(|(_, r)| r).collect();
-        assert_eq!(records, vec![chunk, Record::Reported(7)]);
+        assert_eq!(records(&path), vec![chunk.clone(), Record::Reported(7)]);
         // Damage before the last record is an error, not a silent loss.
         let mut bytes = std::fs::read(&path).unwrap();
-        bytes[10] ^= 0xFF;
+        bytes[FILE_HEADER + 14] ^= 0xFF;
         std::fs::write(&path, &bytes).unwrap();
         let error = Wal::open(&path)
             .err()
             .expect("corruption is reported")
             .to_string();
-        assert!(error.contains("corrupt at offset 0"), "{error}");
+        assert!(error.contains("corrupt at offset 24"), "{error}");
+    }
+
+    #[test]
+    fn a_compacted_log_says_what_its_snapshot_must_cover() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wal.log");
+        Wal::create(&path).unwrap();
+        let (mut wal, _) = Wal::open(&path).unwrap();
+        wal.append(&Record::Reported(1)).unwrap();
+        let second = wal.position();
+        wal.append(&Record::Reported(2)).unwrap();
+        let moved = wal.truncate_before(second, 1).unwrap();
+        assert_eq!(moved, second - Wal::start());
+        let (_, opened) = Wal::open(&path).unwrap();
+        assert_eq!(opened.compacted_through, Some(1));
+        assert_eq!(records(&path), vec![Record::Reported(2)]);
+    }
+
+    #[test]
+    fn a_missing_log_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let error = Wal::open(&dir.path().join("wal.log")).err().unwrap();
+        assert!(error.to_string().contains("is missing"), "{error}");
     }
 }

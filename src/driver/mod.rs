@@ -242,7 +242,7 @@ impl Driver {
             self.beat();
         }
         if let (Some(durability), Some(reporter)) = (&mut self.durability, &self.reporter) {
-            durability.save(reporter.last_processed(), reporter.totals());
+            durability.finish(reporter.last_processed());
         }
         if let Some(error) = self.durability.as_mut().and_then(Durability::take_error) {
             return Err(error);
@@ -286,9 +286,6 @@ impl Driver {
             None => &mut no_checkpoint,
         };
         reporter.report_ready(self.open_epoch, self.end, hooks)?;
-        if let Some(durability) = self.durability.as_mut().filter(|d| d.snapshot_due()) {
-            durability.save(reporter.last_processed(), reporter.totals());
-        }
         Ok(())
     }
 

@@ -3,7 +3,6 @@
 
 use super::Driver;
 use crate::checkpoint::Recovery;
-use crate::dataflow::Word;
 use crate::source::{Chunk, Framed};
 
 impl Driver {
@@ -15,12 +14,12 @@ impl Driver {
         let replayed = recovery.replay.len();
         let mut first_report = self.open_epoch;
         if let (Some(snapshot), Some(restore)) = (&recovery.snapshot, &mut self.restore) {
-            for (epoch, counts) in &snapshot.state {
-                first_report = first_report.min(*epoch);
+            for (epoch, counts) in snapshot.counts() {
+                first_report = first_report.min(epoch);
                 for (word, count) in counts {
-                    let id = restore.send(word, *epoch, *count);
+                    let id = restore.send(word, epoch, count);
                     if let Some(reporter) = &mut self.reporter {
-                        reporter.learn(id, Word::from(word.as_str()));
+                        reporter.learn(id, word.clone());
                     }
                 }
             }

@@ -1,0 +1,355 @@
+//! Snapshots written off the workers: the reporting worker hands each batch's changes to a
+//! thread of its own, which keeps a copy of the state, and asks it now and then for a
+//! snapshot. The thread appends what changed since its last snapshot to the snapshot file,
+//! forces it to disk, and says how far the state is durable; only then may the log before it
+//! go. A worker never waits for a snapshot, whatever the state's size.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use super::framing;
+use super::snapshot::{push_entry, Entry, State, ENTRIES_PER_RECORD, MAGIC};
+use crate::dataflow::{Epoch, Word};
+use crate::error::Error;
+
+enum Message {
+    /// The changes of a batch, by word, in batch order.
+    Batch(Epoch, Vec<(Word, isize)>),
+    /// Write a snapshot of the state after the batch reported last.
+    Snapshot(Epoch),
+}
+
+/// What the thread tells the worker.
+#[derive(Default)]
+struct Progress {
+    /// The last batch whose snapshot is on the disk.
+    durable: Option<Epoch>,
+    /// The first write that failed.
+    error: Option<Error>,
+}
+
+/// The worker's handle on the snapshot thread.
+pub struct SnapshotWriter {
+    sender: Option<Sender<Message>>,
+    thread: Option<JoinHandle<()>>,
+    progress: Arc<Mutex<Progress>>,
+    /// The last snapshot asked for.
+    requested: Option<Epoch>,
+}
+
+impl SnapshotWriter {
+    /// Starts the thread that keeps the snapshot file at `path`, for a mode that retracts
+    /// each batch `delay` batches later (`None`: running totals).
+    /// A thread that cannot start is a failure that the first [`SnapshotWriter::durable`]
+    /// returns.
+    pub fn start(path: PathBuf, delay: Option<u64>) -> SnapshotWriter {
+        let (sender, receiver) = channel();
+        let progress = Arc::new(Mutex::new(Progress::default()));
+        let store = Store {
+            path,
+            file: None,
+            mirror: Mirror::new(delay),
+            appended: 0,
+            buffer: Vec::new(),
+        };
+        let shared = progress.clone();
+        let thread = std::thread::Builder::new()
+            .name("snapshots".into())
+            .spawn(move || store.run(receiver, shared));
+        let thread = match thread {
+            Ok(thread) => Some(thread),
+            Err(e) => {
+                let error = Error::runtime(format!("cannot start the snapshot thread: {e}"));
+                progress.lock().unwrap_or_else(|e| e.into_inner()).error = Some(error);
+                None
+            }
+        };
+        SnapshotWriter {
+            sender: thread.is_some().then_some(sender),
+            thread,
+            progress,
+            requested: None,
+        }
+    }
+
+    /// Hands over the changes of `epoch`.
+    pub fn batch(&mut self, epoch: Epoch, changes: Vec<(Word, isize)>) {
+        if let Some(sender) = &self.sender {
+            // A thread that ended has said why in `progress`.
+            let _ = sender.send(Message::Batch(epoch, changes));
+        }
+    }
+
+    /// Asks for a snapshot after `reported`, unless one is asked for already.
+    pub fn request(&mut self, reported: Epoch) {
+        if self.requested >= Some(reported) {
+            return;
+        }
+        self.requested = Some(reported);
+        if let Some(sender) = &self.sender {
+            let _ = sender.send(Message::Snapshot(reported));
+        }
+    }
+
+    /// Whether the last snapshot asked for is on the disk (or none was asked for).
+    pub fn idle(&self) -> bool {
+        self.requested <= self.progress().durable
+    }
+
+    /// The last batch whose snapshot is on the disk, or the first failure.
+    pub fn durable(&self) -> Result<Option<Epoch>, Error> {
+        let mut progress = self.progress.lock().unwrap_or_else(|e| e.into_inner());
+        match progress.error.take() {
+            Some(error) => Err(error),
+            None => Ok(progress.durable),
+        }
+    }
+
+    /// Waits until every snapshot asked for is written; the thread ends.
+    pub fn finish(&mut self) -> Result<Option<Epoch>, Error> {
+        self.sender = None;
+        if let Some(thread) = self.thread.take() {
+            if thread.join().is_err() {
+                return Err(Error::runtime("the snapshot thread panicked"));
+            }
+        }
+        self.durable()
+    }
+
+    fn progress(&self) -> std::sync::MutexGuard<'_, Progress> {
+        self.progress.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Drop for SnapshotWriter {
+    fn drop(&mut self) {
+        self.sender = None;
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The thread's side: the file and the copy of the state.
+struct Store {
+    path: PathBuf,
+    /// Open for appending once a full snapshot has been written by this run.
+    file: Option<File>,
+    mirror: Mirror,
+    /// Entries appended since the last full snapshot: past the state's size, the next
+    /// snapshot is full again, so that the file stays within twice the state.
+    appended: usize,
+    buffer: Vec<u8>,
+}
+
+impl Store {
+    fn run(mut self, receiver: Receiver<Message>, progress: Arc<Mutex<Progress>>) {
+        for message in receiver {
+            match message {
+                Message::Batch(epoch, changes) => self.mirror.record(epoch, changes),
+                Message::Snapshot(reported) => {
+                    let written = self.write(reported);
+                    let mut progress = progress.lock().unwrap_or_else(|e| e.into_inner());
+                    match written {
+                        Ok(()) => progress.durable = Some(reported),
+                        Err(error) => {
+                            progress.error.get_or_insert(error);
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Writes the snapshot after `reported`: what changed since the last one, or the whole
+    /// state when this run has written none yet or the changes outgrew the state.
+    fn write(&mut self, reported: Epoch) -> Result<(), Error> {
+        let full =
+            self.file.is_none() || self.appended > self.mirror.size().max(ENTRIES_PER_RECORD);
+        self.buffer.clear();
+        if full {
+            self.buffer
+                .extend_from_slice(&framing::file_header(MAGIC, 0));
+            self.appended = 0;
+        }
+        push_entry(&mut self.buffer, &Entry::Begin { reported, full });
+        let entries = self.mirror.take_changes(full);
+        for entry in entries {
+            self.appended += entry_size(&entry);
+            push_entry(&mut self.buffer, &entry);
+        }
+        push_entry(&mut self.buffer, &Entry::End { reported });
+        let fail = |e: std::io::Error| {
+            Error::runtime(format!("cannot write '{}': {e}", self.path.display()))
+        };
+        if full {
+            let temporary = self
+                .path
+                .with_file_name(super::directory::SNAPSHOT_TEMPORARY);
+            super::write_atomically(&temporary, &self.path, &self.buffer).map_err(fail)?;
+            self.file = Some(
+                OpenOptions::new()
+                    .append(true)
+                    .open(&self.path)
+                    .map_err(fail)?,
+            );
+        } else if let Some(file) = &mut self.file {
+            file.write_all(&self.buffer).map_err(fail)?;
+            file.sync_data().map_err(fail)?;
+        }
+        Ok(())
+    }
+}
+
+fn entry_size(entry: &Entry) -> usize {
+    match entry {
+        Entry::Totals(counts) | Entry::Batch { counts, .. } => counts.len(),
+        _ => 1,
+    }
+}
+
+/// The thread's copy of the state, and what changed since the last snapshot.
+struct Mirror {
+    state: State,
+    delay: Option<u64>,
+    /// Incremental mode: the words whose totals changed.
+    changed: HashSet<Word>,
+    /// Window modes: the last batch written.
+    written_through: Option<Epoch>,
+}
+
+impl Mirror {
+    fn new(delay: Option<u64>) -> Mirror {
+        Mirror {
+            state: State::default(),
+            delay,
+            changed: HashSet::new(),
+            written_through: None,
+        }
+    }
+
+    /// Batch `t`'s counts follow from its changes and the counts of batch `t − W`, which it
+    /// retracts: `c(t) = changes(t) + c(t − W)`. Running totals add the changes.
+    fn record(&mut self, epoch: Epoch, changes: Vec<(Word, isize)>) {
+        let Some(delay) = self.delay else {
+            for (word, change) in changes {
+                let total = self.state.totals.entry(word.clone()).or_insert(0);
+                *total += change;
+                if *total == 0 {
+                    self.state.totals.remove(&word);
+                }
+                self.changed.insert(word);
+            }
+            return;
+        };
+        let batches = &mut self.state.batches;
+        let mut counts = if batches.len() as u64 >= delay {
+            batches.pop_front().map(|(_, c)| c).unwrap_or_default()
+        } else {
+            HashMap::new()
+        };
+        for (word, change) in changes {
+            let count = counts.entry(word.clone()).or_insert(0);
+            *count += change;
+            if *count == 0 {
+                counts.remove(&word);
+            }
+        }
+        batches.push_back((epoch, counts));
+    }
+
+    /// Entries in the state.
+    fn size(&self) -> usize {
+        self.state.totals.len()
+            + self
+                .state
+                .batches
+                .iter()
+                .map(|(_, c)| c.len())
+                .sum::<usize>()
+    }
+
+    /// The entries of a snapshot: the whole state (`full`), or what changed since the last.
+    fn take_changes(&mut self, full: bool) -> Vec<Entry> {
+        let mut entries = Vec::new();
+        let changed = std::mem::take(&mut self.changed);
+        if self.delay.is_none() {
+            let totals: Vec<(Word, isize)> = if full {
+                self.state
+                    .totals
+                    .iter()
+                    .map(|(w, &c)| (w.clone(), c))
+                    .collect()
+            } else {
+                let total = |w: &Word| self.state.totals.get(w).copied().unwrap_or(0);
+                changed
+                    .into_iter()
+                    .map(|w| (w.clone(), total(&w)))
+                    .collect()
+            };
+            for part in totals.chunks(ENTRIES_PER_RECORD) {
+                entries.push(Entry::Totals(part.to_vec()));
+            }
+            return entries;
+        }
+        if let Some((first, _)) = self.state.batches.front().filter(|_| !full) {
+            entries.push(Entry::Retire { before: *first });
+        }
+        for (epoch, counts) in &self.state.batches {
+            if !full && Some(*epoch) <= self.written_through {
+                continue;
+            }
+            let counts: Vec<(Word, isize)> = counts.iter().map(|(w, &c)| (w.clone(), c)).collect();
+            for part in counts.chunks(ENTRIES_PER_RECORD) {
+                entries.push(Entry::Batch {
+                    epoch: *epoch,
+                    counts: part.to_vec(),
+                });
+            }
+        }
+        self.written_through = self.state.batches.back().map(|(e, _)| *e);
+        entries
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn changes(words: &[(&str, isize)]) -> Vec<(Word, isize)> {
+        words.iter().map(|&(w, c)| (Word::from(w), c)).collect()
+    }
+
+    #[test]
+    fn a_chain_of_snapshots_reads_back_as_the_state() {
+        for delay in [None, Some(1), Some(3)] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("snapshot.log");
+            let mut writer = SnapshotWriter::start(path.clone(), delay);
+            let mut mirror = Mirror::new(delay);
+            for epoch in 0..40u64 {
+                let batch = changes(&[
+                    (&format!("w{}", epoch % 7), 1),
+                    (&format!("v{}", epoch % 3), 2),
+                ]);
+                writer.batch(epoch, batch.clone());
+                mirror.record(epoch, batch);
+                if epoch % 4 == 1 {
+                    writer.request(epoch);
+                }
+            }
+            writer.request(39);
+            assert_eq!(writer.finish().unwrap(), Some(39));
+            let mut read = super::super::snapshot::read(&path).unwrap().unwrap();
+            assert_eq!(read.reported, Some(39));
+            read.reported = None;
+            assert_eq!(read, mirror.state, "delay {delay:?}");
+        }
+    }
+}
