@@ -7,6 +7,7 @@ mod util;
 mod checkpoint;
 mod cli;
 mod cluster;
+mod damage;
 mod ids;
 mod live_view;
 mod modes;
