@@ -73,8 +73,9 @@ pub struct Reporter {
     /// After a restart: epochs up to this one were reported before; they are recomputed
     /// without printing.
     silent_through: Option<Epoch>,
-    /// After a restart: batches while netwc was down, passed without printing.
-    down: Option<std::ops::RangeInclusive<Epoch>>,
+    /// After a restart: batches that passed while netwc was down, taken in one step without
+    /// printing (window mode retracts what left the window at once).
+    skipped: Option<std::ops::Range<Epoch>>,
 }
 
 /// Why reports stopped.
@@ -101,6 +102,9 @@ pub trait ReportHooks {
     fn batch(&mut self, epoch: Epoch, changes: Vec<(Word, isize)>);
     /// `epoch` was reported (its report, if `due`, printed and flushed).
     fn printed(&mut self, epoch: Epoch, due: bool);
+    /// The batches up to `last` since the last one told were skipped (empty while netwc was
+    /// down); `changes` are their changes together (what left a window).
+    fn skipped(&mut self, last: Epoch, changes: Vec<(Word, isize)>);
 }
 
 impl ReportHooks for () {
@@ -109,6 +113,7 @@ impl ReportHooks for () {
     }
     fn batch(&mut self, _: Epoch, _: Vec<(Word, isize)>) {}
     fn printed(&mut self, _: Epoch, _: bool) {}
+    fn skipped(&mut self, _: Epoch, _: Vec<(Word, isize)>) {}
 }
 
 impl Reporter {
@@ -145,21 +150,21 @@ impl Reporter {
             others_feed,
             summary: Summary::default(),
             silent_through: None,
-            down: None,
+            skipped: None,
         }
     }
 
-    /// After a restart: start at `first`, recompute epochs up to `silent_through` without
-    /// printing them again, and pass the batches in `down` (while netwc was down) silently.
-    pub fn resume(
-        &mut self,
-        first: Epoch,
-        silent_through: Option<Epoch>,
-        down: Option<std::ops::RangeInclusive<Epoch>>,
-    ) {
+    /// After a restart: start at `first`, and recompute epochs up to `silent_through` without
+    /// printing them again.
+    pub fn resume(&mut self, first: Epoch, silent_through: Option<Epoch>) {
         self.next = first;
         self.silent_through = silent_through;
-        self.down = down;
+    }
+
+    /// The batches `epochs` passed while netwc was down, without input: they are taken in one
+    /// step, silently, once the probe has passed them all.
+    pub fn skip(&mut self, epochs: std::ops::Range<Epoch>) {
+        self.skipped = Some(epochs);
     }
 
     /// The last epoch processed (reported, or recomputed after a restart).
@@ -228,6 +233,15 @@ impl Reporter {
                 }
                 return Ok(());
             }
+            if let Some(skipped) = self.skipped.clone().filter(|s| s.start == epoch) {
+                let last = skipped.end - 1;
+                if self.probe.less_equal(&last) {
+                    return Ok(());
+                }
+                self.take_skipped(last, hooks)?;
+                self.skipped = None;
+                continue;
+            }
             // Epochs that only other processes closed have no record here.
             let meta = match self.closed.remove(&epoch) {
                 Some(meta) => {
@@ -236,20 +250,11 @@ impl Reporter {
                 }
                 None => EpochMeta::opened(Instant::now()),
             };
-            let result = self.gathered.borrow_mut().take(epoch);
-            let mut by_word = Vec::new();
-            let mut note = |word: &Word, change: isize| by_word.push((word.clone(), change));
-            let each = hooks
-                .wants_changes()
-                .then_some(&mut note as &mut dyn FnMut(&Word, isize));
-            self.table
-                .apply(result.names, result.changes, each)
-                .map_err(ReportFailure::Table)?;
+            let (by_word, tally) = self.take_into_table(epoch, hooks.wants_changes())?;
             hooks.batch(epoch, by_word);
             let is_last = end.is_some() && epoch + 1 == bound;
             let due = is_last || (epoch + 1).is_multiple_of(self.slide);
-            let silent = self.silent_through.is_some_and(|through| epoch <= through)
-                || self.down.as_ref().is_some_and(|down| down.contains(&epoch));
+            let silent = self.silent_through.is_some_and(|through| epoch <= through);
             self.next = epoch + 1;
             let rows = due.then(|| self.table.report());
             if silent {
@@ -263,9 +268,9 @@ impl Reporter {
             hooks.printed(epoch, due);
             self.summary.batches += 1;
             self.summary.lines += meta.lines;
-            self.summary.tally += result.tally;
+            self.summary.tally += tally;
             self.summary.cut_words += meta.cut_words;
-            let stats = self.batch_stats(epoch, time, &meta, result.tally);
+            let stats = self.batch_stats(epoch, time, &meta, tally);
             if self.print_stats {
                 log!("{stats}");
             }
@@ -279,6 +284,35 @@ impl Reporter {
                 .collect()
             });
         }
+    }
+
+    /// Takes every result up to `last` (the end of a skip) into the table, silently.
+    fn take_skipped(
+        &mut self,
+        last: Epoch,
+        hooks: &mut dyn ReportHooks,
+    ) -> Result<(), ReportFailure> {
+        let (by_word, _) = self.take_into_table(last, hooks.wants_changes())?;
+        hooks.skipped(last, by_word);
+        self.next = last + 1;
+        Ok(())
+    }
+
+    /// Takes the results of every epoch up to `epoch` into the table; returns the changes by
+    /// word (if `by_word`) and what the epochs held.
+    fn take_into_table(
+        &mut self,
+        epoch: Epoch,
+        by_word: bool,
+    ) -> Result<(Vec<(Word, isize)>, EpochTally), ReportFailure> {
+        let result = self.gathered.borrow_mut().take(epoch);
+        let mut changes = Vec::new();
+        let mut note = |word: &Word, change: isize| changes.push((word.clone(), change));
+        let each = by_word.then_some(&mut note as &mut dyn FnMut(&Word, isize));
+        self.table
+            .apply(result.names, result.changes, each)
+            .map_err(ReportFailure::Table)?;
+        Ok((changes, result.tally))
     }
 
     /// The input ended after the last epoch before `bound` was reported, and that report did

@@ -13,6 +13,7 @@ mod live_view;
 mod modes;
 mod oracle;
 mod reliability;
+mod restarts;
 mod robustness;
 mod signals;
 mod sockets;

@@ -198,6 +198,13 @@ impl ReportHooks for Durability {
         }
     }
 
+    fn skipped(&mut self, last: Epoch, changes: Vec<(Word, isize)>) {
+        if let Some(snapshots) = &mut self.snapshots {
+            snapshots.skipped(last, changes);
+            self.last_batch = Some(last);
+        }
+    }
+
     fn printed(&mut self, epoch: Epoch, due: bool) {
         let noted = self.checkpoint.log_reported(epoch);
         self.keep(noted);

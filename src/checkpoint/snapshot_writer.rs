@@ -20,6 +20,9 @@ use crate::error::Error;
 enum Message {
     /// The changes of a batch, by word, in batch order.
     Batch(Epoch, Vec<(Word, isize)>),
+    /// The batches up to this one since the last were skipped (empty while netwc was down),
+    /// with their changes together.
+    Skipped(Epoch, Vec<(Word, isize)>),
     /// Write a snapshot of the state after the batch reported last.
     Snapshot(Epoch),
 }
@@ -82,6 +85,13 @@ impl SnapshotWriter {
         if let Some(sender) = &self.sender {
             // A thread that ended has said why in `progress`.
             let _ = sender.send(Message::Batch(epoch, changes));
+        }
+    }
+
+    /// Hands over the changes of the batches up to `last` that were skipped.
+    pub fn skipped(&mut self, last: Epoch, changes: Vec<(Word, isize)>) {
+        if let Some(sender) = &self.sender {
+            let _ = sender.send(Message::Skipped(last, changes));
         }
     }
 
@@ -152,6 +162,7 @@ impl Store {
         for message in receiver {
             match message {
                 Message::Batch(epoch, changes) => self.mirror.record(epoch, changes),
+                Message::Skipped(last, changes) => self.mirror.skipped(last, changes),
                 Message::Snapshot(reported) => {
                     let written = self.write(reported);
                     let mut progress = progress.lock().unwrap_or_else(|e| e.into_inner());
@@ -222,6 +233,8 @@ struct Mirror {
     changed: HashSet<Word>,
     /// Window modes: the last batch written.
     written_through: Option<Epoch>,
+    /// Window modes: the batches before this one have left the window.
+    retired_before: Epoch,
 }
 
 impl Mirror {
@@ -231,6 +244,7 @@ impl Mirror {
             delay,
             changed: HashSet::new(),
             written_through: None,
+            retired_before: 0,
         }
     }
 
@@ -238,22 +252,11 @@ impl Mirror {
     /// retracts: `c(t) = changes(t) + c(t − W)`. Running totals add the changes.
     fn record(&mut self, epoch: Epoch, changes: Vec<(Word, isize)>) {
         let Some(delay) = self.delay else {
-            for (word, change) in changes {
-                let total = self.state.totals.entry(word.clone()).or_insert(0);
-                *total += change;
-                if *total == 0 {
-                    self.state.totals.remove(&word);
-                }
-                self.changed.insert(word);
-            }
+            self.add_to_totals(changes);
             return;
         };
-        let batches = &mut self.state.batches;
-        let mut counts = if batches.len() as u64 >= delay {
-            batches.pop_front().map(|(_, c)| c).unwrap_or_default()
-        } else {
-            HashMap::new()
-        };
+        let retracted = self.retire_through(epoch.checked_sub(delay));
+        let mut counts = retracted.unwrap_or_default();
         for (word, change) in changes {
             let count = counts.entry(word.clone()).or_insert(0);
             *count += change;
@@ -261,7 +264,46 @@ impl Mirror {
                 counts.remove(&word);
             }
         }
-        batches.push_back((epoch, counts));
+        if !counts.is_empty() {
+            self.state.batches.push_back((epoch, counts));
+        }
+    }
+
+    /// The batches up to `last` were skipped: empty, so in window modes their changes only
+    /// retract what left the window, and every batch up to `last − W` leaves it.
+    fn skipped(&mut self, last: Epoch, changes: Vec<(Word, isize)>) {
+        match self.delay {
+            None => self.add_to_totals(changes),
+            Some(delay) => {
+                self.retire_through(last.checked_sub(delay));
+            }
+        }
+    }
+
+    fn add_to_totals(&mut self, changes: Vec<(Word, isize)>) {
+        for (word, change) in changes {
+            let total = self.state.totals.entry(word.clone()).or_insert(0);
+            *total += change;
+            if *total == 0 {
+                self.state.totals.remove(&word);
+            }
+            self.changed.insert(word);
+        }
+    }
+
+    /// Window modes: the batches up to `through` leave the window; returns the counts of
+    /// `through` itself, if it held any.
+    fn retire_through(&mut self, through: Option<Epoch>) -> Option<HashMap<Word, isize>> {
+        let through = through?;
+        self.retired_before = self.retired_before.max(through + 1);
+        let batches = &mut self.state.batches;
+        let mut last = None;
+        while let Some((epoch, _)) = batches.front().filter(|(e, _)| *e <= through) {
+            let epoch = *epoch;
+            let counts = batches.pop_front().map(|(_, c)| c);
+            last = (epoch == through).then_some(counts).flatten();
+        }
+        last
     }
 
     /// Entries in the state.
@@ -298,8 +340,10 @@ impl Mirror {
             }
             return entries;
         }
-        if let Some((first, _)) = self.state.batches.front().filter(|_| !full) {
-            entries.push(Entry::Retire { before: *first });
+        if !full && self.retired_before > 0 {
+            entries.push(Entry::Retire {
+                before: self.retired_before,
+            });
         }
         for (epoch, counts) in &self.state.batches {
             if !full && Some(*epoch) <= self.written_through {
@@ -313,7 +357,8 @@ impl Mirror {
                 });
             }
         }
-        self.written_through = self.state.batches.back().map(|(e, _)| *e);
+        let last = self.state.batches.back().map(|(e, _)| *e);
+        self.written_through = self.written_through.max(last);
         entries
     }
 }

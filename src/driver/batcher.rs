@@ -25,6 +25,14 @@ pub enum Step {
         /// The epoch that closes.
         epoch: Epoch,
     },
+    /// The epochs `from..to` passed while netwc was down, without input: they close at once,
+    /// and `to` opens.
+    Skip {
+        /// The first epoch passed.
+        from: Epoch,
+        /// The epoch that opens.
+        to: Epoch,
+    },
     /// The run ends at `epoch`: it is closed and reported as the last if `close`, or (an empty
     /// line batch) not a batch at all, the one before it being the last.
     Finish {
@@ -172,6 +180,23 @@ impl Batcher {
         }
     }
 
+    /// After a restart: the batches between the open one and `epoch` passed while netwc was
+    /// down. The open one closes (it may hold replayed lines), the rest are skipped in one
+    /// step, whatever their number, and `epoch` opens.
+    pub fn jump_to(&mut self, epoch: Epoch, steps: &mut Vec<Step>) {
+        if self.finished || self.open >= epoch {
+            return;
+        }
+        self.close(steps);
+        if self.open < epoch {
+            steps.push(Step::Skip {
+                from: self.open,
+                to: epoch,
+            });
+            self.open = epoch;
+        }
+    }
+
     /// After a replay: a line batch that the log filled is closed.
     pub fn replayed(&mut self, steps: &mut Vec<Step>) {
         if let Some(per_batch) = self.per_batch {
@@ -245,6 +270,30 @@ mod tests {
     fn lines(per_batch: u64, stop_after: Option<u64>) -> Batcher {
         let batching = Batching::Lines { per_batch };
         Batcher::new(BatchClock::new(batching), batching, stop_after, 0)
+    }
+
+    #[test]
+    fn a_jump_closes_the_open_batch_and_skips_the_rest_at_once() {
+        let batching = Batching::Time { interval_ms: 1 };
+        let mut batcher = Batcher::new(BatchClock::new(batching), batching, None, 10);
+        let mut steps = Vec::new();
+        batcher.jump_to(3_600_010, &mut steps);
+        assert_eq!(
+            steps,
+            [
+                Step::Close { epoch: 10 },
+                Step::Skip {
+                    from: 11,
+                    to: 3_600_010
+                }
+            ]
+        );
+        steps.clear();
+        batcher.jump_to(3_600_011, &mut steps);
+        assert_eq!(steps, [Step::Close { epoch: 3_600_010 }]);
+        steps.clear();
+        batcher.jump_to(3_600_011, &mut steps);
+        assert!(steps.is_empty());
     }
 
     #[test]

@@ -21,6 +21,12 @@ impl Driver {
                     self.retire(epoch);
                     self.advance_to(epoch + 1);
                 }
+                Step::Skip { from, to } => {
+                    if let Some(reporter) = &mut self.reporter {
+                        reporter.skip(from..to);
+                    }
+                    self.advance_to(to);
+                }
                 Step::Finish { epoch, close } => {
                     if close {
                         self.retire(epoch);

@@ -24,7 +24,6 @@ impl Driver {
                 }
             }
         }
-        let last_logged = recovery.replay.last().map(|(epoch, _, _)| *epoch);
         // The readers whose last logged chunk is a piece of a line: the crash cut that line.
         let mut open_lines = std::collections::BTreeMap::new();
         for (_, _, chunk) in &recovery.replay {
@@ -38,9 +37,17 @@ impl Driver {
         self.set_replaying(false);
         self.batcher.replayed(&mut self.steps);
         self.apply_steps();
-        // Batches while netwc was down (time batches) held nothing: they are passed silently.
+        // Batches while netwc was down (time batches) held nothing: one step passes them all,
+        // however long it was down.
         let clock = self.batcher.clock();
         let reported = recovery.last_reported;
+        let now = clock
+            .is_timed()
+            .then(|| clock.epoch_at(crate::batching::unix_micros()));
+        if let Some(now) = now {
+            self.batcher.jump_to(now, &mut self.steps);
+            self.apply_steps();
+        }
         let cut_lines: Vec<u64> = open_lines
             .into_iter()
             .filter_map(|(reader, open)| open.then_some(reader))
@@ -49,12 +56,8 @@ impl Driver {
             // The connections that sent those lines ended with the crash: each line ends
             // there, as at the end of the input, in the first batch that will be printed (and
             // the log says so from now on).
-            let now = clock
-                .is_timed()
-                .then(|| clock.epoch_at(crate::batching::unix_micros()));
             let first_printed = self.open_epoch.max(reported.map_or(0, |r| r + 1));
-            self.batcher
-                .advance_to(first_printed.max(now.unwrap_or(0)), &mut self.steps);
+            self.batcher.advance_to(first_printed, &mut self.steps);
             self.apply_steps();
             for reader in cut_lines {
                 self.ingest(Framed {
@@ -68,15 +71,8 @@ impl Driver {
                 });
             }
         }
-        let down = match (clock.is_timed(), last_logged.max(reported)) {
-            (true, Some(last)) => {
-                let now = clock.epoch_at(crate::batching::unix_micros());
-                (last + 1 < now).then(|| last + 1..=now - 1)
-            }
-            _ => None,
-        };
         if let Some(reporter) = &mut self.reporter {
-            reporter.resume(first_report, reported, down);
+            reporter.resume(first_report, reported);
         }
         let last = match reported {
             Some(epoch) => clock.batch_name(epoch).to_string(),
