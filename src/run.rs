@@ -67,7 +67,12 @@ pub fn run(config: Config) -> Result<Option<Summary>, Error> {
             let settings = Settings::for_checkpoint(&config, &stop_words);
             checkpoint::check_cluster_layout(dir, &config.cluster)?;
             let dir = checkpoint::process_dir(dir, &config.cluster);
-            Some(Checkpoint::open(&dir, &settings, config.fsync)?)
+            // A restart inside the interval of the last report reopens that batch (one
+            // process with time batches; a cluster resumes after it).
+            let clock = BatchClock::new(config.batching);
+            let now = (clock.is_timed() && config.cluster.processes == 1)
+                .then(|| clock.epoch_at(crate::batching::unix_micros()));
+            Some(Checkpoint::open(&dir, &settings, config.fsync, now)?)
         }
         _ => None,
     };

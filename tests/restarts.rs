@@ -97,3 +97,101 @@ fn a_window_retracts_at_once_what_left_it_while_down() {
     assert_eq!(window, oracle_totals("new x\n"));
     assert!(took < Duration::from_secs(10), "the restart took {took:?}");
 }
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+/// Sleeps until just after the start of the next `interval_ms` interval.
+fn sleep_to_next_interval(interval_ms: u64) {
+    let left = interval_ms - now_ms() % interval_ms;
+    std::thread::sleep(Duration::from_millis(left + 50));
+}
+
+/// One run of `netwc --stdin` on the checkpoint `state` that reads `text`: its reports as
+/// (batch time, counts).
+fn one_run(state: &Path, mode: &[&str], text: &str) -> Vec<(u64, Counts)> {
+    let mut child = netwc()
+        .args([
+            "--stdin", "--batch", "5s", "--format", "jsonl", "--top", "0",
+        ])
+        .args(mode)
+        .arg("--checkpoint")
+        .arg(state)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    std::io::Write::write_all(&mut stdin, text.as_bytes()).unwrap();
+    drop(stdin);
+    let output = wait_output(child, Duration::from_secs(20));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout_of(&output)
+        .lines()
+        .map(|line| {
+            let report: serde_json::Value = serde_json::from_str(line).unwrap();
+            let counts = report["counts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| {
+                    (
+                        c["word"].as_str().unwrap().to_string(),
+                        c["count"].as_i64().unwrap(),
+                    )
+                })
+                .collect();
+            (report["time"].as_u64().unwrap(), counts)
+        })
+        .collect()
+}
+
+#[test]
+fn quick_restarts_merge_their_lines_into_the_batch_in_every_mode() {
+    let dir = TempDir::new("quick-restarts");
+    let modes: [(&str, &[&str]); 3] = [
+        ("batch", &["--mode", "batch"]),
+        ("window", &["--mode", "window", "--window", "10s"]),
+        ("incremental", &["--mode", "incremental", "--emit", "all"]),
+    ];
+    sleep_to_next_interval(5_000);
+    let interval = now_ms() / 5_000;
+    // Three runs of each mode inside one 5 s interval: each reports that interval's batch
+    // again, with the lines of every run so far.
+    for run_number in 1..=3 {
+        for (name, mode) in modes {
+            let reports = one_run(&dir.path(name), mode, &format!("a{run_number}\n"));
+            let expected: Counts = (1..=run_number).map(|i| (format!("a{i}"), 1)).collect();
+            assert_eq!(
+                reports,
+                [((interval + 1) * 5_000, expected)],
+                "{name}, run {run_number}"
+            );
+        }
+    }
+    assert_eq!(
+        now_ms() / 5_000,
+        interval,
+        "the runs took longer than the interval"
+    );
+    // One run in the next interval: a new batch, whose window still holds the last one.
+    sleep_to_next_interval(5_000);
+    for (name, mode) in modes {
+        let reports = one_run(&dir.path(name), mode, "b\n");
+        let mut expected: Counts = [("b".to_string(), 1)].into();
+        if name != "batch" {
+            expected.extend((1..=3).map(|i| (format!("a{i}"), 1)));
+        }
+        let time = (interval + 2) * 5_000;
+        assert_eq!(reports, [(time, expected)], "{name}, the next interval");
+    }
+}

@@ -93,11 +93,14 @@ pub struct Checkpoint {
 
 impl Checkpoint {
     /// Opens `dir` (creating it on a first start) for a run with `settings`; says what a
-    /// restart must restore, or `None` on a first start.
+    /// restart must restore, or `None` on a first start. `now` is the current batch when a
+    /// restart inside the interval of the last report may reopen that batch (time batches, one
+    /// process): see [`Checkpoint::reopen`].
     pub fn open(
         dir: &Path,
         settings: &Settings,
         fsync: Fsync,
+        now: Option<Epoch>,
     ) -> Result<(Checkpoint, Option<Recovery>), Error> {
         let meta_path = dir.join(META);
         if !meta_path.exists() {
@@ -142,7 +145,24 @@ impl Checkpoint {
         if fresh {
             return Ok((checkpoint, None));
         }
-        let snapshot_path = dir.join(SNAPSHOT);
+        let compacted_through = opened.compacted_through;
+        let mut recovery = checkpoint.recover(opened)?;
+        let reopen = recovery
+            .last_reported
+            .filter(|&last| now.is_some_and(|now| now <= last));
+        if let Some(last) = reopen.filter(|&last| last > 0) {
+            checkpoint.reopen(&recovery, last, compacted_through)?;
+            let (wal, opened) = Wal::open(&log)?;
+            checkpoint.wal = wal;
+            recovery = checkpoint.recover(opened)?;
+        }
+        Ok((checkpoint, Some(recovery)))
+    }
+
+    /// Reads what a restart restores: the snapshot, and the log after it (noting where each
+    /// epoch and each open line starts in it).
+    fn recover(&mut self, opened: wal::Opened) -> Result<Recovery, Error> {
+        let snapshot_path = self.snapshot_path();
         let snapshot = snapshot::read(&snapshot_path)?;
         let covered = snapshot.as_ref().and_then(|s| s.reported);
         if let Some(needed) = opened.compacted_through.filter(|&n| covered < Some(n)) {
@@ -153,7 +173,7 @@ impl Checkpoint {
             return Err(Error::runtime(format!(
                 "the snapshot '{}' {found}, but the log '{}' was compacted after a snapshot of batch {needed}: the counts before it cannot be restored (move the directory away to start afresh)",
                 snapshot_path.display(),
-                log.display()
+                self.dir.join(LOG).display()
             )));
         }
         let mut recovery = Recovery {
@@ -161,6 +181,8 @@ impl Checkpoint {
             covered,
             ..Recovery::default()
         };
+        self.epoch_starts.clear();
+        self.line_open_at.clear();
         let mut logged = Vec::new();
         for (offset, record) in opened.records {
             match record {
@@ -169,8 +191,8 @@ impl Checkpoint {
                     lines,
                     chunk,
                 } => {
-                    checkpoint.epoch_starts.entry(epoch).or_insert(offset);
-                    checkpoint.note_line(offset, &chunk);
+                    self.epoch_starts.entry(epoch).or_insert(offset);
+                    self.note_line(offset, &chunk);
                     logged.push((epoch, lines, chunk));
                 }
                 Record::Reported(epoch) => {
@@ -181,7 +203,48 @@ impl Checkpoint {
         recovery.replay = logged;
         recovery = recovery.covered_by_epoch(covered);
         recovery.snapshot = snapshot;
-        Ok((checkpoint, Some(recovery)))
+        Ok(recovery)
+    }
+
+    /// A restart inside the interval of the last report, `epoch` (a quick restart after a
+    /// stop): that batch is reopened, so that it takes this run's lines beside the last run's
+    /// and is reported once more, as a correction, with all of them. On the disk, first the
+    /// log is rewritten as what a restart replays, noting `epoch − 1` as the last report (and
+    /// as the most its snapshot must cover); then a snapshot that covered `epoch` is rewritten
+    /// as the same state after `epoch − 1`. A crash between the two leaves a directory that
+    /// restores the same counts.
+    fn reopen(
+        &mut self,
+        recovery: &Recovery,
+        epoch: Epoch,
+        compacted_through: Option<Epoch>,
+    ) -> Result<(), Error> {
+        let before = epoch - 1;
+        let mut records: Vec<Record> = recovery
+            .replay
+            .iter()
+            .map(|(epoch, lines, chunk)| Record::Chunk {
+                epoch: *epoch,
+                lines: *lines,
+                chunk: chunk.clone(),
+            })
+            .collect();
+        records.push(Record::Reported(before));
+        self.wal
+            .rewrite(&records, compacted_through.map(|c| c.min(before)))?;
+        if let Some(state) = recovery
+            .snapshot
+            .as_ref()
+            .filter(|s| s.reported >= Some(epoch))
+        {
+            let reopened = State {
+                reported: Some(before),
+                ..state.clone()
+            };
+            snapshot::write_full(&self.snapshot_path(), &reopened)?;
+        }
+        log!("the last run reported the current batch moments ago: it is reopened, and reported again with the lines of both runs");
+        Ok(())
     }
 
     /// Follows whether an over-long line is open at `offset` in the log, where `chunk` is.

@@ -126,6 +126,48 @@ impl State {
     }
 }
 
+/// The entries of a snapshot that holds the whole of `state`, between its `Begin` and `End`.
+pub fn full_entries(state: &State) -> Vec<Entry> {
+    let mut entries = Vec::new();
+    let totals: Vec<(Word, isize)> = state.totals.iter().map(|(w, &c)| (w.clone(), c)).collect();
+    for part in totals.chunks(ENTRIES_PER_RECORD) {
+        entries.push(Entry::Totals(part.to_vec()));
+    }
+    for (epoch, counts) in &state.batches {
+        let counts: Vec<(Word, isize)> = counts.iter().map(|(w, &c)| (w.clone(), c)).collect();
+        for part in counts.chunks(ENTRIES_PER_RECORD) {
+            entries.push(Entry::Batch {
+                epoch: *epoch,
+                counts: part.to_vec(),
+            });
+        }
+    }
+    entries
+}
+
+/// A snapshot file that holds `entries` as one snapshot of the state after `reported`:
+/// `full`, the whole state, starting the file; otherwise what changed, to append.
+pub fn encode(reported: Epoch, full: bool, entries: &[Entry], out: &mut Vec<u8>) {
+    if full {
+        out.extend_from_slice(&framing::file_header(MAGIC, 0));
+    }
+    push_entry(out, &Entry::Begin { reported, full });
+    for entry in entries {
+        push_entry(out, entry);
+    }
+    push_entry(out, &Entry::End { reported });
+}
+
+/// Replaces the snapshot file at `path`, atomically, by one that holds the whole of `state`.
+pub fn write_full(path: &Path, state: &State) -> Result<(), Error> {
+    let reported = state.reported.expect("a snapshot follows a report");
+    let mut bytes = Vec::new();
+    encode(reported, true, &full_entries(state), &mut bytes);
+    let temporary = path.with_file_name(super::directory::SNAPSHOT_TEMPORARY);
+    super::write_atomically(&temporary, path, &bytes)
+        .map_err(|e| Error::runtime(format!("cannot write '{}': {e}", path.display())))
+}
+
 /// Appends `entry` to `out` as a record.
 pub fn push_entry(out: &mut Vec<u8>, entry: &Entry) {
     framing::push_record(out, |out| {

@@ -12,8 +12,7 @@ use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use super::framing;
-use super::snapshot::{push_entry, Entry, State, ENTRIES_PER_RECORD, MAGIC};
+use super::snapshot::{self, Entry, State, ENTRIES_PER_RECORD};
 use crate::dataflow::{Epoch, Word};
 use crate::error::Error;
 
@@ -183,19 +182,13 @@ impl Store {
     fn write(&mut self, reported: Epoch) -> Result<(), Error> {
         let full =
             self.file.is_none() || self.appended > self.mirror.size().max(ENTRIES_PER_RECORD);
-        self.buffer.clear();
         if full {
-            self.buffer
-                .extend_from_slice(&framing::file_header(MAGIC, 0));
             self.appended = 0;
         }
-        push_entry(&mut self.buffer, &Entry::Begin { reported, full });
         let entries = self.mirror.take_changes(full);
-        for entry in entries {
-            self.appended += entry_size(&entry);
-            push_entry(&mut self.buffer, &entry);
-        }
-        push_entry(&mut self.buffer, &Entry::End { reported });
+        self.appended += entries.iter().map(entry_size).sum::<usize>();
+        self.buffer.clear();
+        snapshot::encode(reported, full, &entries, &mut self.buffer);
         let fail = |e: std::io::Error| {
             Error::runtime(format!("cannot write '{}': {e}", self.path.display()))
         };
@@ -319,34 +312,32 @@ impl Mirror {
 
     /// The entries of a snapshot: the whole state (`full`), or what changed since the last.
     fn take_changes(&mut self, full: bool) -> Vec<Entry> {
-        let mut entries = Vec::new();
         let changed = std::mem::take(&mut self.changed);
-        if self.delay.is_none() {
-            let totals: Vec<(Word, isize)> = if full {
-                self.state
-                    .totals
-                    .iter()
-                    .map(|(w, &c)| (w.clone(), c))
-                    .collect()
-            } else {
-                let total = |w: &Word| self.state.totals.get(w).copied().unwrap_or(0);
-                changed
-                    .into_iter()
-                    .map(|w| (w.clone(), total(&w)))
-                    .collect()
-            };
-            for part in totals.chunks(ENTRIES_PER_RECORD) {
-                entries.push(Entry::Totals(part.to_vec()));
-            }
-            return entries;
+        let last = self.state.batches.back().map(|(e, _)| *e);
+        let written_through = self.written_through;
+        self.written_through = last.max(written_through);
+        if full {
+            return snapshot::full_entries(&self.state);
         }
-        if !full && self.retired_before > 0 {
+        if self.delay.is_none() {
+            let total = |w: &Word| self.state.totals.get(w).copied().unwrap_or(0);
+            let totals: Vec<(Word, isize)> = changed
+                .into_iter()
+                .map(|w| (w.clone(), total(&w)))
+                .collect();
+            return totals
+                .chunks(ENTRIES_PER_RECORD)
+                .map(|part| Entry::Totals(part.to_vec()))
+                .collect();
+        }
+        let mut entries = Vec::new();
+        if self.retired_before > 0 {
             entries.push(Entry::Retire {
                 before: self.retired_before,
             });
         }
         for (epoch, counts) in &self.state.batches {
-            if !full && Some(*epoch) <= self.written_through {
+            if Some(*epoch) <= written_through {
                 continue;
             }
             let counts: Vec<(Word, isize)> = counts.iter().map(|(w, &c)| (w.clone(), c)).collect();
@@ -357,8 +348,6 @@ impl Mirror {
                 });
             }
         }
-        let last = self.state.batches.back().map(|(e, _)| *e);
-        self.written_through = self.written_through.max(last);
         entries
     }
 }

@@ -217,6 +217,27 @@ impl Wal {
         Ok(())
     }
 
+    /// Replaces the log with `records`, its header marking `compacted_through` as the least
+    /// that a snapshot must cover.
+    pub fn rewrite(
+        &mut self,
+        records: &[Record],
+        compacted_through: Option<Epoch>,
+    ) -> Result<(), Error> {
+        let mark = compacted_through.map_or(0, |c| c + 1);
+        let mut bytes = framing::file_header(MAGIC, mark).to_vec();
+        for record in records {
+            record.encode(&mut bytes);
+        }
+        let temporary = self.path.with_file_name(super::directory::LOG_TEMPORARY);
+        super::write_atomically(&temporary, &self.path, &bytes).map_err(|e| {
+            Error::runtime(format!(
+                "cannot rewrite the checkpoint log '{}': {e}",
+                self.path.display()
+            ))
+        })
+    }
+
     /// Drops the records before byte `from`, which the snapshot of batch `covered` holds: the
     /// rest is copied after a new header to a file that atomically replaces the log. Returns
     /// how far the records that stay moved towards the start.
