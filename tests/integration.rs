@@ -10,6 +10,7 @@ mod cluster;
 mod damage;
 mod ids;
 mod live_view;
+mod log_bound;
 mod modes;
 mod oracle;
 mod reliability;

@@ -37,6 +37,8 @@ pub struct Durability {
     announced: Rc<Cell<Option<Epoch>>>,
     /// How far this log was dropped for a snapshot.
     dropped_through: Option<Epoch>,
+    /// Readers whose open lines keep the log from being dropped: the driver cuts them.
+    lines_to_cut: Vec<u64>,
 }
 
 impl Durability {
@@ -62,6 +64,7 @@ impl Durability {
             announce,
             announced,
             dropped_through: None,
+            lines_to_cut: Vec::new(),
         }
     }
 
@@ -119,7 +122,7 @@ impl Durability {
             }
         };
         let dropped = self.checkpoint.drop_covered(covered);
-        if self.keep(dropped) {
+        if self.keep_pinning(dropped) {
             self.dropped_through = Some(covered);
             if let Some(announce) = &mut self.announce {
                 announce.send(covered);
@@ -137,8 +140,25 @@ impl Durability {
             return;
         }
         let dropped = self.checkpoint.drop_covered(covered);
-        self.keep(dropped);
+        self.keep_pinning(dropped);
         self.dropped_through = Some(covered);
+    }
+
+    /// Keeps the readers whose lines should be cut, or the error.
+    fn keep_pinning(&mut self, dropped: Result<Vec<u64>, Error>) -> bool {
+        match dropped {
+            Ok(pinning) => {
+                self.lines_to_cut.extend(pinning);
+                true
+            }
+            Err(e) => self.keep(Err(e)),
+        }
+    }
+
+    /// The readers whose open lines the driver should cut now (see
+    /// [`crate::source::Chunk::cuts_line`]).
+    pub fn take_lines_to_cut(&mut self) -> Vec<u64> {
+        std::mem::take(&mut self.lines_to_cut)
     }
 
     /// Asks for a snapshot of the last batch printed, if it is the last one processed, the last

@@ -249,7 +249,10 @@ impl Checkpoint {
 
     /// Follows whether an over-long line is open at `offset` in the log, where `chunk` is.
     fn note_line(&mut self, offset: u64, chunk: &Chunk) {
-        if chunk.ends_mid_line {
+        if chunk.cuts_line {
+            // What went before is counted in this chunk's batch.
+            self.line_open_at.remove(&chunk.reader);
+        } else if chunk.ends_mid_line {
             self.line_open_at.entry(chunk.reader).or_insert(offset);
         } else {
             self.line_open_at.remove(&chunk.reader);
@@ -290,19 +293,29 @@ impl Checkpoint {
         self.dir.join(SNAPSHOT)
     }
 
-    /// Drops the log records of batches up to `covered`, which a snapshot holds.
-    pub fn drop_covered(&mut self, covered: Epoch) -> Result<(), Error> {
-        let keep_from = self
+    /// Drops the log records of batches up to `covered`, which a snapshot holds. Returns the
+    /// readers whose open lines kept records from before the end of `covered` (the snapshot
+    /// holds no counts of a line before its end): cutting each of them (a chunk that
+    /// [`Chunk::cuts_line`]) lets the next snapshot cover them, so that the log stays bounded by
+    /// time whatever lines stay open.
+    pub fn drop_covered(&mut self, covered: Epoch) -> Result<Vec<u64>, Error> {
+        let covered_end = self
             .epoch_starts
             .range(covered + 1..)
             .next()
             .map_or(self.wal.position(), |(_, &offset)| offset);
+        let pinning = self
+            .line_open_at
+            .iter()
+            .filter(|(_, &open)| open < covered_end)
+            .map(|(&reader, _)| reader)
+            .collect();
         let keep_from = self
             .line_open_at
             .values()
-            .fold(keep_from, |k, &open| k.min(open));
+            .fold(covered_end, |k, &open| k.min(open));
         if keep_from <= Wal::start() {
-            return Ok(());
+            return Ok(pinning);
         }
         let moved = self.wal.truncate_before(keep_from, covered)?;
         for open in self.line_open_at.values_mut() {
@@ -314,6 +327,6 @@ impl Checkpoint {
             .into_iter()
             .map(|(epoch, offset)| (epoch, offset - moved))
             .collect();
-        Ok(())
+        Ok(pinning)
     }
 }

@@ -42,7 +42,7 @@ impl Recovery {
         let mut open: std::collections::BTreeMap<u64, Vec<usize>> = Default::default();
         for (at, (_, _, chunk)) in self.replay[..after].iter().enumerate() {
             let pieces = open.entry(chunk.reader).or_default();
-            if chunk.ends_mid_line {
+            if chunk.ends_mid_line && !chunk.cuts_line {
                 pieces.push(at);
             } else {
                 pieces.clear();

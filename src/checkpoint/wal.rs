@@ -48,7 +48,11 @@ impl Record {
                 out.push(KIND_CHUNK);
                 out.extend_from_slice(&epoch.to_le_bytes());
                 out.extend_from_slice(&lines.to_le_bytes());
-                out.push(u8::from(chunk.continues_line) | (u8::from(chunk.ends_mid_line) << 1));
+                out.push(
+                    u8::from(chunk.continues_line)
+                        | (u8::from(chunk.ends_mid_line) << 1)
+                        | (u8::from(chunk.cuts_line) << 2),
+                );
                 out.extend_from_slice(&chunk.reader.to_le_bytes());
                 out.extend_from_slice(&chunk.text);
             }
@@ -75,6 +79,7 @@ impl Record {
                         text: payload.get(26..)?.to_vec(),
                         continues_line: flags & 1 != 0,
                         ends_mid_line: flags & 2 != 0,
+                        cuts_line: flags & 4 != 0,
                         reader: epoch(18)?,
                     },
                 })
@@ -285,6 +290,7 @@ mod tests {
                 text: b"a b\nc\n".to_vec(),
                 continues_line: true,
                 ends_mid_line: false,
+                cuts_line: false,
                 reader: 1 << 32 | 7,
             },
         };

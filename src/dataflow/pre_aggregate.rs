@@ -129,6 +129,13 @@ pub fn pre_aggregate<'scope>(
                     tally: EpochTally::default(),
                 });
                 for chunk in data.iter() {
+                    if chunk.cuts_line {
+                        // The line's counts so far go into this batch; it goes on.
+                        if let Some(line) = open_lines.end(chunk.reader) {
+                            count_in(line, epoch, entry, &mut dictionary);
+                        }
+                        continue;
+                    }
                     if chunk.ends_mid_line {
                         // A piece of a line that has not ended yet counts where the line ends;
                         // what may wait no longer counts here.

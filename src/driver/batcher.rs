@@ -133,6 +133,7 @@ impl Batcher {
             continues_line,
             ends_mid_line,
             reader,
+            ..
         } = framed.chunk;
         let mut start = 0;
         while lines >= self.lines_left && !self.finished {
@@ -143,6 +144,7 @@ impl Batcher {
                 continues_line: continues_line && start == 0,
                 ends_mid_line: ends_mid_line && end == text.len(),
                 reader,
+                cuts_line: false,
             };
             self.send(piece, take, steps);
             self.lines_left = per_batch;
@@ -157,6 +159,7 @@ impl Batcher {
                 continues_line: false,
                 ends_mid_line,
                 reader,
+                cuts_line: false,
             };
             self.send(rest, lines, steps);
         }

@@ -45,7 +45,7 @@ impl Driver {
 
     /// Logs `chunk` and hands it to the dataflow (an empty one only when it ends a line whose
     /// pieces went before: their counts wait for it).
-    fn send(&mut self, chunk: Chunk, lines: u64) {
+    pub(super) fn send(&mut self, chunk: Chunk, lines: u64) {
         self.open.lines += lines;
         if let Some(durability) = &mut self.durability {
             durability.log_chunk(self.open_epoch, lines, &chunk);

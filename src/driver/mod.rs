@@ -228,6 +228,7 @@ impl Driver {
             if let Some(error) = self.durability.as_mut().and_then(Durability::after_step) {
                 return Err(error);
             }
+            self.cut_pinning_lines();
         }
         // Drain: every closed epoch up to the last is reported before the run ends.
         loop {
@@ -259,6 +260,24 @@ impl Driver {
             self.batches_done = true;
         }
         self.apply_steps();
+    }
+
+    /// Cuts the open lines that keep the checkpoint's log from being dropped: their counts so
+    /// far go into the open batch, which the next snapshot covers.
+    fn cut_pinning_lines(&mut self) {
+        let Some(durability) = &mut self.durability else {
+            return;
+        };
+        for reader in durability.take_lines_to_cut() {
+            let cut = Chunk {
+                continues_line: true,
+                ends_mid_line: true,
+                cuts_line: true,
+                reader,
+                ..Chunk::default()
+            };
+            self.send(cut, 0);
+        }
     }
 
     /// Says this process is here, in a cluster; on worker 0, names processes gone silent.

@@ -44,6 +44,11 @@ pub struct Chunk {
     /// kept together per reader.
     #[serde(default)]
     pub reader: u64,
+    /// True for an empty chunk that cuts the reader's open line for `--checkpoint`: the counts
+    /// of its pieces so far go into this batch (as past the waiting bound), so that a snapshot
+    /// covers them and the log may let them go; the line goes on in later pieces.
+    #[serde(default)]
+    pub cuts_line: bool,
 }
 
 /// A chunk and how many lines end in it.
@@ -126,6 +131,7 @@ impl LineFramer {
                 continues_line,
                 ends_mid_line: false,
                 reader: 0,
+                cuts_line: false,
             },
             lines: 1,
             cut_words: 0,
@@ -152,6 +158,7 @@ impl LineFramer {
                         continues_line,
                         ends_mid_line: false,
                         reader: 0,
+                        cuts_line: false,
                     },
                     lines,
                     cut_words: 0,
@@ -218,6 +225,7 @@ impl LineFramer {
                 continues_line,
                 ends_mid_line: true,
                 reader: 0,
+                cuts_line: false,
             },
             lines: 0,
             cut_words,
