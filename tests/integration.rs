@@ -9,6 +9,7 @@ mod cli;
 mod cluster;
 mod damage;
 mod ids;
+mod kill_restarts;
 mod live_view;
 mod log_bound;
 mod modes;
