@@ -157,8 +157,9 @@ pub struct Args {
     pub stats: bool,
 
     /// Keep the counts' state and the unprocessed input durable in DIR: a write-ahead log of
-    /// everything read, and a snapshot every 10 batches. A restart with the same DIR (after a
-    /// crash, even kill -9) resumes exactly; batches printed before are not printed again.
+    /// everything read, and about once a second a snapshot of what changed. A restart with the
+    /// same DIR (after a crash, even kill -9) resumes exactly; batches printed before are not
+    /// printed again.
     #[arg(long, value_name = "DIR", help_heading = "Running")]
     pub checkpoint: Option<PathBuf>,
 
