@@ -48,34 +48,72 @@ impl EpochMeta {
     }
 }
 
-/// Turns gathered changes into reports.
-pub struct Reporter {
-    probe: ProbeHandle<Epoch>,
-    gathered: Rc<RefCell<Gathered>>,
-    clock: BatchClock,
-    slide: u64,
-    print_stats: bool,
+/// Where a reporter's results come from.
+pub struct Results {
+    /// Says when every worker is done with an epoch.
+    pub probe: ProbeHandle<Epoch>,
+    /// What worker 0 gathered of each epoch.
+    pub gathered: Rc<RefCell<Gathered>>,
+    /// Other processes feed too: the last epoch is known from the gathered tallies.
+    pub others_feed: bool,
+}
+
+/// What a reporter is made of, besides the configuration.
+pub struct ReporterParts {
+    /// Where its results come from.
+    pub results: Results,
+    /// The output: stdout or the `-o` file.
+    pub out: Box<dyn Write + Send>,
+    /// What the job has done, for whoever watches.
+    pub metrics: Arc<Metrics>,
+    /// Names batches.
+    pub clock: BatchClock,
+    /// The first epoch to report.
+    pub first_epoch: Epoch,
+}
+
+/// Where reports go.
+struct Output {
     printer: Box<dyn Printer + Send>,
     out: Box<dyn Write + Send>,
     metrics: Arc<Metrics>,
-    table: ResultTable,
-    /// Epochs this process closed, waiting for their report.
+    /// `--stats`: a line on stderr per batch.
+    print_stats: bool,
+}
+
+/// Epochs this process closed, waiting for their report.
+#[derive(Default)]
+struct Waiting {
     closed: BTreeMap<Epoch, EpochMeta>,
     /// How many of `closed` carried lines.
     backlog: usize,
+}
+
+/// Where the reports are.
+struct Position {
+    /// The next epoch to report.
+    next: Epoch,
     /// The latest epoch reported without printing its window (the slide had not elapsed): if
     /// the input turns out to have ended with it, its window is printed then (SPEC 3).
     owed: Option<Epoch>,
-    next: Epoch,
-    /// Other processes feed too: the last epoch is known from the gathered tallies.
-    others_feed: bool,
-    summary: Summary,
     /// After a restart: epochs up to this one were reported before; they are recomputed
     /// without printing.
     silent_through: Option<Epoch>,
     /// After a restart: batches that passed while netwc was down, taken in one step without
     /// printing (window mode retracts what left the window at once).
     skipped: Option<std::ops::Range<Epoch>>,
+}
+
+/// Turns gathered changes into reports.
+pub struct Reporter {
+    results: Results,
+    output: Output,
+    clock: BatchClock,
+    slide: u64,
+    table: ResultTable,
+    waiting: Waiting,
+    position: Position,
+    summary: Summary,
 }
 
 /// Why reports stopped.
@@ -117,25 +155,18 @@ impl ReportHooks for () {
 }
 
 impl Reporter {
-    /// A reporter for `config` that writes to `out` (and counts in `metrics`), names batches by `clock` and starts at
-    /// `first_epoch`; it reads each epoch's results from `gathered` once `probe` has passed it.
-    pub fn new(
-        config: &Config,
-        (out, metrics): (Box<dyn Write + Send>, Arc<Metrics>),
-        clock: BatchClock,
-        (probe, gathered): (ProbeHandle<Epoch>, Rc<RefCell<Gathered>>),
-        first_epoch: Epoch,
-        others_feed: bool,
-    ) -> Reporter {
+    /// A reporter for `config`, made of `parts`.
+    pub fn new(config: &Config, parts: ReporterParts) -> Reporter {
         Reporter {
-            probe,
-            gathered,
-            clock,
+            results: parts.results,
+            output: Output {
+                printer: printer(config.format),
+                out: parts.out,
+                metrics: parts.metrics,
+                print_stats: config.stats,
+            },
+            clock: parts.clock,
             slide: config.mode.slide(),
-            print_stats: config.stats,
-            printer: printer(config.format),
-            out,
-            metrics,
             table: match config.mode {
                 // A batch's table is what the batch changed: nothing to gain from ranking.
                 Mode::Batch => ResultTable::new(config.emit, config.top),
@@ -143,33 +174,33 @@ impl Reporter {
                     ResultTable::new(config.emit, config.top).ranked()
                 }
             },
-            closed: BTreeMap::new(),
-            backlog: 0,
-            owed: None,
-            next: first_epoch,
-            others_feed,
+            waiting: Waiting::default(),
+            position: Position {
+                next: parts.first_epoch,
+                owed: None,
+                silent_through: None,
+                skipped: None,
+            },
             summary: Summary::default(),
-            silent_through: None,
-            skipped: None,
         }
     }
 
     /// After a restart: start at `first`, and recompute epochs up to `silent_through` without
     /// printing them again.
     pub fn resume(&mut self, first: Epoch, silent_through: Option<Epoch>) {
-        self.next = first;
-        self.silent_through = silent_through;
+        self.position.next = first;
+        self.position.silent_through = silent_through;
     }
 
     /// The batches `epochs` passed while netwc was down, without input: they are taken in one
     /// step, silently, once the probe has passed them all.
     pub fn skip(&mut self, epochs: std::ops::Range<Epoch>) {
-        self.skipped = Some(epochs);
+        self.position.skipped = Some(epochs);
     }
 
     /// The last epoch processed (reported, or recomputed after a restart).
     pub fn last_processed(&self) -> Epoch {
-        self.next.saturating_sub(1)
+        self.position.next.saturating_sub(1)
     }
 
     /// The name of a word whose counts a checkpoint restores.
@@ -180,19 +211,19 @@ impl Reporter {
     /// Writes what comes before the first report (`appending`: the output already holds
     /// reports).
     pub fn begin(&mut self, appending: bool) -> io::Result<()> {
-        self.printer.begin(&mut self.out, appending)
+        self.output.printer.begin(&mut self.output.out, appending)
     }
 
     /// Records that this process closed `epoch`.
     pub fn closed(&mut self, epoch: Epoch, meta: EpochMeta) {
-        self.backlog += usize::from(meta.lines > 0);
-        self.closed.insert(epoch, meta);
+        self.waiting.backlog += usize::from(meta.lines > 0);
+        self.waiting.closed.insert(epoch, meta);
     }
 
     /// Closed epochs that carried lines and wait for their report: what the workers still have
     /// to count. The driver reads no more input while it is high (see `driver::MAX_BACKLOG`).
     pub fn backlog(&self) -> usize {
-        self.backlog
+        self.waiting.backlog
     }
 
     /// One past the last epoch that may be reported: the open one while the driver runs
@@ -200,8 +231,13 @@ impl Reporter {
     fn bound(&self, open_epoch: Epoch, end: Option<Epoch>) -> Epoch {
         match end {
             None => open_epoch,
-            Some(end) if self.others_feed => {
-                let elsewhere = self.gathered.borrow().last_epoch().map_or(end, |e| e + 1);
+            Some(end) if self.results.others_feed => {
+                let elsewhere = self
+                    .results
+                    .gathered
+                    .borrow()
+                    .last_epoch()
+                    .map_or(end, |e| e + 1);
                 end.max(elsewhere)
             }
             Some(end) => end,
@@ -212,8 +248,8 @@ impl Reporter {
     /// other processes feed, the last is known once every input has closed.
     pub fn finished(&self, open_epoch: Epoch, end: Option<Epoch>) -> bool {
         end.is_some()
-            && (!self.others_feed || self.probe.done())
-            && self.next >= self.bound(open_epoch, end)
+            && (!self.results.others_feed || self.results.probe.done())
+            && self.position.next >= self.bound(open_epoch, end)
     }
 
     /// Reports every closed epoch that the probe has passed, in order, telling `hooks` of each.
@@ -224,28 +260,28 @@ impl Reporter {
         hooks: &mut dyn ReportHooks,
     ) -> Result<(), ReportFailure> {
         loop {
-            let epoch = self.next;
+            let epoch = self.position.next;
             let bound = self.bound(open_epoch, end);
-            if epoch >= bound || self.probe.less_equal(&epoch) {
-                let all_in = !self.others_feed || self.probe.done();
+            if epoch >= bound || self.results.probe.less_equal(&epoch) {
+                let all_in = !self.results.others_feed || self.results.probe.done();
                 if end.is_some() && epoch >= bound && all_in {
                     self.print_owed(bound)?;
                 }
                 return Ok(());
             }
-            if let Some(skipped) = self.skipped.clone().filter(|s| s.start == epoch) {
+            if let Some(skipped) = self.position.skipped.clone().filter(|s| s.start == epoch) {
                 let last = skipped.end - 1;
-                if self.probe.less_equal(&last) {
+                if self.results.probe.less_equal(&last) {
                     return Ok(());
                 }
                 self.take_skipped(last, hooks)?;
-                self.skipped = None;
+                self.position.skipped = None;
                 continue;
             }
             // Epochs that only other processes closed have no record here.
-            let meta = match self.closed.remove(&epoch) {
+            let meta = match self.waiting.closed.remove(&epoch) {
                 Some(meta) => {
-                    self.backlog -= usize::from(meta.lines > 0);
+                    self.waiting.backlog -= usize::from(meta.lines > 0);
                     meta
                 }
                 None => EpochMeta::opened(Instant::now()),
@@ -254,13 +290,16 @@ impl Reporter {
             hooks.batch(epoch, by_word);
             let is_last = end.is_some() && epoch + 1 == bound;
             let due = is_last || (epoch + 1).is_multiple_of(self.slide);
-            let silent = self.silent_through.is_some_and(|through| epoch <= through);
-            self.next = epoch + 1;
+            let silent = self
+                .position
+                .silent_through
+                .is_some_and(|through| epoch <= through);
+            self.position.next = epoch + 1;
             let rows = due.then(|| self.table.report());
             if silent {
                 continue;
             }
-            self.owed = (!due).then_some(epoch);
+            self.position.owed = (!due).then_some(epoch);
             let time = self.clock.batch_name(epoch);
             if let Some(rows) = &rows {
                 self.print(time, rows)?;
@@ -271,10 +310,10 @@ impl Reporter {
             self.summary.tally += tally;
             self.summary.cut_words += meta.cut_words;
             let stats = self.batch_stats(epoch, time, &meta, tally);
-            if self.print_stats {
+            if self.output.print_stats {
                 log!("{stats}");
             }
-            self.metrics.batch_reported(&stats, || {
+            self.output.metrics.batch_reported(&stats, || {
                 let rows = rows.map(|r| r.rows).unwrap_or_default();
                 let top = rows.into_iter().take(TOP_ROWS);
                 top.map(|(word, count)| TopRow {
@@ -294,7 +333,7 @@ impl Reporter {
     ) -> Result<(), ReportFailure> {
         let (by_word, _) = self.take_into_table(last, hooks.wants_changes())?;
         hooks.skipped(last, by_word);
-        self.next = last + 1;
+        self.position.next = last + 1;
         Ok(())
     }
 
@@ -305,7 +344,7 @@ impl Reporter {
         epoch: Epoch,
         by_word: bool,
     ) -> Result<(Vec<(Word, isize)>, EpochTally), ReportFailure> {
-        let result = self.gathered.borrow_mut().take(epoch);
+        let result = self.results.gathered.borrow_mut().take(epoch);
         let mut changes = Vec::new();
         let mut note = |word: &Word, change: isize| changes.push((word.clone(), change));
         let each = by_word.then_some(&mut note as &mut dyn FnMut(&Word, isize));
@@ -319,7 +358,7 @@ impl Reporter {
     /// not print its window because the slide had not elapsed: prints it now, as the end of
     /// input does when it is known in time.
     fn print_owed(&mut self, bound: Epoch) -> Result<(), ReportFailure> {
-        let Some(epoch) = self.owed.take().filter(|&owed| owed + 1 == bound) else {
+        let Some(epoch) = self.position.owed.take().filter(|&owed| owed + 1 == bound) else {
             return Ok(());
         };
         let rows = self.table.report();
@@ -328,8 +367,10 @@ impl Reporter {
 
     /// Prints the report of the batch named `time`, and flushes it out at once.
     fn print(&mut self, time: u64, rows: &Rows) -> Result<(), ReportFailure> {
-        self.printer.report(&mut self.out, &Report { time, rows })?;
-        self.out.flush()?;
+        self.output
+            .printer
+            .report(&mut self.output.out, &Report { time, rows })?;
+        self.output.out.flush()?;
         Ok(())
     }
 
@@ -337,7 +378,7 @@ impl Reporter {
     pub fn add_to(&self, summary: &mut Summary) {
         summary.batches += self.summary.batches;
         summary.lines += self.summary.lines;
-        summary.others_read |= self.others_feed;
+        summary.others_read |= self.results.others_feed;
         summary.tally += self.summary.tally;
         summary.cut_words += self.summary.cut_words;
     }

@@ -3,7 +3,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Read, Write};
-use std::sync::mpsc::sync_channel;
+use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::{Arc, Mutex};
 
 use crate::batching::BatchClock;
@@ -39,130 +39,118 @@ pub fn run(config: Config) -> Result<Option<Summary>, Error> {
     // Timely's network threads print with `println!` (a connection that breaks mid-message):
     // in a cluster, file descriptor 1 goes to stderr and results go to a copy of the real
     // stdout.
-    let stdout = if clustered {
-        Some(stdout_for_results()?)
-    } else {
-        None
-    };
+    let stdout = clustered.then(stdout_for_results).transpose()?;
     let (out, appending) = open_output(&config, stdout)?;
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if config.workers > 4 * cores {
-        log!(
-            "warning: -w {} is far more worker threads than the {cores} cores here: each costs memory and start-up time (timely connects every pair of workers) and adds no speed",
-            config.workers
-        );
-    }
+    warn_of_too_many_workers(config.workers);
     // Until the workers run, a signal ends the process at once: opening the input (a FIFO
     // waits for its writer) or meeting the cluster may wait, and nothing is counted yet.
     let shutdown = Shutdown::install()?;
-    let running = shutdown.clone();
-    let stop_requests = shutdown.clone();
     let waker = Waker::default();
-    let reads = config.cluster.reads_source();
     let live_view = config.ui.as_ref().filter(|_| config.cluster.process == 0);
     let metrics = Metrics::new(live_view.is_some());
     // The checkpoint's lock first: a run refused there must not have read anything.
-    let checkpoint = match (&config.checkpoint, reads) {
-        (Some(dir), true) => {
-            let settings = Settings::for_checkpoint(&config, &stop_words);
-            checkpoint::check_cluster_layout(dir, &config.cluster)?;
-            let dir = checkpoint::process_dir(dir, &config.cluster);
-            // A restart inside the interval of the last report reopens that batch (one
-            // process with time batches; a cluster resumes after it).
-            let clock = BatchClock::new(config.batching);
-            let now = (clock.is_timed() && config.cluster.processes == 1)
-                .then(|| clock.epoch_at(crate::batching::unix_micros()));
-            Some(Checkpoint::open(&dir, &settings, config.fsync, now)?)
-        }
-        _ => None,
-    };
-    let (events, tails) = if reads {
-        source::open(
-            &config.source,
-            config.source_options(),
-            waker.clone(),
-            metrics.clone(),
-            config.cluster.process,
-        )?
-    } else {
-        (
-            sync_channel(0).1,
-            source::Tails::new(config.cluster.process),
-        )
-    };
-    let recovery = checkpoint
-        .as_ref()
-        .and_then(|(_, recovery)| recovery.as_ref());
-    let own = Resume {
-        snapshot: recovery
-            .and_then(|recovery| recovery.snapshot.as_ref())
-            .and_then(|snapshot| snapshot.reported),
-        shift: recovery
-            .and_then(Recovery::resume_epoch)
-            .map_or(0, |epoch| {
-                BatchClock::resumed_at(config.batching, epoch).shift()
-            }),
-        word_key: WordKey::random().map_err(Error::runtime)?,
-    };
+    let checkpoint = open_checkpoint(&config, &stop_words)?;
+    let (events, tails) = open_source(&config, &waker, &metrics)?;
+    let recovery = checkpoint.as_ref().and_then(|(_, r)| r.as_ref());
+    let own = resume_of(&config, recovery)?;
     let (links, first) = cluster::join(&config, &stop_words, own)?;
     if let Some(address) = live_view {
-        let bound = ui::serve(address, metrics.clone(), &ui::Job::of(&config))?;
-        log!("live view on http://{bound}/ (the batches at /api/batches, Prometheus metrics at /metrics)");
-        if config.source == Source::Demo && config.stop == StopAfter::default() {
-            log!("--demo with --ui runs until interrupted (Ctrl-C)");
-        }
+        serve_live_view(&config, address, &metrics)?;
     }
     // Every reading process replays only what process 0's snapshot does not cover.
     let checkpoint = checkpoint
         .map(|(checkpoint, recovery)| (checkpoint, recovery.map(|r| r.covered_by(first.snapshot))));
-    let progress = Arc::new(ChunkProgress::new(waker.clone()));
-    let tokenizer = Tokenizer::new(config.split, config.lowercase, stop_words);
-
-    // The reading worker takes these; the closure below must be `Fn + Sync`.
-    let ends = Mutex::new(Some(Ends {
+    let ends = Ends {
         events,
         tails,
-        progress: progress.clone(),
+        progress: Arc::new(ChunkProgress::new(waker.clone())),
         out,
         appending,
-        shutdown,
+        shutdown: shutdown.clone(),
         metrics,
         checkpoint,
         shift: first.shift,
-    }));
-    let workers = config.workers;
-    // In a cluster, worker 0 names the processes it has not heard from lately.
-    let process = config.cluster.process;
-    let addresses = if clustered {
-        cluster::addresses(&config.cluster)?
-    } else {
-        Vec::new()
     };
-    let mut worker_config = timely::WorkerConfig::default();
-    // Arrangements keep merging while the workers are idle, so that what a batch or a window
-    // retracted is also freed between batches, not only when later batches push merges along.
-    differential_dataflow::configure(
-        &mut worker_config,
-        &differential_dataflow::Config::default().idle_merge_effort(Some(IDLE_MERGE_EFFORT)),
-    );
-    let config = Arc::new(config);
+    let job = Job::new(
+        config,
+        stop_words,
+        ends,
+        first.word_key,
+        shutdown.clone(),
+        waker,
+    )?;
     // Nothing that can fail comes between starting the network threads and the workers.
     let (builders, network) = links.start()?;
-    let guards = timely::execute::execute_from(builders, network, worker_config, move |worker| {
+    let guards =
+        timely::execute::execute_from(builders, network, worker_config(), move |w| job.work(w))
+            .map_err(|e| Error::runtime(format!("could not start the workers: {e}")))?;
+    shutdown.running();
+    join_workers(guards.join())
+}
+
+/// What every worker of the process shares: the closure that runs them must be `Fn + Sync`.
+struct Job {
+    config: Arc<Config>,
+    tokenizer: Tokenizer,
+    progress: Arc<ChunkProgress>,
+    word_key: WordKey,
+    /// In a cluster: every process's address, for the heartbeat's messages.
+    addresses: Vec<String>,
+    /// The reading worker takes these.
+    ends: Mutex<Option<Ends>>,
+    stop_requests: Shutdown,
+    waker: Waker,
+}
+
+impl Job {
+    /// What the workers share, given what the reading worker takes (`ends`).
+    fn new(
+        config: Config,
+        stop_words: StopWords,
+        ends: Ends,
+        word_key: WordKey,
+        stop_requests: Shutdown,
+        waker: Waker,
+    ) -> Result<Job, Error> {
+        Ok(Job {
+            progress: ends.progress.clone(),
+            tokenizer: Tokenizer::new(config.split, config.lowercase, stop_words),
+            addresses: match config.cluster.processes > 1 {
+                true => cluster::addresses(&config.cluster)?,
+                false => Vec::new(),
+            },
+            ends: Mutex::new(Some(ends)),
+            word_key,
+            stop_requests,
+            waker,
+            config: Arc::new(config),
+        })
+    }
+
+    /// One worker's part: build the dataflow; the first worker of a reading process drives it
+    /// (worker 0 also reports), the others count.
+    fn work(&self, worker: &mut timely::worker::Worker) -> Result<Option<Summary>, Error> {
+        let config = &self.config;
+        let clustered = config.cluster.processes > 1;
         let word_count = worker.next_dataflow_index();
         let wc = dataflow::build(
             worker,
-            tokenizer.clone(),
+            self.tokenizer.clone(),
             config.mode.retraction_delay(),
-            progress.clone(),
-            first.word_key,
+            self.progress.clone(),
+            self.word_key,
         );
         let mut stop = StopSignal::build(worker);
-        let first_of_process = worker.index() % workers == 0;
+        let first_of_process = worker.index().is_multiple_of(config.workers);
+        // In a cluster, worker 0 names the processes it has not heard from lately.
+        let process = config.cluster.process;
         let mut heartbeat = clustered
-            .then(|| Heartbeat::build(worker, process, addresses.clone(), first_of_process));
+            .then(|| Heartbeat::build(worker, process, self.addresses.clone(), first_of_process));
         // The first worker of each reading process feeds the input; worker 0 reports.
-        let role = match (worker.index(), first_of_process && reads) {
+        let role = match (
+            worker.index(),
+            first_of_process && config.cluster.reads_source(),
+        ) {
             (0, _) => Role::FeedAndReport,
             (_, true) => Role::Feed,
             (_, false) => {
@@ -172,33 +160,32 @@ pub fn run(config: Config) -> Result<Option<Summary>, Error> {
                 drop(wc.control);
                 if first_of_process {
                     // A process that reads nothing still hears signals for the whole job.
-                    pass_signals_on(
-                        worker,
-                        word_count,
-                        &mut stop,
-                        &stop_requests,
-                        &mut heartbeat,
-                    );
+                    let (stops, beat) = (&self.stop_requests, &mut heartbeat);
+                    pass_signals_on(worker, word_count, &mut stop, stops, beat);
                 }
                 stop.close();
                 return Ok(None);
             }
         };
-        waker.register_current();
-        let ends = ends
+        self.waker.register_current();
+        let ends = self
+            .ends
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take()
             .expect("one worker per process feeds");
-        Driver::new(&config, wc, ends, (stop, heartbeat), role)
+        Driver::new(config, wc, ends, (stop, heartbeat), role)
             .run(worker)
             .map(Some)
-    })
-    .map_err(|e| Error::runtime(format!("could not start the workers: {e}")))?;
-    running.running();
+    }
+}
 
+/// The summary of the worker that reported, or the first failure.
+fn join_workers(
+    results: Vec<Result<Result<Option<Summary>, Error>, String>>,
+) -> Result<Option<Summary>, Error> {
     let mut summary = None;
-    for result in guards.join() {
+    for result in results {
         match result {
             Ok(Ok(Some(worker_summary))) => summary = Some(worker_summary),
             Ok(Ok(None)) => {}
@@ -207,6 +194,96 @@ pub fn run(config: Config) -> Result<Option<Summary>, Error> {
         }
     }
     Ok(summary)
+}
+
+/// Timely's worker settings: arrangements keep merging while the workers are idle, so that
+/// what a batch or a window retracted is also freed between batches, not only when later
+/// batches push merges along.
+fn worker_config() -> timely::WorkerConfig {
+    let mut worker_config = timely::WorkerConfig::default();
+    differential_dataflow::configure(
+        &mut worker_config,
+        &differential_dataflow::Config::default().idle_merge_effort(Some(IDLE_MERGE_EFFORT)),
+    );
+    worker_config
+}
+
+fn warn_of_too_many_workers(workers: usize) {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if workers > 4 * cores {
+        log!(
+            "warning: -w {workers} is far more worker threads than the {cores} cores here: each costs memory and start-up time (timely connects every pair of workers) and adds no speed"
+        );
+    }
+}
+
+/// Opens `--checkpoint` on a process that reads, or `None`.
+fn open_checkpoint(
+    config: &Config,
+    stop_words: &StopWords,
+) -> Result<Option<(Checkpoint, Option<Recovery>)>, Error> {
+    let Some(dir) = config
+        .checkpoint
+        .as_ref()
+        .filter(|_| config.cluster.reads_source())
+    else {
+        return Ok(None);
+    };
+    let settings = Settings::for_checkpoint(config, stop_words);
+    checkpoint::check_cluster_layout(dir, &config.cluster)?;
+    let dir = checkpoint::process_dir(dir, &config.cluster);
+    // A restart inside the interval of the last report reopens that batch (one process with
+    // time batches; a cluster resumes after it).
+    let clock = BatchClock::new(config.batching);
+    let now = (clock.is_timed() && config.cluster.processes == 1)
+        .then(|| clock.epoch_at(crate::batching::unix_micros()));
+    Checkpoint::open(&dir, &settings, config.fsync, now).map(Some)
+}
+
+/// Opens the source on a process that reads; a channel that never speaks on one that does
+/// not.
+fn open_source(
+    config: &Config,
+    waker: &Waker,
+    metrics: &Arc<Metrics>,
+) -> Result<(Receiver<source::Event>, source::Tails), Error> {
+    if !config.cluster.reads_source() {
+        return Ok((
+            sync_channel(0).1,
+            source::Tails::new(config.cluster.process),
+        ));
+    }
+    source::open(
+        &config.source,
+        config.source_options(),
+        waker.clone(),
+        metrics.clone(),
+        config.cluster.process,
+    )
+}
+
+/// What this process tells the cluster about its resumption.
+fn resume_of(config: &Config, recovery: Option<&Recovery>) -> Result<Resume, Error> {
+    Ok(Resume {
+        snapshot: recovery
+            .and_then(|recovery| recovery.snapshot.as_ref())
+            .and_then(|snapshot| snapshot.reported),
+        shift: recovery
+            .and_then(Recovery::resume_epoch)
+            .map_or(0, |epoch| {
+                BatchClock::resumed_at(config.batching, epoch).shift()
+            }),
+        word_key: WordKey::random().map_err(Error::runtime)?,
+    })
+}
+
+fn serve_live_view(config: &Config, address: &str, metrics: &Arc<Metrics>) -> Result<(), Error> {
+    let bound = ui::serve(address, metrics.clone(), &ui::Job::of(config))?;
+    log!("live view on http://{bound}/ (the batches at /api/batches, Prometheus metrics at /metrics)");
+    if config.source == Source::Demo && config.stop == StopAfter::default() {
+        log!("--demo with --ui runs until interrupted (Ctrl-C)");
+    }
+    Ok(())
 }
 
 /// On a process that reads no source: steps the dataflows until the job is done, and raises

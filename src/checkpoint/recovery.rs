@@ -1,8 +1,28 @@
 //! What a restart finds in a checkpoint directory, and which of it to replay.
 
 use super::State;
-use crate::dataflow::Epoch;
+use crate::dataflow::{Epoch, Word};
 use crate::source::Chunk;
+
+/// What a restart does, decided from what it found: the driver carries it out.
+#[derive(Debug, Default)]
+pub struct RestorePlan {
+    /// Counts that go back into the dataflow, at the batches they arrived in (the mode
+    /// retracts them as any other arrival).
+    pub restore: Vec<(Epoch, Vec<(Word, isize)>)>,
+    /// Chunks logged after the snapshot: (epoch, lines, chunk), replayed into their epochs.
+    pub replay: Vec<(Epoch, u64, Chunk)>,
+    /// Readers whose last logged chunk was a piece of a line: the crash cut that line, which
+    /// ends in the first batch printed.
+    pub cut_lines: Vec<u64>,
+    /// The first batch the reporter processes.
+    pub first_report: Epoch,
+    /// The last batch printed before: the reporter recomputes it and those before it
+    /// silently.
+    pub silent_through: Option<Epoch>,
+    /// What the log line says: distinct words in the state, log records replayed.
+    pub words: usize,
+}
 
 /// What a restart finds.
 #[derive(Debug, Default)]
@@ -71,8 +91,88 @@ impl Recovery {
         }
     }
 
+    /// What a restart whose inputs start at `open` does.
+    pub fn plan(self, open: Epoch) -> RestorePlan {
+        let words = self.words_in_state();
+        let restore: Vec<(Epoch, Vec<(Word, isize)>)> =
+            self.snapshot.as_ref().map_or_else(Vec::new, |state| {
+                state
+                    .counts()
+                    .into_iter()
+                    .map(|(epoch, counts)| {
+                        (
+                            epoch,
+                            counts.into_iter().map(|(w, c)| (w.clone(), c)).collect(),
+                        )
+                    })
+                    .collect()
+            });
+        let first_report = restore
+            .iter()
+            .map(|(epoch, _)| *epoch)
+            .fold(open, Epoch::min);
+        let mut open_lines = std::collections::BTreeMap::new();
+        for (_, _, chunk) in &self.replay {
+            open_lines.insert(chunk.reader, chunk.ends_mid_line);
+        }
+        let cut_lines = open_lines
+            .into_iter()
+            .filter_map(|(reader, open)| open.then_some(reader))
+            .collect();
+        RestorePlan {
+            restore,
+            replay: self.replay,
+            cut_lines,
+            first_report,
+            silent_through: self.last_reported,
+            words,
+        }
+    }
+
     /// The number of distinct words in the snapshot's state.
     pub fn words_in_state(&self) -> usize {
         self.snapshot.as_ref().map_or(0, State::words)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk(reader: u64, ends_mid_line: bool) -> Chunk {
+        Chunk {
+            text: b"a b ".to_vec(),
+            ends_mid_line,
+            reader,
+            ..Chunk::default()
+        }
+    }
+
+    #[test]
+    fn a_plan_restores_at_the_batches_and_ends_the_lines_a_crash_cut() {
+        let mut state = State {
+            reported: Some(9),
+            ..State::default()
+        };
+        state
+            .batches
+            .push_back((8, [(Word::from("a"), 2)].into_iter().collect()));
+        let recovery = Recovery {
+            snapshot: Some(state),
+            covered: Some(9),
+            replay: vec![
+                (10, 0, chunk(1, true)),
+                (10, 1, chunk(2, true)),
+                (11, 1, chunk(2, false)),
+            ],
+            last_reported: Some(10),
+        };
+        let plan = recovery.plan(10);
+        assert_eq!(plan.restore, vec![(8, vec![(Word::from("a"), 2)])]);
+        assert_eq!(plan.first_report, 8);
+        assert_eq!(plan.silent_through, Some(10));
+        assert_eq!(plan.cut_lines, vec![1]);
+        assert_eq!(plan.replay.len(), 3);
+        assert_eq!(plan.words, 1);
     }
 }

@@ -58,6 +58,12 @@ pub struct Batcher {
     has_text: bool,
     closed: u64,
     finished: bool,
+    /// Set when the run ends: one past the last of its epochs to report.
+    end: Option<Epoch>,
+    /// Stopping before the end of the input: the clock closes no more batches.
+    stopping: bool,
+    /// `--batches` is reached with time batches: the run stops as at a deadline.
+    batches_done: bool,
 }
 
 impl Batcher {
@@ -81,6 +87,9 @@ impl Batcher {
             has_text: false,
             closed: 0,
             finished: false,
+            end: None,
+            stopping: false,
+            batches_done: false,
         }
     }
 
@@ -88,6 +97,21 @@ impl Batcher {
     #[cfg(test)]
     pub fn finished(&self) -> bool {
         self.finished
+    }
+
+    /// One past the last epoch of the run to report, once it has ended.
+    pub fn end(&self) -> Option<Epoch> {
+        self.end
+    }
+
+    /// The run stops before the end of its input: the clock closes no more batches.
+    pub fn stop(&mut self) {
+        self.stopping = true;
+    }
+
+    /// Whether `--batches` was reached with time batches (see [`Batcher::tick`]).
+    pub fn batches_done(&self) -> bool {
+        self.batches_done
     }
 
     /// The clock that names epochs.
@@ -99,12 +123,13 @@ impl Batcher {
     /// true when the next close would end the run (`--batches`): the driver then stops as at a
     /// deadline, taking in what was read, and calls [`Batcher::finish`].
     pub fn tick(&mut self, now_micros: u64, steps: &mut Vec<Step>) -> bool {
-        if !self.clock.is_timed() || self.finished {
+        if !self.clock.is_timed() || self.finished || self.stopping {
             return false;
         }
         let now = self.clock.epoch_at(now_micros);
         while self.open < now {
             if self.stop_after == Some(self.closed + 1) {
+                self.batches_done = true;
                 return true;
             }
             self.close(steps);
@@ -217,6 +242,7 @@ impl Batcher {
         }
         self.finished = true;
         let close = self.per_batch.is_none() || self.has_text;
+        self.end = Some(self.open + u64::from(close));
         if close {
             self.closed += 1;
         }

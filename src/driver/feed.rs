@@ -31,9 +31,8 @@ impl Driver {
                     if close {
                         self.retire(epoch);
                     }
-                    self.end = Some(epoch + u64::from(close));
                     // Dropping the inputs closes every epoch from the open one on.
-                    self.input = None;
+                    self.feed.input = None;
                     if let Some(durability) = &mut self.durability {
                         durability.close_announcements();
                     }
@@ -48,24 +47,24 @@ impl Driver {
     pub(super) fn send(&mut self, chunk: Chunk, lines: u64) {
         self.open.lines += lines;
         if let Some(durability) = &mut self.durability {
-            durability.log_chunk(self.open_epoch, lines, &chunk);
+            durability.log_chunk(self.feed.epoch, lines, &chunk);
         }
         if chunk.text.is_empty() && !chunk.continues_line {
             return;
         }
-        self.in_flight.routed(&chunk);
-        if let Some(input) = &mut self.input {
+        self.feed.in_flight.routed(&chunk);
+        if let Some(input) = &mut self.feed.input {
             input.send(chunk);
         }
     }
 
     /// Moves the closed epoch's record to those waiting for their report.
     fn retire(&mut self, epoch: Epoch) {
-        if self.marks_epochs && self.input.is_some() {
+        if self.feed.marks_epochs && self.feed.input.is_some() {
             // An empty chunk: the reporter then sees a tally for this epoch.
             let marker = Chunk::default();
-            self.in_flight.routed(&marker);
-            if let Some(input) = &mut self.input {
+            self.feed.in_flight.routed(&marker);
+            if let Some(input) = &mut self.feed.input {
                 input.send(marker);
             }
         }
@@ -82,8 +81,8 @@ impl Driver {
     }
 
     pub(super) fn advance_to(&mut self, epoch: Epoch) {
-        self.open_epoch = epoch;
-        if let Some(input) = &mut self.input {
+        self.feed.epoch = epoch;
+        if let Some(input) = &mut self.feed.input {
             input.advance_to(epoch);
             input.flush();
         }

@@ -13,15 +13,15 @@ impl Driver {
     /// the end of the input (or a failure, recorded in `self.failure`).
     pub(super) fn take_events(&mut self, limit: u64) -> bool {
         let mut ended = false;
-        while self.in_flight.count() < limit && self.end.is_none() {
-            match self.events.try_recv() {
+        while self.feed.in_flight.count() < limit && self.batcher.end().is_none() {
+            match self.intake.events.try_recv() {
                 Ok(Event::Text(framed)) => {
                     // A line belongs to the batch its end arrived in: close what has passed.
                     self.tick(unix_micros());
-                    if self.batches_done {
+                    if self.batcher.batches_done() {
                         // The last batch is due: it takes this chunk, as a stop takes what
                         // was read.
-                        self.stopping = true;
+                        self.batcher.stop();
                     }
                     self.ingest(framed);
                 }
@@ -37,7 +37,7 @@ impl Driver {
                 Err(TryRecvError::Empty) => break,
             }
         }
-        if let Some(input) = &mut self.input {
+        if let Some(input) = &mut self.feed.input {
             input.flush();
         }
         ended
@@ -47,12 +47,12 @@ impl Driver {
     /// in the channel first, then each reader's partial line. The readers read no more from
     /// here on, so this ends even when a producer never pauses.
     pub(super) fn take_tails(&mut self) {
-        self.stopping = true;
-        self.tails.stop();
+        self.batcher.stop();
+        self.intake.tails.stop();
         loop {
             self.drain_at_stop();
             let mut waiting = false;
-            for tail in self.tails.current() {
+            for tail in self.intake.tails.current() {
                 // A reader holds its tail while it sends; the channel was just drained, so it
                 // gets on, sees the stop, and hands its partial line over itself.
                 let mut tail = match tail.try_lock() {
@@ -75,7 +75,7 @@ impl Driver {
             std::thread::yield_now();
         }
         self.drain_at_stop();
-        if let Some(input) = &mut self.input {
+        if let Some(input) = &mut self.feed.input {
             input.flush();
         }
     }
@@ -83,9 +83,9 @@ impl Driver {
     /// Takes what is in the channel now (dropped once the run has ended: `--batches` ended it
     /// and the rest belongs to later batches).
     fn drain_at_stop(&mut self) {
-        while let Ok(event) = self.events.try_recv() {
+        while let Ok(event) = self.intake.events.try_recv() {
             match event {
-                Event::Text(framed) if self.end.is_none() => self.ingest(framed),
+                Event::Text(framed) if self.batcher.end().is_none() => self.ingest(framed),
                 Event::Failed(why) => self.failure = Some(why),
                 _ => {}
             }

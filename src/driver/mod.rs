@@ -29,7 +29,7 @@ use crate::config::Config;
 use crate::dataflow::{ChunkProgress, Epoch, Heartbeat, RestoreInput, StopSignal, WordCount};
 use crate::error::Error;
 use crate::metrics::Metrics;
-use crate::reporter::{EpochMeta, ReportFailure, ReportHooks, Reporter};
+use crate::reporter::{EpochMeta, ReportFailure, ReportHooks, Reporter, ReporterParts, Results};
 use crate::shutdown::Shutdown;
 use crate::source::{Chunk, Event, Tails};
 use crate::stats::Summary;
@@ -83,43 +83,72 @@ pub enum Role {
     Feed,
 }
 
-/// The driving worker's state.
-pub struct Driver {
+/// The dataflow's inputs, and the epoch they are at.
+struct Feed {
     /// `None` once the input is closed.
     input: Option<InputHandleVec<Epoch, Chunk>>,
     /// Where a checkpoint's counts go back in; dropped once used.
     restore: Option<RestoreInput>,
+    /// Chunks handed to the workers and not yet split.
+    in_flight: InFlight,
+    max_in_flight: u64,
+    /// Several processes feed: each epoch is marked in the dataflow, so that the reporter
+    /// learns the epochs other processes closed.
+    marks_epochs: bool,
+    /// The open epoch, which the inputs are at.
+    epoch: Epoch,
+}
+
+/// Where the source's text comes from.
+struct Intake {
+    /// Events from the source's reader threads.
+    events: Receiver<Event>,
+    /// The readers' partial lines, counted when the run stops before the input ends.
+    tails: Tails,
+}
+
+/// What stops a run besides the end of its input.
+struct Stops {
+    /// Signals to this process.
+    shutdown: Shutdown,
+    /// The job-wide stop: raised when this process is signalled, seen when any process was.
+    signal: StopSignal,
+    /// `--duration`, from `started`.
+    duration: Option<Duration>,
+    started: Instant,
+}
+
+impl Stops {
+    /// Whether the run should stop now (a signal here or elsewhere, or `--duration` passed).
+    fn due(&mut self) -> bool {
+        if self.shutdown.requested() {
+            self.signal.raise();
+        }
+        let deadline_passed = self.duration.is_some_and(|d| self.started.elapsed() >= d);
+        deadline_passed || self.shutdown.requested() || self.signal.seen()
+    }
+}
+
+/// The driving worker's state.
+pub struct Driver {
+    feed: Feed,
+    /// Decides when epochs close and the run ends.
     batcher: Batcher,
     /// The batcher's decisions, applied in order.
     steps: Vec<Step>,
+    intake: Intake,
+    stops: Stops,
+    /// In a cluster: this process says it is here; worker 0 names processes gone silent.
+    heartbeat: Option<Heartbeat>,
     durability: Option<Durability>,
     /// What a restart restores, until [`Driver::run`] has restored it.
     recovery: Option<Recovery>,
     /// On worker 0: reports each closed epoch.
     reporter: Option<Reporter>,
+    /// Whether the output already holds reports (TSV then writes no header).
     appending: bool,
-    in_flight: InFlight,
-    max_in_flight: u64,
-    events: Receiver<Event>,
-    tails: Tails,
-    shutdown: Shutdown,
-    /// The job-wide stop: raised when this process is signalled, seen when any process was.
-    stop_signal: StopSignal,
-    /// In a cluster: this process says it is here; worker 0 names processes gone silent.
-    heartbeat: Option<Heartbeat>,
-    duration: Option<Duration>,
-    /// Several processes feed: each epoch is marked in the dataflow, so that the reporter
-    /// learns the epochs other processes closed.
-    marks_epochs: bool,
-    started: Instant,
-    open_epoch: Epoch,
+    /// What the open epoch holds so far, for `--stats`.
     open: EpochMeta,
-    /// Set when the run ends: one past the last of its epochs to report.
-    end: Option<Epoch>,
-    /// Stopping before the end of the input: the clock closes no more batches.
-    stopping: bool,
-    /// `--batches` is reached with time batches: stop as at a deadline.
-    batches_done: bool,
     /// How the source failed, if it did.
     failure: Option<String>,
 }
@@ -148,70 +177,79 @@ impl Driver {
             Durability::new(checkpoint, history, announce, wc.covered)
         });
         let reporter = reports.then(|| {
-            let gathered = (wc.probe, wc.gathered);
-            let out = (ends.out, ends.metrics);
-            Reporter::new(config, out, clock, gathered, first_epoch, marks_epochs)
+            let results = Results {
+                probe: wc.probe,
+                gathered: wc.gathered,
+                others_feed: marks_epochs,
+            };
+            let parts = ReporterParts {
+                results,
+                out: ends.out,
+                metrics: ends.metrics,
+                clock,
+                first_epoch,
+            };
+            Reporter::new(config, parts)
         });
         let cluster = &config.cluster;
+        let in_flight = InFlight::new(
+            config.workers,
+            cluster.process,
+            cluster.processes,
+            ends.progress,
+        );
         Driver {
-            input: Some(wc.input),
-            restore: Some(wc.restore),
+            feed: Feed {
+                input: Some(wc.input),
+                restore: Some(wc.restore),
+                in_flight,
+                max_in_flight: IN_FLIGHT_PER_WORKER * config.workers as u64,
+                marks_epochs,
+                epoch: first_epoch,
+            },
             batcher: Batcher::new(clock, config.batching, config.stop.batches, first_epoch),
             steps: Vec::new(),
+            intake: Intake {
+                events: ends.events,
+                tails: ends.tails,
+            },
+            stops: Stops {
+                shutdown: ends.shutdown,
+                signal: stop,
+                duration: config.stop.duration,
+                started: Instant::now(),
+            },
+            heartbeat,
             durability,
             recovery,
             reporter,
             appending: ends.appending,
-            in_flight: InFlight::new(
-                config.workers,
-                cluster.process,
-                cluster.processes,
-                ends.progress,
-            ),
-            max_in_flight: IN_FLIGHT_PER_WORKER * config.workers as u64,
-            events: ends.events,
-            tails: ends.tails,
-            shutdown: ends.shutdown,
-            stop_signal: stop,
-            heartbeat,
-            duration: config.stop.duration,
-            marks_epochs,
-            started: Instant::now(),
-            open_epoch: first_epoch,
             open: EpochMeta::opened(Instant::now()),
-            end: None,
-            stopping: false,
-            batches_done: false,
             failure: None,
         }
     }
 
     /// Runs until end of input, a stop condition or a signal; reports every closed epoch.
     pub fn run(mut self, worker: &mut Worker) -> Result<Summary, Error> {
-        self.advance_to(self.open_epoch);
+        self.advance_to(self.feed.epoch);
         if let Some(recovery) = self.recovery.take() {
             self.restore_and_replay(recovery);
         }
         // Nothing more is restored: an open restore input would hold the frontier back.
-        self.restore = None;
+        self.feed.restore = None;
         if let Some(Err(e)) = self.reporter.as_mut().map(|r| r.begin(self.appending)) {
             return self.output_failed(e.into());
         }
-        while self.end.is_none() {
+        while self.batcher.end().is_none() {
             let now = unix_micros();
             self.tick(now);
-            let deadline_passed = self.duration.is_some_and(|d| self.started.elapsed() >= d);
-            if self.shutdown.requested() {
-                self.stop_signal.raise();
-            }
-            let signalled = self.shutdown.requested() || self.stop_signal.seen();
-            let stop = deadline_passed || signalled;
+            let stop = self.stops.due();
             let backlogged = self
                 .reporter
                 .as_ref()
                 .is_some_and(|reporter| reporter.backlog() >= MAX_BACKLOG);
-            let ended = !stop && !backlogged && self.take_events(self.max_in_flight);
-            if ended || stop || self.batches_done {
+            let ended = !stop && !backlogged && self.take_events(self.feed.max_in_flight);
+            if ended || stop || self.batcher.batches_done() {
                 if !ended {
                     // Every byte already read is counted, a partial line too.
                     self.take_tails();
@@ -235,7 +273,7 @@ impl Driver {
             if let Err(e) = self.report_ready() {
                 return self.output_failed(e);
             }
-            let (open, end) = (self.open_epoch, self.end);
+            let (open, end) = (self.feed.epoch, self.batcher.end());
             if self.reporter.as_ref().is_none_or(|r| r.finished(open, end)) {
                 break;
             }
@@ -256,9 +294,7 @@ impl Driver {
 
     /// Closes the batches the clock has passed (time batches), unless the run is stopping.
     fn tick(&mut self, now: u64) {
-        if !self.stopping && self.batcher.tick(now, &mut self.steps) {
-            self.batches_done = true;
-        }
+        self.batcher.tick(now, &mut self.steps);
         self.apply_steps();
     }
 
@@ -290,7 +326,7 @@ impl Driver {
     /// How long the reading worker may park: until the open epoch ends, at most
     /// [`MAX_PARK`]. Readers and workers wake it early when they have something for it.
     fn park_time(&self, now_micros: u64) -> Duration {
-        let until_end = self.batcher.clock().until_end(self.open_epoch, now_micros);
+        let until_end = self.batcher.clock().until_end(self.feed.epoch, now_micros);
         until_end.map_or(MAX_PARK, |until_end| until_end.min(MAX_PARK))
     }
 
@@ -304,7 +340,7 @@ impl Driver {
             Some(durability) => durability,
             None => &mut no_checkpoint,
         };
-        reporter.report_ready(self.open_epoch, self.end, hooks)?;
+        reporter.report_ready(self.feed.epoch, self.batcher.end(), hooks)?;
         Ok(())
     }
 
@@ -319,7 +355,7 @@ impl Driver {
     /// Reports failed: a reader of the output that went away ends the run quietly (exit 0, as
     /// Unix filters do); any other failure ends it with an error.
     fn output_failed(mut self, failure: ReportFailure) -> Result<Summary, Error> {
-        self.input = None;
+        self.feed.input = None;
         let error = match failure {
             ReportFailure::Output(error) => error,
             ReportFailure::Table(error) => return Err(Error::runtime(error.to_string())),

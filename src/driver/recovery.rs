@@ -6,31 +6,25 @@ use crate::checkpoint::Recovery;
 use crate::source::{Chunk, Framed};
 
 impl Driver {
-    /// Restores a checkpoint: the snapshot's counts go back in at the batches they arrived in
-    /// (the mode retracts them as any other arrival), the log after it is replayed into its
-    /// epochs, and the reporter recomputes what was printed before without printing it again.
+    /// Restores a checkpoint: the snapshot's counts go back in at the batches they arrived in,
+    /// the log after it is replayed into its epochs, the batches missed while down are passed
+    /// in one step, and the reporter recomputes what was printed before without printing it
+    /// again.
     pub(super) fn restore_and_replay(&mut self, recovery: Recovery) {
-        let words = recovery.words_in_state();
-        let replayed = recovery.replay.len();
-        let mut first_report = self.open_epoch;
-        if let (Some(snapshot), Some(restore)) = (&recovery.snapshot, &mut self.restore) {
-            for (epoch, counts) in snapshot.counts() {
-                first_report = first_report.min(epoch);
+        let plan = recovery.plan(self.feed.epoch);
+        let replayed = plan.replay.len();
+        if let Some(restore) = &mut self.feed.restore {
+            for (epoch, counts) in plan.restore {
                 for (word, count) in counts {
-                    let id = restore.send(word, epoch, count);
+                    let id = restore.send(&word, epoch, count);
                     if let Some(reporter) = &mut self.reporter {
-                        reporter.learn(id, word.clone());
+                        reporter.learn(id, word);
                     }
                 }
             }
         }
-        // The readers whose last logged chunk is a piece of a line: the crash cut that line.
-        let mut open_lines = std::collections::BTreeMap::new();
-        for (_, _, chunk) in &recovery.replay {
-            open_lines.insert(chunk.reader, chunk.ends_mid_line);
-        }
         self.set_replaying(true);
-        for (epoch, lines, chunk) in recovery.replay {
+        for (epoch, lines, chunk) in plan.replay {
             self.batcher.replay(epoch, lines, chunk, &mut self.steps);
             self.apply_steps();
         }
@@ -40,26 +34,22 @@ impl Driver {
         // Batches while netwc was down (time batches) held nothing: one step passes them all,
         // however long it was down.
         let clock = self.batcher.clock();
-        let reported = recovery.last_reported;
-        let now = clock
-            .is_timed()
-            .then(|| clock.epoch_at(crate::batching::unix_micros()));
-        if let Some(now) = now {
+        if clock.is_timed() {
+            let now = clock.epoch_at(crate::batching::unix_micros());
             self.batcher.jump_to(now, &mut self.steps);
             self.apply_steps();
         }
-        let cut_lines: Vec<u64> = open_lines
-            .into_iter()
-            .filter_map(|(reader, open)| open.then_some(reader))
-            .collect();
-        if !cut_lines.is_empty() {
+        if !plan.cut_lines.is_empty() {
             // The connections that sent those lines ended with the crash: each line ends
             // there, as at the end of the input, in the first batch that will be printed (and
             // the log says so from now on).
-            let first_printed = self.open_epoch.max(reported.map_or(0, |r| r + 1));
+            let first_printed = self
+                .feed
+                .epoch
+                .max(plan.silent_through.map_or(0, |r| r + 1));
             self.batcher.advance_to(first_printed, &mut self.steps);
             self.apply_steps();
-            for reader in cut_lines {
+            for reader in plan.cut_lines {
                 self.ingest(Framed {
                     chunk: Chunk {
                         continues_line: true,
@@ -72,14 +62,15 @@ impl Driver {
             }
         }
         if let Some(reporter) = &mut self.reporter {
-            reporter.resume(first_report, reported);
+            reporter.resume(plan.first_report, plan.silent_through);
         }
-        let last = match reported {
+        let last = match plan.silent_through {
             Some(epoch) => clock.batch_name(epoch).to_string(),
             None => "none".into(),
         };
         log!(
-            "restored the checkpoint: last complete batch {last}, {words} words in state, {replayed} log records replayed"
+            "restored the checkpoint: last complete batch {last}, {} words in state, {replayed} log records replayed",
+            plan.words
         );
     }
 
