@@ -202,13 +202,33 @@ fn a_torn_log_record_is_dropped_with_a_warning() {
         "all",
     ];
     stdout_of(&count_file(&file, &args, &state));
-    // A crash in the middle of appending a record.
-    let mut log = std::fs::OpenOptions::new()
-        .append(true)
-        .open(state.join("wal.log"))
-        .unwrap();
-    log.write_all(&[40, 0, 0, 0, 9, 9, 9]).unwrap();
-    drop(log);
+    // Bytes after the last record that are no record's start are damage, not a crash.
+    let log_path = state.join("wal.log");
+    let whole = std::fs::read(&log_path).unwrap();
+    for extra in [&b"x"[..], &[0; 7]] {
+        std::fs::write(&log_path, [&whole[..], extra].concat()).unwrap();
+        let damaged = count_file(&file, &args, &state);
+        let stderr = String::from_utf8_lossy(&damaged.stderr);
+        assert_eq!(damaged.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.contains("wal.log") && stderr.contains("corrupt at offset"),
+            "{stderr}"
+        );
+        assert!(damaged.stdout.is_empty());
+    }
+    // A crash in the middle of appending a record: its header is whole (with its checksum),
+    // its payload stops at the end of the file.
+    assert!(
+        whole.len() % 4096 + 12 <= 4096,
+        "no padding before this header"
+    );
+    let payload = [3u8; 40];
+    let mut header = Vec::new();
+    header.extend_from_slice(&40u32.to_le_bytes());
+    header.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+    let header_crc = crc32fast::hash(&header);
+    header.extend_from_slice(&header_crc.to_le_bytes());
+    std::fs::write(&log_path, [&whole[..], &header, &payload[..9]].concat()).unwrap();
     let again = count_file(&file, &args, &state);
     let stderr = String::from_utf8_lossy(&again.stderr);
     assert!(again.status.success(), "{stderr}");

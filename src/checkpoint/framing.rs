@@ -10,12 +10,15 @@
 //! ```
 //!
 //! The record header has a checksum of its own, so that a changed length is found as damage
-//! rather than taken for a short write. Reading stops cleanly only at a *torn tail*: fewer
-//! bytes than a record header at the end, a last record whose header is intact and whose
-//! payload runs past the end of the file, or zeros to the end (a file system that extended
-//! the file but lost the data of an interrupted write). Anything else (a checksum that fails,
-//! a record that cannot be decoded, a header that is not ours) is an error naming the file
-//! and the offset.
+//! rather than taken for a short write. No record header crosses a 4 KiB boundary of the file:
+//! one that would is preceded by zeros up to the boundary. A write that a `kill -9`
+//! interrupts stops at such a boundary (the kernel copies a write into the page cache a page at
+//! a time and checks for a fatal signal between pages), so it never leaves part of a header.
+//! Reading stops cleanly only at a *torn tail*: a last record whose header is intact and whose
+//! payload runs past the end of the file, or the zeros before a boundary that the file ends
+//! at. Anything else (a checksum that fails, a header cut short, bytes after the last record,
+//! padding that is not zeros, a record that cannot be decoded, a header that is not ours) is
+//! an error naming the file and the offset.
 
 use std::path::Path;
 
@@ -25,6 +28,18 @@ use crate::error::Error;
 pub const FILE_HEADER: usize = 24;
 /// Bytes of a record header.
 pub const RECORD_HEADER: usize = 12;
+/// No record header crosses a multiple of this many bytes.
+pub const PAGE: u64 = 4096;
+
+/// Zeros to write at file offset `at` so that a record header there does not cross a page.
+pub fn padding_before(at: u64) -> usize {
+    let within = at % PAGE;
+    if within + RECORD_HEADER as u64 > PAGE {
+        (PAGE - within) as usize
+    } else {
+        0
+    }
+}
 
 /// A file's header: which file it is (`magic`), the format, and one number the file keeps
 /// there (the log: the last batch a snapshot covers when it was compacted).
@@ -74,8 +89,11 @@ pub fn check_file_header(bytes: &[u8], magic: &[u8; 8], path: &Path) -> Result<u
     ))
 }
 
-/// Appends a record to `out`: its header, then what `payload` writes.
-pub fn push_record(out: &mut Vec<u8>, payload: impl FnOnce(&mut Vec<u8>)) {
+/// Appends a record to `out`, which starts at file offset `base`: zeros if its header would
+/// cross a page, its header, then what `payload` writes.
+pub fn push_record(out: &mut Vec<u8>, base: u64, payload: impl FnOnce(&mut Vec<u8>)) {
+    let padding = padding_before(base + out.len() as u64);
+    out.resize(out.len() + padding, 0);
     let start = out.len();
     out.extend_from_slice(&[0; RECORD_HEADER]);
     payload(out);
@@ -101,27 +119,53 @@ pub fn read_records<'a>(bytes: &'a [u8], path: &Path) -> Result<Records<'a>, Err
     let mut records = Vec::new();
     let mut at = FILE_HEADER.min(bytes.len());
     while at < bytes.len() {
-        let rest = &bytes[at..];
-        let torn = Records {
-            records: Vec::new(),
+        let torn = |records| Records {
+            records,
             torn_at: Some(at as u64),
         };
-        if rest.len() < RECORD_HEADER || rest.iter().all(|&b| b == 0) {
-            return Ok(Records { records, ..torn });
+        let padding = padding_before(at as u64);
+        if padding > 0 {
+            let Some(zeros) = bytes.get(at..at + padding) else {
+                return Err(corrupt(path, at as u64, "bytes after the last record"));
+            };
+            if zeros.iter().any(|&b| b != 0) {
+                return Err(corrupt(
+                    path,
+                    at as u64,
+                    "the padding before a page is not zeros",
+                ));
+            }
+            if at + padding == bytes.len() {
+                // A write cut at the page boundary: the record after it never reached the file.
+                return Ok(torn(records));
+            }
         }
-        let word = |i: usize| u32::from_le_bytes(rest[i..i + 4].try_into().expect("4 bytes"));
-        if crc32(&rest[..8]) != word(8) {
-            return Err(corrupt(path, at as u64, "a record header's checksum fails"));
+        let header_at = at + padding;
+        let rest = &bytes[header_at..];
+        let Some(header) = rest.get(..RECORD_HEADER) else {
+            return Err(corrupt(
+                path,
+                header_at as u64,
+                "bytes after the last record",
+            ));
+        };
+        let word = |i: usize| u32::from_le_bytes(header[i..i + 4].try_into().expect("4 bytes"));
+        if crc32(&header[..8]) != word(8) {
+            return Err(corrupt(
+                path,
+                header_at as u64,
+                "a record header's checksum fails",
+            ));
         }
         let length = word(0) as usize;
         let Some(payload) = rest.get(RECORD_HEADER..RECORD_HEADER + length) else {
-            return Ok(Records { records, ..torn });
+            return Ok(torn(records));
         };
         if crc32(payload) != word(4) {
-            return Err(corrupt(path, at as u64, "a record's checksum fails"));
+            return Err(corrupt(path, header_at as u64, "a record's checksum fails"));
         }
-        records.push((at as u64, payload));
-        at += RECORD_HEADER + length;
+        records.push((header_at as u64, payload));
+        at = header_at + RECORD_HEADER + length;
     }
     Ok(Records {
         records,
@@ -152,7 +196,7 @@ mod tests {
     fn file(payloads: &[&[u8]]) -> Vec<u8> {
         let mut bytes = file_header(MAGIC, 7).to_vec();
         for payload in payloads {
-            push_record(&mut bytes, |out| out.extend_from_slice(payload));
+            push_record(&mut bytes, 0, |out| out.extend_from_slice(payload));
         }
         bytes
     }
@@ -174,20 +218,47 @@ mod tests {
     }
 
     #[test]
-    fn only_a_record_cut_at_the_end_is_torn() {
+    fn only_a_payload_cut_at_the_end_is_torn() {
         let whole = file(&[b"first", b"second record"]);
+        let path = Path::new("f");
         let last = (FILE_HEADER + RECORD_HEADER + 5) as u64;
         for cut in last as usize + 1..whole.len() {
-            let read = read_records(&whole[..cut], Path::new("f")).unwrap();
+            let read = read_records(&whole[..cut], path);
+            if cut < last as usize + RECORD_HEADER {
+                // Part of a header: no crash leaves that.
+                assert!(read.is_err(), "cut at {cut}");
+                continue;
+            }
+            let read = read.unwrap();
             assert_eq!(read.records.len(), 1, "cut at {cut}");
             assert_eq!(read.torn_at, Some(last));
         }
-        let mut zeros = whole.clone();
-        zeros.extend_from_slice(&[0; 40]);
-        assert_eq!(
-            read_records(&zeros, Path::new("f")).unwrap().records.len(),
-            2
-        );
+        // Extra bytes, zeros or not, are damage.
+        for extra in [&[0u8][..], &[0; 40], b"x"] {
+            let longer = [&whole[..], extra].concat();
+            assert!(read_records(&longer, path).is_err(), "{extra:?}");
+        }
+    }
+
+    #[test]
+    fn no_header_crosses_a_page_and_a_write_cut_at_the_page_is_torn() {
+        let path = Path::new("f");
+        // A first payload that leaves 5 bytes before the page: the next header moves past it.
+        let first = vec![7u8; PAGE as usize - FILE_HEADER - RECORD_HEADER - 5];
+        let whole = file(&[&first, b"next"]);
+        let next_header = PAGE as usize;
+        assert_eq!(whole.len(), next_header + RECORD_HEADER + 4);
+        assert!(whole[next_header - 5..next_header].iter().all(|&b| b == 0));
+        let read = read_records(&whole, path).unwrap();
+        assert_eq!(read.records[1].0, PAGE);
+        // Cut at the page: only the padding was written.
+        let read = read_records(&whole[..next_header], path).unwrap();
+        assert_eq!(read.torn_at, Some(next_header as u64 - 5));
+        // Cut inside the padding, or padding that is not zeros: damage.
+        assert!(read_records(&whole[..next_header - 2], path).is_err());
+        let mut dirty = whole.clone();
+        dirty[next_header - 3] = 1;
+        assert!(read_records(&dirty, path).is_err());
     }
 
     #[test]

@@ -146,31 +146,35 @@ pub fn full_entries(state: &State) -> Vec<Entry> {
 }
 
 /// A snapshot file that holds `entries` as one snapshot of the state after `reported`:
-/// `full`, the whole state, starting the file; otherwise what changed, to append.
-pub fn encode(reported: Epoch, full: bool, entries: &[Entry], out: &mut Vec<u8>) {
-    if full {
+/// `full`, the whole state, starting the file; otherwise what changed, to append at file
+/// offset `base`.
+pub fn encode(reported: Epoch, full: bool, entries: &[Entry], out: &mut Vec<u8>, base: u64) {
+    let base = if full {
         out.extend_from_slice(&framing::file_header(MAGIC, 0));
-    }
-    push_entry(out, &Entry::Begin { reported, full });
+        0
+    } else {
+        base
+    };
+    push_entry(out, base, &Entry::Begin { reported, full });
     for entry in entries {
-        push_entry(out, entry);
+        push_entry(out, base, entry);
     }
-    push_entry(out, &Entry::End { reported });
+    push_entry(out, base, &Entry::End { reported });
 }
 
 /// Replaces the snapshot file at `path`, atomically, by one that holds the whole of `state`.
 pub fn write_full(path: &Path, state: &State) -> Result<(), Error> {
     let reported = state.reported.expect("a snapshot follows a report");
     let mut bytes = Vec::new();
-    encode(reported, true, &full_entries(state), &mut bytes);
+    encode(reported, true, &full_entries(state), &mut bytes, 0);
     let temporary = path.with_file_name(super::directory::SNAPSHOT_TEMPORARY);
     super::write_atomically(&temporary, path, &bytes)
         .map_err(|e| Error::runtime(format!("cannot write '{}': {e}", path.display())))
 }
 
-/// Appends `entry` to `out` as a record.
-pub fn push_entry(out: &mut Vec<u8>, entry: &Entry) {
-    framing::push_record(out, |out| {
+/// Appends `entry` to `out`, which starts at file offset `base`, as a record.
+pub fn push_entry(out: &mut Vec<u8>, base: u64, entry: &Entry) {
+    framing::push_record(out, base, |out| {
         let bytes = postcard::to_extend(entry, std::mem::take(out)).expect("entries serialize");
         *out = bytes;
     });
@@ -248,7 +252,7 @@ mod tests {
     fn file(entries: &[Entry]) -> Vec<u8> {
         let mut bytes = framing::file_header(MAGIC, 0).to_vec();
         for entry in entries {
-            push_entry(&mut bytes, entry);
+            push_entry(&mut bytes, 0, entry);
         }
         bytes
     }

@@ -55,6 +55,7 @@ impl SnapshotWriter {
         let store = Store {
             path,
             file: None,
+            length: 0,
             mirror: Mirror::new(delay),
             appended: 0,
             buffer: Vec::new(),
@@ -149,6 +150,8 @@ struct Store {
     path: PathBuf,
     /// Open for appending once a full snapshot has been written by this run.
     file: Option<File>,
+    /// Bytes in the file.
+    length: u64,
     mirror: Mirror,
     /// Entries appended since the last full snapshot: past the state's size, the next
     /// snapshot is full again, so that the file stays within twice the state.
@@ -188,7 +191,7 @@ impl Store {
         let entries = self.mirror.take_changes(full);
         self.appended += entries.iter().map(entry_size).sum::<usize>();
         self.buffer.clear();
-        snapshot::encode(reported, full, &entries, &mut self.buffer);
+        snapshot::encode(reported, full, &entries, &mut self.buffer, self.length);
         let fail = |e: std::io::Error| {
             Error::runtime(format!("cannot write '{}': {e}", self.path.display()))
         };
@@ -203,9 +206,11 @@ impl Store {
                     .open(&self.path)
                     .map_err(fail)?,
             );
+            self.length = self.buffer.len() as u64;
         } else if let Some(file) = &mut self.file {
             file.write_all(&self.buffer).map_err(fail)?;
             file.sync_data().map_err(fail)?;
+            self.length += self.buffer.len() as u64;
         }
         Ok(())
     }

@@ -17,6 +17,9 @@ use crate::source::Chunk;
 
 /// What the log's header starts with.
 const MAGIC: &[u8; 8] = b"NETWCLOG";
+/// A record that only fills space (all zeros), so that a compacted log's records keep their
+/// place within a page.
+const KIND_FILLER: u8 = 0;
 const KIND_REPORTED: u8 = 2;
 /// A chunk with the reader that read it.
 const KIND_CHUNK: u8 = 3;
@@ -38,8 +41,9 @@ pub enum Record {
 }
 
 impl Record {
-    fn encode(&self, out: &mut Vec<u8>) {
-        framing::push_record(out, |out| match self {
+    /// Appends the record to `out`, which starts at file offset `base`.
+    fn encode(&self, out: &mut Vec<u8>, base: u64) {
+        framing::push_record(out, base, |out| match self {
             Record::Chunk {
                 epoch,
                 lines,
@@ -149,6 +153,9 @@ impl Wal {
         let read = framing::read_records(&bytes, path)?;
         let mut records = Vec::with_capacity(read.records.len());
         for (offset, payload) in read.records {
+            if payload.first() == Some(&KIND_FILLER) {
+                continue;
+            }
             let record = Record::decode(payload).ok_or_else(|| {
                 framing::corrupt(path, offset, "a record of an unknown kind or size")
             })?;
@@ -186,7 +193,7 @@ impl Wal {
     /// and the disk at the next [`Wal::sync`].
     pub fn append(&mut self, record: &Record) -> Result<(), Error> {
         self.buffer.clear();
-        record.encode(&mut self.buffer);
+        record.encode(&mut self.buffer, self.length);
         self.file.write_all(&self.buffer).map_err(|e| {
             Error::runtime(format!(
                 "cannot write the checkpoint log '{}': {e}",
@@ -232,7 +239,7 @@ impl Wal {
         let mark = compacted_through.map_or(0, |c| c + 1);
         let mut bytes = framing::file_header(MAGIC, mark).to_vec();
         for record in records {
-            record.encode(&mut bytes);
+            record.encode(&mut bytes, 0);
         }
         let temporary = self.path.with_file_name(super::directory::LOG_TEMPORARY);
         super::write_atomically(&temporary, &self.path, &bytes).map_err(|e| {
@@ -253,7 +260,24 @@ impl Wal {
                 self.path.display()
             ))
         };
+        // The records keep their place within a page (no header may cross one): the tail
+        // starts at `target`, `from`'s place in its page, after a filler record.
+        let least = (FILE_HEADER + framing::RECORD_HEADER + 1) as u64;
+        let mut target = from % framing::PAGE;
+        if target < least {
+            target += framing::PAGE;
+        }
         let mut bytes = framing::file_header(MAGIC, covered + 1).to_vec();
+        if from < self.length {
+            let filler = target as usize - FILE_HEADER - framing::RECORD_HEADER;
+            framing::push_record(&mut bytes, 0, |out| {
+                out.resize(out.len() + filler, KIND_FILLER)
+            });
+            debug_assert_eq!(bytes.len() as u64, target);
+        } else {
+            // Nothing stays: the header alone.
+            target = FILE_HEADER as u64;
+        }
         let mut reader = File::open(&self.path).map_err(fail)?;
         std::io::Seek::seek(&mut reader, io::SeekFrom::Start(from)).map_err(fail)?;
         reader.read_to_end(&mut bytes).map_err(fail)?;
@@ -266,7 +290,7 @@ impl Wal {
         self.length = bytes.len() as u64;
         // Written and synced whole by `write_atomically`.
         self.synced = self.length;
-        Ok(from - FILE_HEADER as u64)
+        Ok(from - target)
     }
 }
 
@@ -304,7 +328,8 @@ mod tests {
         }
         // A crash in the middle of a third record: its header is whole, its payload is not.
         let mut third = Vec::new();
-        Record::Reported(8).encode(&mut third);
+        let end = std::fs::metadata(&path).unwrap().len();
+        Record::Reported(8).encode(&mut third, end);
         let mut file = OpenOptions::new().append(true).open(&path).unwrap();
         file.write_all(&third[..third.len() - 3]).unwrap();
         drop(file);
@@ -326,14 +351,23 @@ mod tests {
         let path = dir.path().join("wal.log");
         Wal::create(&path).unwrap();
         let (mut wal, _) = Wal::open(&path).unwrap();
-        wal.append(&Record::Reported(1)).unwrap();
-        let second = wal.position();
-        wal.append(&Record::Reported(2)).unwrap();
-        let moved = wal.truncate_before(second, 1).unwrap();
-        assert_eq!(moved, second - Wal::start());
+        // Enough records to cross pages (their headers then move past the page's end).
+        let mut positions = Vec::new();
+        for epoch in 0..1000 {
+            positions.push(wal.position());
+            wal.append(&Record::Reported(epoch)).unwrap();
+        }
+        let moved = wal.truncate_before(positions[600], 599).unwrap();
+        assert_eq!(
+            moved % framing::PAGE,
+            0,
+            "records keep their place in a page"
+        );
+        wal.append(&Record::Reported(1000)).unwrap();
         let (_, opened) = Wal::open(&path).unwrap();
-        assert_eq!(opened.compacted_through, Some(1));
-        assert_eq!(records(&path), vec![Record::Reported(2)]);
+        assert_eq!(opened.compacted_through, Some(599));
+        let expected: Vec<Record> = (600..=1000).map(Record::Reported).collect();
+        assert_eq!(records(&path), expected);
     }
 
     #[test]
