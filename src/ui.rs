@@ -79,6 +79,13 @@ impl Job {
                 Source::Stdin => "--stdin".into(),
                 Source::File(path) => format!("--file {}", path.display()),
                 Source::Demo => "--demo".into(),
+                Source::Kafka(kafka) => {
+                    format!(
+                        "--kafka {} --topic {}",
+                        kafka.brokers.join(","),
+                        kafka.topics.join(",")
+                    )
+                }
             },
         );
         let batch_ms = match config.batching {

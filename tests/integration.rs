@@ -9,6 +9,8 @@ mod cli;
 mod cluster;
 mod damage;
 mod ids;
+#[cfg(feature = "kafka")]
+mod kafka;
 mod kill_restarts;
 mod live_view;
 mod log_bound;

@@ -21,7 +21,8 @@ fn conflict(message: String) -> ConfigError {
     }
 }
 
-const SOURCES: &str = "HOST PORT, --listen ADDR, --stdin, --file PATH or --demo";
+const SOURCES: &str =
+    "HOST PORT, --listen ADDR, --stdin, --file PATH, --kafka BROKERS --topic T or --demo";
 
 impl Config {
     /// Combines, defaults and checks the parsed flags.
@@ -134,6 +135,9 @@ fn source_of(args: &Args) -> Result<Source, ConfigError> {
     if args.demo {
         chosen.push(("--demo", Source::Demo));
     }
+    if let Some(brokers) = &args.kafka {
+        chosen.push(("--kafka", kafka_of(args, brokers)?));
+    }
     match chosen.len() {
         0 => Err(conflict(format!(
             "no source given: choose one of {SOURCES}"
@@ -149,8 +153,58 @@ fn source_of(args: &Args) -> Result<Source, ConfigError> {
     }
 }
 
+/// `--kafka BROKERS --topic T[,T] [--from earliest|latest]`.
+fn kafka_of(args: &Args, brokers: &str) -> Result<Source, ConfigError> {
+    if !cfg!(feature = "kafka") {
+        return Err(invalid(
+            "--kafka needs a netwc built with Kafka: `cargo build --release --features kafka`"
+                .into(),
+        ));
+    }
+    let list = |text: &str| -> Vec<String> {
+        text.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect()
+    };
+    let brokers = list(brokers);
+    if brokers.is_empty() || brokers.iter().any(|b| !b.contains(':')) {
+        return Err(invalid(
+            "invalid value for '--kafka <BROKERS>': expected host:port, comma-separated (e.g. localhost:9092)".into(),
+        ));
+    }
+    let Some(topics) = args.topic.as_deref().map(list).filter(|t| !t.is_empty()) else {
+        return Err(invalid(
+            "--kafka needs --topic TOPIC (comma-separated for several)".into(),
+        ));
+    };
+    if args.checkpoint.is_some() {
+        return Err(conflict(
+            "--checkpoint with --kafka is not there yet (the offsets of each batch would have to be kept in the checkpoint); drop one of them".into(),
+        ));
+    }
+    if args.every_process_reads {
+        return Err(conflict(
+            "--every-process-reads with --kafka is not there yet: process 0 reads every partition; drop --every-process-reads".into(),
+        ));
+    }
+    Ok(Source::Kafka(KafkaSource {
+        brokers,
+        topics,
+        from: args.from.unwrap_or(KafkaStart::Latest),
+        connect_timeout: args.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
+    }))
+}
+
 /// Flags that only one kind of source uses are refused with the others.
 fn source_flags_fit(args: &Args, source: &Source) -> Result<(), ConfigError> {
+    let kafka = matches!(source, Source::Kafka(_));
+    if (args.topic.is_some() || args.from.is_some()) && !kafka {
+        return Err(conflict(
+            "--topic and --from are for --kafka BROKERS; drop them or read Kafka".into(),
+        ));
+    }
     let connects = matches!(source, Source::Connect { .. });
     if args.reconnect && !connects {
         return Err(conflict(
@@ -183,9 +237,10 @@ fn cluster_of(args: &Args) -> Result<ClusterConfig, ConfigError> {
                 .into(),
         ));
     }
-    if args.processes == 1 && args.connect_timeout.is_some() {
+    if args.processes == 1 && args.connect_timeout.is_some() && args.kafka.is_none() {
         return Err(conflict(
-            "--connect-timeout is for clusters: add --processes N (and --process I)".into(),
+            "--connect-timeout is for clusters and --kafka: add --processes N (and --process I)"
+                .into(),
         ));
     }
     let last_default_port = DEFAULT_BASE_PORT as usize + args.processes - 1;

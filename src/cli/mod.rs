@@ -68,6 +68,29 @@ pub struct Args {
     #[arg(long, help_heading = "Source (choose one)")]
     pub stdin: bool,
 
+    /// Read the records of Kafka topics (--topic) from these bootstrap brokers
+    /// (host:port, comma-separated), as Spark's direct Kafka stream: each record's value is
+    /// text, and a record ends a line. Needs a netwc built with `--features kafka`.
+    #[arg(long, value_name = "BROKERS", help_heading = "Source (choose one)")]
+    pub kafka: Option<String>,
+
+    /// With --kafka: the topics to read (comma-separated); every partition of each is read.
+    #[arg(
+        long,
+        value_name = "TOPIC[,TOPIC]",
+        help_heading = "Source (choose one)"
+    )]
+    pub topic: Option<String>,
+
+    /// With --kafka: where each partition is read from, as Spark's auto.offset.reset.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "WHERE",
+        help_heading = "Source (choose one)"
+    )]
+    pub from: Option<crate::config::KafkaStart>,
+
     /// Read a file.
     #[arg(long, value_name = "PATH", help_heading = "Source (choose one)")]
     pub file: Option<PathBuf>,

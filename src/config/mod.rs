@@ -31,6 +31,30 @@ pub enum Source {
     File(PathBuf),
     /// The built-in generator, served over loopback.
     Demo,
+    /// Records of Kafka topics (`--kafka`, built with the feature `kafka`).
+    Kafka(KafkaSource),
+}
+
+/// Where `--kafka` reads: Spark's direct Kafka stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KafkaSource {
+    /// Bootstrap brokers, `host:port` each.
+    pub brokers: Vec<String>,
+    /// Topics; every partition of each is read.
+    pub topics: Vec<String>,
+    /// Where a partition is read from.
+    pub from: KafkaStart,
+    /// How long the brokers may take to answer at start (retried meanwhile).
+    pub connect_timeout: Duration,
+}
+
+/// Where `--kafka` starts in each partition (`--from`), as Spark's `auto.offset.reset`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KafkaStart {
+    /// The oldest record the broker keeps.
+    Earliest,
+    /// What arrives after the start.
+    Latest,
 }
 
 /// How sources behave beyond where they read.

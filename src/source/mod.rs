@@ -11,6 +11,8 @@
 
 mod demo;
 mod framing;
+#[cfg(feature = "kafka")]
+mod kafka;
 pub mod lines;
 mod listen;
 mod reconnect;
@@ -121,6 +123,15 @@ pub fn open(
             spawn_reader("netwc:demo-reader", stream, split, sender)?;
         }
         Source::Listen(address) => listen::start(address, split, options.max_connections, sender)?,
+        #[cfg(feature = "kafka")]
+        Source::Kafka(kafka) => kafka::start(kafka, split, sender)?,
+        #[cfg(not(feature = "kafka"))]
+        Source::Kafka(_) => {
+            return Err(Error::Usage(
+                "--kafka needs a netwc built with Kafka: `cargo build --release --features kafka`"
+                    .into(),
+            ))
+        }
         Source::Stdin => spawn_reader("netwc:stdin", std::io::stdin(), split, sender)?,
         Source::File(path) => {
             let file = File::open(path).map_err(|e| {

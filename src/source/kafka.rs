@@ -1,0 +1,219 @@
+//! `--kafka BROKERS --topic T`: the records of Kafka topics, as Spark's direct Kafka stream.
+//! Each record's value is text whose lines are split by netwc's rules, and a record ends a
+//! line; batches are by arrival time.
+//!
+//! The client is `rskafka` (pure Rust). [`start`] connects, retrying until `--connect-timeout`,
+//! finds every partition of the topics (an unknown topic is an error naming it), and starts
+//! one thread that fetches every partition concurrently, each through a framer of its own (a
+//! reader, as a connection is), into the source's channel. A broker that goes away mid-run is
+//! retried with backoff, said once, and read again from where it was.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rskafka::client::partition::{OffsetAt, PartitionClient, UnknownTopicHandling};
+use rskafka::client::{Client, ClientBuilder};
+
+use super::{lock, Event, LineFramer, Sender};
+use crate::config::{KafkaSource, KafkaStart, SplitRule};
+use crate::error::Error;
+
+/// Bytes a fetch asks for at most, per partition.
+const FETCH_BYTES: i32 = 1 << 20;
+/// How long a fetch waits at the broker for records to arrive.
+const FETCH_WAIT_MS: i32 = 20;
+/// The longest wait between attempts while a broker does not answer.
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+
+/// One partition to read.
+struct Partition {
+    topic: String,
+    index: i32,
+    client: PartitionClient,
+    /// The next offset to read.
+    next: i64,
+}
+
+/// Connects to `source`'s brokers and starts reading every partition of its topics into
+/// `sender`.
+pub(crate) fn start(source: &KafkaSource, split: SplitRule, sender: Sender) -> Result<(), Error> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::runtime(format!("cannot start the Kafka client: {e}")))?;
+    // A broker that is down is retried; one that takes the connection but never answers is
+    // given up on the same way, at the timeout.
+    let found = runtime
+        .block_on(async { tokio::time::timeout(source.connect_timeout, partitions(source)).await });
+    let partitions = found.map_err(|_| {
+        Error::runtime(format!(
+            "could not reach the Kafka brokers {} within {} s (--connect-timeout)",
+            source.brokers.join(","),
+            source.connect_timeout.as_secs_f64()
+        ))
+    })??;
+    log!(
+        "reading {} partitions of {} from {} (from the {} offsets)",
+        partitions.len(),
+        source.topics.join(", "),
+        source.brokers.join(","),
+        match source.from {
+            KafkaStart::Earliest => "earliest",
+            KafkaStart::Latest => "latest",
+        }
+    );
+    std::thread::Builder::new()
+        .name("netwc:kafka".into())
+        .spawn(move || {
+            runtime.block_on(read_all(partitions, split, sender.clone()));
+            sender.send(Event::Ended);
+        })
+        .map_err(|e| Error::runtime(format!("could not start the Kafka reader: {e}")))?;
+    Ok(())
+}
+
+/// Connects (retrying until the timeout) and finds where each partition starts.
+async fn partitions(source: &KafkaSource) -> Result<Vec<Partition>, Error> {
+    let brokers = source.brokers.join(",");
+    let mut backoff = Duration::from_millis(50);
+    let client: Client = loop {
+        match ClientBuilder::new(source.brokers.clone()).build().await {
+            Ok(client) => break client,
+            Err(_) => {
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    };
+    let listed = client
+        .list_topics()
+        .await
+        .map_err(|e| Error::runtime(format!("could not list the topics of {brokers}: {e}")))?;
+    let client = Arc::new(client);
+    let mut partitions = Vec::new();
+    for topic in &source.topics {
+        let Some(found) = listed.iter().find(|t| &t.name == topic) else {
+            let known: Vec<&str> = listed.iter().map(|t| t.name.as_str()).collect();
+            return Err(Error::runtime(format!(
+                "the topic '{topic}' does not exist on {brokers} (it has: {}); create it first or name another with --topic",
+                if known.is_empty() { "no topics".into() } else { known.join(", ") }
+            )));
+        };
+        let mut indexes: Vec<i32> = found.partitions.iter().copied().collect();
+        indexes.sort_unstable();
+        for index in indexes {
+            let partition = client
+                .partition_client(topic.clone(), index, UnknownTopicHandling::Error)
+                .await
+                .map_err(|e| {
+                    Error::runtime(format!(
+                        "could not open partition {index} of '{topic}': {e}"
+                    ))
+                })?;
+            let next = start_offset(&partition, source.from).await.map_err(|e| {
+                Error::runtime(format!(
+                    "could not find where partition {index} of '{topic}' starts: {e}"
+                ))
+            })?;
+            partitions.push(Partition {
+                topic: topic.clone(),
+                index,
+                client: partition,
+                next,
+            });
+        }
+    }
+    Ok(partitions)
+}
+
+/// Where a partition is read from: its earliest offset, or its end (the high watermark, the
+/// offset the next record will get).
+async fn start_offset(
+    partition: &PartitionClient,
+    from: KafkaStart,
+) -> Result<i64, rskafka::client::error::Error> {
+    let earliest = partition.get_offset(OffsetAt::Earliest).await?;
+    match from {
+        KafkaStart::Earliest => Ok(earliest),
+        KafkaStart::Latest => {
+            let (_, high_watermark) = partition
+                .fetch_records(earliest, 1..FETCH_BYTES, FETCH_WAIT_MS)
+                .await?;
+            Ok(high_watermark.max(earliest))
+        }
+    }
+}
+
+/// Reads every partition until the run stops.
+async fn read_all(partitions: Vec<Partition>, split: SplitRule, sender: Sender) {
+    let mut readers = tokio::task::JoinSet::new();
+    for partition in partitions {
+        readers.spawn(read_partition(partition, split, sender.clone()));
+    }
+    while readers.join_next().await.is_some() {}
+}
+
+/// Reads one partition: each record's value goes through the partition's framer, and ends a
+/// line.
+async fn read_partition(mut partition: Partition, split: SplitRule, sender: Sender) {
+    let tail = sender.tails.register(LineFramer::new(split));
+    sender.metrics.connection(1);
+    let mut failing_since: Option<Instant> = None;
+    let mut backoff = Duration::from_millis(50);
+    'reading: while !sender.tails.stopping() {
+        let fetched = partition
+            .client
+            .fetch_records(partition.next, 1..FETCH_BYTES, FETCH_WAIT_MS)
+            .await;
+        let records = match fetched {
+            Ok((records, _)) => records,
+            Err(e) => {
+                if failing_since.is_none() {
+                    log!(
+                        "warning: partition {} of '{}' cannot be read ({e}); retrying until it can",
+                        partition.index,
+                        partition.topic
+                    );
+                    failing_since = Some(Instant::now());
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+                continue;
+            }
+        };
+        if let Some(since) = failing_since.take() {
+            log!(
+                "partition {} of '{}' is read again, after {:.1} s",
+                partition.index,
+                partition.topic,
+                since.elapsed().as_secs_f64()
+            );
+            backoff = Duration::from_millis(50);
+        }
+        for record in records {
+            if record.offset < partition.next {
+                continue;
+            }
+            partition.next = record.offset + 1;
+            let value = record.record.value.unwrap_or_default();
+            sender.metrics.read(value.len());
+            let mut tail = lock(&tail);
+            if tail.taken() {
+                // The stop took this reader's partial line: what comes now is after it.
+                break 'reading;
+            }
+            let mut pieces = vec![tail.push(&value)];
+            if !value.ends_with(b"\n") {
+                pieces.push(tail.push(b"\n"));
+            }
+            // Sent under the lock: see `Tails`.
+            for framed in pieces.into_iter().flatten() {
+                if !sender.send(Event::Text(framed)) {
+                    break 'reading;
+                }
+            }
+        }
+    }
+    sender.tails.unregister(&tail);
+    sender.metrics.connection(-1);
+}

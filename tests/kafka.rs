@@ -1,0 +1,220 @@
+//! `--kafka` against a real Kafka-compatible broker: Tansu, started on a loopback port for each
+//! test (`NETWC_TANSU` names its binary, else `tansu` on the PATH; `.ci/run` installs it).
+//! Built with `--features kafka`.
+
+use std::io::Write;
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::util::*;
+
+/// A broker on a free loopback port, stopped when dropped.
+struct Broker {
+    child: Child,
+    address: String,
+}
+
+impl Broker {
+    fn start() -> Broker {
+        let binary = std::env::var("NETWC_TANSU").unwrap_or_else(|_| "tansu".into());
+        let port = free_port();
+        let url = format!("tcp://127.0.0.1:{port}");
+        let child = Command::new(&binary)
+            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
+            .args(["--storage-engine", "memory://tansu/"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("the Kafka tests need Tansu ({binary}: {e}); .ci/run installs it, or set NETWC_TANSU")
+            });
+        let started = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "the broker does not listen"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Broker {
+            child,
+            address: format!("127.0.0.1:{port}"),
+        }
+    }
+
+    /// Sends `text` to `topic`, line i to partition i mod `partitions` (creating the topic
+    /// with that many partitions if `create`).
+    fn produce(&self, topic: &str, partitions: usize, create: bool, text: &str) {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_netwc-produce"));
+        command
+            .args([
+                &self.address,
+                topic,
+                "--partitions",
+                &partitions.to_string(),
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        if create {
+            command.arg("--create");
+        }
+        let mut child = command.spawn().unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+        let output = wait_output(child, Duration::from_secs(30));
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `lines` lines of words (the lines' order across partitions is the broker's, so only what
+/// does not depend on it is compared).
+fn text(seed: u64, lines: usize) -> String {
+    let mut rng = Rng::new(seed);
+    (0..lines)
+        .map(|_| {
+            let words: Vec<String> = (0..1 + rng.below(6))
+                .map(|_| format!("w{}", rng.below(40)))
+                .collect();
+            words.join(" ") + "\n"
+        })
+        .collect()
+}
+
+/// netwc over the whole topic, `batches` line batches of `per_batch` lines, then it stops.
+fn count(broker: &Broker, topic: &str, args: &[&str], per_batch: usize, batches: usize) -> String {
+    stdout_of(&run(netwc()
+        .args([
+            "--kafka",
+            &broker.address,
+            "--topic",
+            topic,
+            "--from",
+            "earliest",
+        ])
+        .args(["--batch-lines", &per_batch.to_string()])
+        .args(["--batches", &batches.to_string()])
+        .args(["--format", "tsv", "--emit", "all", "--top", "0"])
+        .args(args)))
+}
+
+#[test]
+fn every_mode_and_worker_count_counts_a_topic_of_three_partitions_exactly() {
+    let broker = Broker::start();
+    let stream = text(5, 600);
+    broker.produce("words", 3, true, &stream);
+    let expected = oracle_totals(&stream);
+    for workers in ["1", "2", "3"] {
+        let batch = count(
+            &broker,
+            "words",
+            &["-w", workers, "--mode", "batch"],
+            100,
+            6,
+        );
+        assert_eq!(totals(&parse_tsv(&batch)), expected, "batch, -w {workers}");
+        let incremental = count(
+            &broker,
+            "words",
+            &["-w", workers, "--mode", "incremental"],
+            100,
+            6,
+        );
+        let last = parse_tsv(&incremental).pop_last().map(|(_, c)| c);
+        assert_eq!(last, Some(expected.clone()), "incremental, -w {workers}");
+        // A window of all six batches: its last report is the whole stream.
+        let window = ["-w", workers, "--mode", "window", "--window", "6"];
+        let last = parse_tsv(&count(&broker, "words", &window, 100, 6)).pop_last();
+        assert_eq!(
+            last.map(|(_, c)| c),
+            Some(expected.clone()),
+            "window, -w {workers}"
+        );
+    }
+}
+
+#[test]
+fn a_record_ends_a_line_and_several_topics_are_read_together() {
+    let broker = Broker::start();
+    // Records without a newline, one with two lines, an empty one.
+    broker.produce("a", 2, true, "to be\nor not\n");
+    broker.produce("b", 1, true, "to\n\n");
+    let output = count(&broker, "a,b", &["--mode", "incremental", "--stats"], 4, 1);
+    let last = parse_tsv(&output).pop_last().map(|(_, c)| c);
+    assert_eq!(last, Some(oracle_totals("to be\nor not\nto\n\n")));
+}
+
+#[test]
+fn from_latest_reads_only_what_arrives_after_the_start() {
+    let broker = Broker::start();
+    broker.produce("late", 2, true, "old old\n");
+    let mut child = netwc()
+        .args(["--kafka", &broker.address, "--topic", "late"])
+        .args([
+            "--batch-lines",
+            "1",
+            "--batches",
+            "2",
+            "--format",
+            "tsv",
+            "--stats",
+        ])
+        .args(["--mode", "incremental", "--emit", "all"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = stderr_lines(child.stderr.take().unwrap());
+    wait_for(&lines, "reading 2 partitions", 1);
+    broker.produce("late", 2, false, "new\nnew too\n");
+    let output = wait_output(child, Duration::from_secs(30));
+    let last = parse_tsv(&stdout_of(&output)).pop_last().map(|(_, c)| c);
+    assert_eq!(last, Some(oracle_totals("new\nnew too\n")));
+}
+
+#[test]
+fn an_unknown_topic_and_an_absent_broker_are_named() {
+    let broker = Broker::start();
+    broker.produce("there", 1, true, "x\n");
+    let output = run(netwc().args(["--kafka", &broker.address, "--topic", "missing"]));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("'missing' does not exist") && stderr.contains("there"),
+        "{stderr}"
+    );
+    drop(broker);
+    let absent = format!("127.0.0.1:{}", free_port());
+    let started = Instant::now();
+    let output = run(netwc().args([
+        "--kafka",
+        &absent,
+        "--topic",
+        "t",
+        "--connect-timeout",
+        "1s",
+    ]));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&absent) && stderr.contains("--connect-timeout"),
+        "{stderr}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
