@@ -190,27 +190,33 @@ async fn read_partition(mut partition: Partition, split: SplitRule, sender: Send
             );
             backoff = Duration::from_millis(50);
         }
+        // A fetch's records go to the framer together, each ending a line: one chunk of lines
+        // for the workers rather than one per record.
+        let mut text = Vec::new();
         for record in records {
             if record.offset < partition.next {
                 continue;
             }
             partition.next = record.offset + 1;
             let value = record.record.value.unwrap_or_default();
-            sender.metrics.read(value.len());
-            let mut tail = lock(&tail);
-            if tail.taken() {
-                // The stop took this reader's partial line: what comes now is after it.
-                break 'reading;
-            }
-            let mut pieces = vec![tail.push(&value)];
+            text.extend_from_slice(&value);
             if !value.ends_with(b"\n") {
-                pieces.push(tail.push(b"\n"));
+                text.push(b'\n');
             }
-            // Sent under the lock: see `Tails`.
-            for framed in pieces.into_iter().flatten() {
-                if !sender.send(Event::Text(framed)) {
-                    break 'reading;
-                }
+        }
+        if text.is_empty() {
+            continue;
+        }
+        sender.metrics.read(text.len());
+        let mut tail = lock(&tail);
+        if tail.taken() {
+            // The stop took this reader's partial line: what comes now is after it.
+            break 'reading;
+        }
+        // Sent under the lock: see `Tails`.
+        if let Some(framed) = tail.push(&text) {
+            if !sender.send(Event::Text(framed)) {
+                break 'reading;
             }
         }
     }
