@@ -218,3 +218,58 @@ fn an_unknown_topic_and_an_absent_broker_are_named() {
     );
     assert!(started.elapsed() < Duration::from_secs(10));
 }
+
+#[test]
+fn each_process_of_a_cluster_reads_its_share_of_the_partitions() {
+    let broker = Broker::start();
+    let stream = text(9, 800);
+    // Line i goes to partition i mod 4: processes 0 and 1 read partitions 0, 2 and 1, 3,
+    // 400 lines each.
+    broker.produce("shared", 4, true, &stream);
+    let dir = TempDir::new("kafka-cluster");
+    let hosts = hostfile(&dir, 2);
+    let children: Vec<_> = (0..2)
+        .map(|i| {
+            netwc()
+                .args([
+                    "--kafka",
+                    &broker.address,
+                    "--topic",
+                    "shared",
+                    "--from",
+                    "earliest",
+                ])
+                .args([
+                    "--every-process-reads",
+                    "--batch-lines",
+                    "100",
+                    "--batches",
+                    "4",
+                ])
+                .args(["--format", "tsv", "--top", "0", "-w", "2"])
+                .args(["-n", "2", "-p", &i.to_string()])
+                .arg("--hostfile")
+                .arg(&hosts)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let outputs: Vec<_> = children
+        .into_iter()
+        .map(|child| wait_output(child, Duration::from_secs(60)))
+        .collect();
+    for (i, output) in outputs.iter().enumerate() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "process {i}: {stderr}");
+        assert!(
+            stderr.contains("reading 2 partitions"),
+            "process {i}: {stderr}"
+        );
+    }
+    assert_eq!(
+        totals(&parse_tsv(&stdout_of(&outputs[0]))),
+        oracle_totals(&stream)
+    );
+}

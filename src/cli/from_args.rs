@@ -184,16 +184,17 @@ fn kafka_of(args: &Args, brokers: &str) -> Result<Source, ConfigError> {
             "--checkpoint with --kafka is not there yet (the offsets of each batch would have to be kept in the checkpoint); drop one of them".into(),
         ));
     }
-    if args.every_process_reads {
-        return Err(conflict(
-            "--every-process-reads with --kafka is not there yet: process 0 reads every partition; drop --every-process-reads".into(),
-        ));
-    }
     Ok(Source::Kafka(KafkaSource {
         brokers,
         topics,
         from: args.from.unwrap_or(KafkaStart::Latest),
         connect_timeout: args.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
+        // With --every-process-reads each process reads its share of the partitions;
+        // otherwise process 0 reads them all.
+        share: match args.every_process_reads {
+            true => (args.process, args.processes),
+            false => (0, 1),
+        },
     }))
 }
 

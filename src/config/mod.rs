@@ -46,6 +46,9 @@ pub struct KafkaSource {
     pub from: KafkaStart,
     /// How long the brokers may take to answer at start (retried meanwhile).
     pub connect_timeout: Duration,
+    /// Which partitions this process reads: (this process, of how many processes read). Of
+    /// every partition of the topics, in order, the i-th goes to process i mod n.
+    pub share: (usize, usize),
 }
 
 /// Where `--kafka` starts in each partition (`--from`), as Spark's `auto.offset.reset`.

@@ -91,6 +91,7 @@ async fn partitions(source: &KafkaSource) -> Result<Vec<Partition>, Error> {
         .map_err(|e| Error::runtime(format!("could not list the topics of {brokers}: {e}")))?;
     let client = Arc::new(client);
     let mut partitions = Vec::new();
+    let mut all = 0usize;
     for topic in &source.topics {
         let Some(found) = listed.iter().find(|t| &t.name == topic) else {
             let known: Vec<&str> = listed.iter().map(|t| t.name.as_str()).collect();
@@ -102,6 +103,12 @@ async fn partitions(source: &KafkaSource) -> Result<Vec<Partition>, Error> {
         let mut indexes: Vec<i32> = found.partitions.iter().copied().collect();
         indexes.sort_unstable();
         for index in indexes {
+            // Of every partition in order, the i-th is read by process i mod n.
+            let (process, processes) = source.share;
+            all += 1;
+            if (all - 1) % processes != process {
+                continue;
+            }
             let partition = client
                 .partition_client(topic.clone(), index, UnknownTopicHandling::Error)
                 .await
