@@ -50,8 +50,8 @@ pub fn run(config: Config) -> Result<Option<Summary>, Error> {
     let metrics = Metrics::new(live_view.is_some());
     // The checkpoint's lock first: a run refused there must not have read anything.
     let checkpoint = open_checkpoint(&config, &stop_words)?;
-    let (events, tails) = open_source(&config, &waker, &metrics)?;
     let recovery = checkpoint.as_ref().and_then(|(_, r)| r.as_ref());
+    let (events, tails) = open_source(&config, &waker, &metrics, recovery)?;
     let own = resume_of(&config, recovery)?;
     let (links, first) = cluster::join(&config, &stop_words, own)?;
     if let Some(address) = live_view {
@@ -246,6 +246,7 @@ fn open_source(
     config: &Config,
     waker: &Waker,
     metrics: &Arc<Metrics>,
+    recovery: Option<&Recovery>,
 ) -> Result<(Receiver<source::Event>, source::Tails), Error> {
     if !config.cluster.reads_source() {
         return Ok((
@@ -253,12 +254,15 @@ fn open_source(
             source::Tails::new(config.cluster.process),
         ));
     }
+    let resume = recovery
+        .map(|r| r.source_offsets.clone())
+        .unwrap_or_default();
     source::open(
         &config.source,
         config.source_options(),
-        waker.clone(),
-        metrics.clone(),
+        (waker.clone(), metrics.clone()),
         config.cluster.process,
+        &resume,
     )
 }
 

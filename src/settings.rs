@@ -52,12 +52,17 @@ impl Settings {
                 config.cluster.every_process_reads.to_string(),
             ),
         ];
-        Settings(
+        let mut settings = Settings(
             entries
                 .into_iter()
                 .map(|(name, value)| (name.to_string(), value))
                 .collect(),
-        )
+        );
+        // A checkpoint keeps where each partition resumes by the topic's place in this list.
+        if let crate::config::Source::Kafka(kafka) = &config.source {
+            settings.0.insert("--topic".into(), kafka.topics.join(","));
+        }
+        settings
     }
 
     /// The settings a checkpoint must share with the run that resumes it: those that shape

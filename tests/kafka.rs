@@ -273,3 +273,86 @@ fn each_process_of_a_cluster_reads_its_share_of_the_partitions() {
         oracle_totals(&stream)
     );
 }
+
+#[test]
+fn kill_9_at_random_moments_with_a_checkpoint_counts_every_record_exactly_once() {
+    let broker = Broker::start();
+    broker.produce("k", 3, true, "");
+    let dir = TempDir::new("kafka-kill");
+    let state = dir.path("state");
+    let mut rng = Rng::new(21);
+    let mut sent = String::new();
+    let start = |stats: bool| {
+        let mut command = netwc();
+        command
+            .args([
+                "--kafka",
+                &broker.address,
+                "--topic",
+                "k",
+                "--from",
+                "earliest",
+            ])
+            .args([
+                "--batch-lines",
+                "50",
+                "--mode",
+                "incremental",
+                "--emit",
+                "all",
+            ])
+            .args(["--format", "tsv", "--top", "0", "-w", "2", "--checkpoint"])
+            .arg(&state)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if stats {
+            command.arg("--stats");
+        }
+        command.spawn().unwrap()
+    };
+    // Twenty runs, each killed at a random moment while records arrive.
+    for run_number in 0..20 {
+        let child = start(false);
+        let part = text(100 + run_number, 150);
+        broker.produce("k", 3, false, &part);
+        sent.push_str(&part);
+        // Some runs live past a snapshot, whose compaction keeps the offsets of what it drops.
+        std::thread::sleep(Duration::from_millis(rng.below(1_400)));
+        send_signal(child.id(), "KILL");
+        wait_output(child, Duration::from_secs(20));
+    }
+    // A last run reads on from where the checkpoint says, and a last part, and stops once
+    // every line is in.
+    let mut child = start(true);
+    let lines = stderr_lines(child.stderr.take().unwrap());
+    let part = text(99, 150);
+    broker.produce("k", 3, false, &part);
+    sent.push_str(&part);
+    let total = sent.lines().count();
+    // Batches of 50 lines up to the last complete batch were printed before the restart.
+    let restored = wait_for(&lines, "restored the checkpoint", 1);
+    let before: usize = restored
+        .last()
+        .and_then(|l| l.split("last complete batch ").nth(1))
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    let mut counted = before * 50;
+    let started = Instant::now();
+    while counted < total - total % 50 {
+        let line = lines
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the last run reports");
+        if let Some(n) = line
+            .split_whitespace()
+            .find_map(|f| f.strip_prefix("lines="))
+        {
+            counted += n.parse::<usize>().unwrap();
+        }
+        assert!(started.elapsed() < Duration::from_secs(60));
+    }
+    send_signal(child.id(), "TERM");
+    let output = wait_output(child, Duration::from_secs(20));
+    let last = parse_tsv(&stdout_of(&output)).pop_last().map(|(_, c)| c);
+    assert_eq!(last, Some(oracle_totals(&sent)));
+}

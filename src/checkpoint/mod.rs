@@ -89,6 +89,8 @@ pub struct Checkpoint {
     /// by reader: its counts wait for the line's end, so a snapshot does not cover it, whatever
     /// its epoch.
     line_open_at: BTreeMap<u64, u64>,
+    /// Where each partition of a replayable source resumes after what the log holds.
+    source_offsets: BTreeMap<u64, u64>,
 }
 
 impl Checkpoint {
@@ -141,6 +143,7 @@ impl Checkpoint {
             fsync,
             epoch_starts: BTreeMap::new(),
             line_open_at: BTreeMap::new(),
+            source_offsets: BTreeMap::new(),
         };
         if fresh {
             return Ok((checkpoint, None));
@@ -183,6 +186,7 @@ impl Checkpoint {
         };
         self.epoch_starts.clear();
         self.line_open_at.clear();
+        self.source_offsets.clear();
         let mut logged = Vec::new();
         for (offset, record) in opened.records {
             match record {
@@ -193,13 +197,16 @@ impl Checkpoint {
                 } => {
                     self.epoch_starts.entry(epoch).or_insert(offset);
                     self.note_line(offset, &chunk);
+                    self.note_offset(&chunk);
                     logged.push((epoch, lines, chunk));
                 }
                 Record::Reported(epoch) => {
                     recovery.last_reported = recovery.last_reported.max(Some(epoch));
                 }
+                Record::Offsets(offsets) => self.source_offsets.extend(offsets),
             }
         }
+        recovery.source_offsets = self.source_offsets.clone();
         recovery.replay = logged;
         recovery = recovery.covered_by_epoch(covered);
         recovery.snapshot = snapshot;
@@ -230,6 +237,7 @@ impl Checkpoint {
             })
             .collect();
         records.push(Record::Reported(before));
+        records.insert(0, Record::Offsets(self.offsets()));
         self.wal
             .rewrite(&records, compacted_through.map(|c| c.min(before)))?;
         if let Some(state) = recovery
@@ -245,6 +253,13 @@ impl Checkpoint {
         }
         log!("the last run reported the current batch moments ago: it is reopened, and reported again with the lines of both runs");
         Ok(())
+    }
+
+    /// Follows where a replayable source resumes after `chunk`.
+    fn note_offset(&mut self, chunk: &Chunk) {
+        if let Some(resume) = chunk.resume {
+            self.source_offsets.insert(resume.partition, resume.next);
+        }
     }
 
     /// Follows whether an over-long line is open at `offset` in the log, where `chunk` is.
@@ -264,6 +279,7 @@ impl Checkpoint {
         let position = self.wal.position();
         self.epoch_starts.entry(epoch).or_insert(position);
         self.note_line(position, chunk);
+        self.note_offset(chunk);
         self.wal.append(&Record::Chunk {
             epoch,
             lines,
@@ -286,6 +302,11 @@ impl Checkpoint {
     /// Notes that the report of `epoch` was printed.
     pub fn log_reported(&mut self, epoch: Epoch) -> Result<(), Error> {
         self.wal.append(&Record::Reported(epoch))
+    }
+
+    /// Where each partition of a replayable source resumes.
+    fn offsets(&self) -> Vec<(u64, u64)> {
+        self.source_offsets.iter().map(|(&p, &n)| (p, n)).collect()
     }
 
     /// Where the snapshot file is.
@@ -317,7 +338,8 @@ impl Checkpoint {
         if keep_from <= Wal::start() {
             return Ok(pinning);
         }
-        let moved = self.wal.truncate_before(keep_from, covered)?;
+        let offsets = self.offsets();
+        let moved = self.wal.truncate_before(keep_from, covered, &offsets)?;
         for open in self.line_open_at.values_mut() {
             *open -= moved;
         }

@@ -35,6 +35,8 @@ pub struct Recovery {
     pub replay: Vec<(Epoch, u64, Chunk)>,
     /// The last batch whose report was printed.
     pub last_reported: Option<Epoch>,
+    /// Where each partition of a replayable source (Kafka) resumes.
+    pub source_offsets: std::collections::BTreeMap<u64, u64>,
 }
 
 impl Recovery {
@@ -166,6 +168,7 @@ mod tests {
                 (11, 1, chunk(2, false)),
             ],
             last_reported: Some(10),
+            ..Recovery::default()
         };
         let plan = recovery.plan(10);
         assert_eq!(plan.restore, vec![(8, vec![(Word::from("a"), 2)])]);

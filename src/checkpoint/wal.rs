@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use super::framing::{self, FILE_HEADER};
 use crate::dataflow::Epoch;
 use crate::error::Error;
-use crate::source::Chunk;
+use crate::source::{Chunk, SourceOffset};
 
 /// What the log's header starts with.
 const MAGIC: &[u8; 8] = b"NETWCLOG";
@@ -21,8 +21,11 @@ const MAGIC: &[u8; 8] = b"NETWCLOG";
 /// place within a page.
 const KIND_FILLER: u8 = 0;
 const KIND_REPORTED: u8 = 2;
-/// A chunk with the reader that read it.
+/// A chunk with the reader that read it (and, flag 8, where its source resumes after it).
 const KIND_CHUNK: u8 = 3;
+/// Where each partition of a replayable source resumes, as of the records a compaction
+/// dropped.
+const KIND_OFFSETS: u8 = 4;
 
 /// One record of the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +41,9 @@ pub enum Record {
     },
     /// The report of `epoch` was written and flushed.
     Reported(Epoch),
+    /// Where a replayable source's partitions resume (partition, next offset), as of the
+    /// chunks before this record that a compaction dropped.
+    Offsets(Vec<(u64, u64)>),
 }
 
 impl Record {
@@ -55,14 +61,26 @@ impl Record {
                 out.push(
                     u8::from(chunk.continues_line)
                         | (u8::from(chunk.ends_mid_line) << 1)
-                        | (u8::from(chunk.cuts_line) << 2),
+                        | (u8::from(chunk.cuts_line) << 2)
+                        | (u8::from(chunk.resume.is_some()) << 3),
                 );
                 out.extend_from_slice(&chunk.reader.to_le_bytes());
+                if let Some(resume) = chunk.resume {
+                    out.extend_from_slice(&resume.partition.to_le_bytes());
+                    out.extend_from_slice(&resume.next.to_le_bytes());
+                }
                 out.extend_from_slice(&chunk.text);
             }
             Record::Reported(epoch) => {
                 out.push(KIND_REPORTED);
                 out.extend_from_slice(&epoch.to_le_bytes());
+            }
+            Record::Offsets(offsets) => {
+                out.push(KIND_OFFSETS);
+                for (partition, next) in offsets {
+                    out.extend_from_slice(&partition.to_le_bytes());
+                    out.extend_from_slice(&next.to_le_bytes());
+                }
             }
         })
     }
@@ -76,18 +94,35 @@ impl Record {
         match *payload.first()? {
             KIND_CHUNK => {
                 let flags = *payload.get(17)?;
+                let (resume, text) = match flags & 8 != 0 {
+                    true => {
+                        let resume = SourceOffset {
+                            partition: epoch(26)?,
+                            next: epoch(34)?,
+                        };
+                        (Some(resume), 42)
+                    }
+                    false => (None, 26),
+                };
                 Some(Record::Chunk {
                     epoch: epoch(1)?,
                     lines: epoch(9)?,
                     chunk: Chunk {
-                        text: payload.get(26..)?.to_vec(),
+                        text: payload.get(text..)?.to_vec(),
                         continues_line: flags & 1 != 0,
                         ends_mid_line: flags & 2 != 0,
                         cuts_line: flags & 4 != 0,
                         reader: epoch(18)?,
+                        resume,
                     },
                 })
             }
+            KIND_OFFSETS if (payload.len() - 1).is_multiple_of(16) => Some(Record::Offsets(
+                (1..payload.len())
+                    .step_by(16)
+                    .map(|at| Some((epoch(at)?, epoch(at + 8)?)))
+                    .collect::<Option<_>>()?,
+            )),
             KIND_REPORTED if payload.len() == 9 => Some(Record::Reported(epoch(1)?)),
             _ => None,
         }
@@ -253,7 +288,12 @@ impl Wal {
     /// Drops the records before byte `from`, which the snapshot of batch `covered` holds: the
     /// rest is copied after a new header to a file that atomically replaces the log. Returns
     /// how far the records that stay moved towards the start.
-    pub fn truncate_before(&mut self, from: u64, covered: Epoch) -> Result<u64, Error> {
+    pub fn truncate_before(
+        &mut self,
+        from: u64,
+        covered: Epoch,
+        offsets: &[(u64, u64)],
+    ) -> Result<u64, Error> {
         let fail = |e: io::Error| {
             Error::runtime(format!(
                 "cannot compact the checkpoint log '{}': {e}",
@@ -261,23 +301,29 @@ impl Wal {
             ))
         };
         // The records keep their place within a page (no header may cross one): the tail
-        // starts at `target`, `from`'s place in its page, after a filler record.
-        let least = (FILE_HEADER + framing::RECORD_HEADER + 1) as u64;
-        let mut target = from % framing::PAGE;
-        if target < least {
-            target += framing::PAGE;
-        }
+        // starts at `target`, `from`'s place in its page, after where the dropped records left
+        // the source (`offsets`) and a filler record.
         let mut bytes = framing::file_header(MAGIC, covered + 1).to_vec();
-        if from < self.length {
-            let filler = target as usize - FILE_HEADER - framing::RECORD_HEADER;
+        if !offsets.is_empty() {
+            Record::Offsets(offsets.to_vec()).encode(&mut bytes, 0);
+        }
+        let target = if from < self.length {
+            let at = bytes.len() as u64;
+            let least = at + framing::padding_before(at) as u64 + framing::RECORD_HEADER as u64 + 1;
+            let mut target = from % framing::PAGE;
+            while target < least {
+                target += framing::PAGE;
+            }
+            let filler = (target - least + 1) as usize;
             framing::push_record(&mut bytes, 0, |out| {
                 out.resize(out.len() + filler, KIND_FILLER)
             });
             debug_assert_eq!(bytes.len() as u64, target);
+            target
         } else {
-            // Nothing stays: the header alone.
-            target = FILE_HEADER as u64;
-        }
+            // Nothing stays.
+            bytes.len() as u64
+        };
         let mut reader = File::open(&self.path).map_err(fail)?;
         std::io::Seek::seek(&mut reader, io::SeekFrom::Start(from)).map_err(fail)?;
         reader.read_to_end(&mut bytes).map_err(fail)?;
@@ -316,6 +362,10 @@ mod tests {
                 ends_mid_line: false,
                 cuts_line: false,
                 reader: 1 << 32 | 7,
+                resume: Some(SourceOffset {
+                    partition: 1 << 32 | 2,
+                    next: 9_000,
+                }),
             },
         };
         Wal::create(&path).unwrap();
@@ -357,7 +407,9 @@ mod tests {
             positions.push(wal.position());
             wal.append(&Record::Reported(epoch)).unwrap();
         }
-        let moved = wal.truncate_before(positions[600], 599).unwrap();
+        let moved = wal
+            .truncate_before(positions[600], 599, &[(7, 70)])
+            .unwrap();
         assert_eq!(
             moved % framing::PAGE,
             0,
@@ -366,7 +418,8 @@ mod tests {
         wal.append(&Record::Reported(1000)).unwrap();
         let (_, opened) = Wal::open(&path).unwrap();
         assert_eq!(opened.compacted_through, Some(599));
-        let expected: Vec<Record> = (600..=1000).map(Record::Reported).collect();
+        let mut expected = vec![Record::Offsets(vec![(7, 70)])];
+        expected.extend((600..=1000).map(Record::Reported));
         assert_eq!(records(&path), expected);
     }
 

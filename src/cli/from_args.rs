@@ -179,11 +179,6 @@ fn kafka_of(args: &Args, brokers: &str) -> Result<Source, ConfigError> {
             "--kafka needs --topic TOPIC (comma-separated for several)".into(),
         ));
     };
-    if args.checkpoint.is_some() {
-        return Err(conflict(
-            "--checkpoint with --kafka is not there yet (the offsets of each batch would have to be kept in the checkpoint); drop one of them".into(),
-        ));
-    }
     Ok(Source::Kafka(KafkaSource {
         brokers,
         topics,

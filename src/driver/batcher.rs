@@ -158,6 +158,7 @@ impl Batcher {
             continues_line,
             ends_mid_line,
             reader,
+            resume,
             ..
         } = framed.chunk;
         let mut start = 0;
@@ -170,6 +171,8 @@ impl Batcher {
                 ends_mid_line: ends_mid_line && end == text.len(),
                 reader,
                 cuts_line: false,
+                // The source resumes after the last piece only.
+                resume: resume.filter(|_| end == text.len()),
             };
             self.send(piece, take, steps);
             self.lines_left = per_batch;
@@ -185,6 +188,7 @@ impl Batcher {
                 ends_mid_line,
                 reader,
                 cuts_line: false,
+                resume,
             };
             self.send(rest, lines, steps);
         }

@@ -49,6 +49,19 @@ pub struct Chunk {
     /// covers them and the log may let them go; the line goes on in later pieces.
     #[serde(default)]
     pub cuts_line: bool,
+    /// For a replayable source (Kafka): where the source resumes once this chunk is counted,
+    /// kept in `--checkpoint`'s log with the chunk, so that a restart reads on from there.
+    #[serde(default)]
+    pub resume: Option<SourceOffset>,
+}
+
+/// Where a replayable source's partition resumes: the next offset to read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceOffset {
+    /// The partition, as a key stable across runs (topic index << 32 | partition).
+    pub partition: u64,
+    /// The offset of the next record to read.
+    pub next: u64,
 }
 
 /// A chunk and how many lines end in it.
@@ -132,6 +145,7 @@ impl LineFramer {
                 ends_mid_line: false,
                 reader: 0,
                 cuts_line: false,
+                resume: None,
             },
             lines: 1,
             cut_words: 0,
@@ -159,6 +173,7 @@ impl LineFramer {
                         ends_mid_line: false,
                         reader: 0,
                         cuts_line: false,
+                        resume: None,
                     },
                     lines,
                     cut_words: 0,
@@ -226,6 +241,7 @@ impl LineFramer {
                 ends_mid_line: true,
                 reader: 0,
                 cuts_line: false,
+                resume: None,
             },
             lines: 0,
             cut_words,

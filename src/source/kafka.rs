@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 use rskafka::client::partition::{OffsetAt, PartitionClient, UnknownTopicHandling};
 use rskafka::client::{Client, ClientBuilder};
 
-use super::{lock, Event, LineFramer, Sender};
+use std::collections::BTreeMap;
+
+use super::{lock, Event, LineFramer, Sender, SourceOffset};
 use crate::config::{KafkaSource, KafkaStart, SplitRule};
 use crate::error::Error;
 
@@ -29,6 +31,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(2);
 struct Partition {
     topic: String,
     index: i32,
+    /// The partition's key in a checkpoint: topic index << 32 | partition.
+    key: u64,
     client: PartitionClient,
     /// The next offset to read.
     next: i64,
@@ -36,15 +40,22 @@ struct Partition {
 
 /// Connects to `source`'s brokers and starts reading every partition of its topics into
 /// `sender`.
-pub(crate) fn start(source: &KafkaSource, split: SplitRule, sender: Sender) -> Result<(), Error> {
+/// `resume` says where a checkpoint left each partition (key → next offset).
+pub(crate) fn start(
+    source: &KafkaSource,
+    split: SplitRule,
+    resume: &BTreeMap<u64, u64>,
+    sender: Sender,
+) -> Result<(), Error> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| Error::runtime(format!("cannot start the Kafka client: {e}")))?;
     // A broker that is down is retried; one that takes the connection but never answers is
     // given up on the same way, at the timeout.
-    let found = runtime
-        .block_on(async { tokio::time::timeout(source.connect_timeout, partitions(source)).await });
+    let found = runtime.block_on(async {
+        tokio::time::timeout(source.connect_timeout, partitions(source, resume)).await
+    });
     let partitions = found.map_err(|_| {
         Error::runtime(format!(
             "could not reach the Kafka brokers {} within {} s (--connect-timeout)",
@@ -73,7 +84,10 @@ pub(crate) fn start(source: &KafkaSource, split: SplitRule, sender: Sender) -> R
 }
 
 /// Connects (retrying until the timeout) and finds where each partition starts.
-async fn partitions(source: &KafkaSource) -> Result<Vec<Partition>, Error> {
+async fn partitions(
+    source: &KafkaSource,
+    resume: &BTreeMap<u64, u64>,
+) -> Result<Vec<Partition>, Error> {
     let brokers = source.brokers.join(",");
     let mut backoff = Duration::from_millis(50);
     let client: Client = loop {
@@ -92,7 +106,7 @@ async fn partitions(source: &KafkaSource) -> Result<Vec<Partition>, Error> {
     let client = Arc::new(client);
     let mut partitions = Vec::new();
     let mut all = 0usize;
-    for topic in &source.topics {
+    for (topic_index, topic) in source.topics.iter().enumerate() {
         let Some(found) = listed.iter().find(|t| &t.name == topic) else {
             let known: Vec<&str> = listed.iter().map(|t| t.name.as_str()).collect();
             return Err(Error::runtime(format!(
@@ -117,14 +131,19 @@ async fn partitions(source: &KafkaSource) -> Result<Vec<Partition>, Error> {
                         "could not open partition {index} of '{topic}': {e}"
                     ))
                 })?;
-            let next = start_offset(&partition, source.from).await.map_err(|e| {
-                Error::runtime(format!(
-                    "could not find where partition {index} of '{topic}' starts: {e}"
-                ))
-            })?;
+            let key = (topic_index as u64) << 32 | index as u32 as u64;
+            let next = match resume.get(&key) {
+                Some(&next) => next as i64,
+                None => start_offset(&partition, source.from).await.map_err(|e| {
+                    Error::runtime(format!(
+                        "could not find where partition {index} of '{topic}' starts: {e}"
+                    ))
+                })?,
+            };
             partitions.push(Partition {
                 topic: topic.clone(),
                 index,
+                key,
                 client: partition,
                 next,
             });
@@ -220,8 +239,13 @@ async fn read_partition(mut partition: Partition, split: SplitRule, sender: Send
             // The stop took this reader's partial line: what comes now is after it.
             break 'reading;
         }
-        // Sent under the lock: see `Tails`.
-        if let Some(framed) = tail.push(&text) {
+        // Sent under the lock: see `Tails`. The chunk carries where the partition resumes once
+        // it is counted, for a checkpoint.
+        if let Some(mut framed) = tail.push(&text) {
+            framed.chunk.resume = Some(SourceOffset {
+                partition: partition.key,
+                next: partition.next as u64,
+            });
             if !sender.send(Event::Text(framed)) {
                 break 'reading;
             }

@@ -18,6 +18,7 @@ mod listen;
 mod reconnect;
 mod tails;
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Read;
 use std::net::TcpStream;
@@ -27,7 +28,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::Thread;
 
 pub use demo::{Zipf, VOCABULARY};
-pub use framing::{Chunk, Framed, LineFramer, MAX_PENDING, READ_SIZE};
+pub use framing::{Chunk, Framed, LineFramer, SourceOffset, MAX_PENDING, READ_SIZE};
 use tails::lock;
 pub use tails::Tails;
 
@@ -87,13 +88,14 @@ impl Sender {
 
 /// Connects, opens or binds `source` and starts its reader threads. The events arrive on the
 /// returned receiver; `waker` is woken after each. The readers' partial lines are in the
-/// returned [`Tails`].
+/// returned [`Tails`]. A replayable source (Kafka) resumes its partitions at `resume`
+/// (partition key → next offset, from a checkpoint).
 pub fn open(
     source: &Source,
     options: SourceOptions,
-    waker: Waker,
-    metrics: Arc<Metrics>,
+    (waker, metrics): (Waker, Arc<Metrics>),
     process: usize,
+    resume: &BTreeMap<u64, u64>,
 ) -> Result<(Receiver<Event>, Tails), Error> {
     let (sender, receiver) = sync_channel(CHANNEL_CHUNKS);
     let tails = Tails::new(process);
@@ -124,13 +126,14 @@ pub fn open(
         }
         Source::Listen(address) => listen::start(address, split, options.max_connections, sender)?,
         #[cfg(feature = "kafka")]
-        Source::Kafka(kafka) => kafka::start(kafka, split, sender)?,
+        Source::Kafka(kafka) => kafka::start(kafka, split, resume, sender)?,
         #[cfg(not(feature = "kafka"))]
         Source::Kafka(_) => {
+            let _ = resume;
             return Err(Error::Usage(
                 "--kafka needs a netwc built with Kafka: `cargo build --release --features kafka`"
                     .into(),
-            ))
+            ));
         }
         Source::Stdin => spawn_reader("netwc:stdin", std::io::stdin(), split, sender)?,
         Source::File(path) => {
