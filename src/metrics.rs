@@ -8,12 +8,16 @@ use std::sync::{Arc, Mutex};
 
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 use serde::Serialize;
 
 use crate::stats::BatchStats;
+
+/// A partition's labels: its topic and number.
+type Partition = Vec<(&'static str, String)>;
 
 /// The most recent batches kept for `/api/batches`.
 pub const RECENT_BATCHES: usize = 1000;
@@ -35,6 +39,10 @@ pub struct Metrics {
     last_batch_time_ms: Gauge,
     processing: Histogram,
     delay: Histogram,
+    /// `--kafka`: records, bytes and lag (records behind the partition's end) per partition.
+    partition_records: Family<Partition, Counter>,
+    partition_bytes: Family<Partition, Counter>,
+    partition_lag: Family<Partition, Gauge>,
     /// Newest last; `None` when nobody reads them.
     recent: Option<Mutex<VecDeque<Arc<str>>>>,
 }
@@ -113,6 +121,18 @@ impl Metrics {
             registry.register(name, help, histogram.clone());
             histogram
         };
+        fn family<M: prometheus_client::metrics::TypedMetric + Default + Clone + 'static>(
+            registry: &mut Registry,
+            name: &str,
+            help: &str,
+        ) -> Family<Partition, M>
+        where
+            M: prometheus_client::encoding::EncodeMetric + std::fmt::Debug + Send + Sync,
+        {
+            let family = Family::<Partition, M>::default();
+            registry.register(name, help, family.clone());
+            family
+        }
         let r = &mut registry;
         let metrics = Metrics {
             lines: counter(r, "lines", "Lines of the reported batches"),
@@ -130,6 +150,13 @@ impl Metrics {
                 "From a batch's close to its report",
             ),
             delay: histogram(r, "batch_delay_seconds", "From a batch's end to its report"),
+            partition_records: family(r, "kafka_records", "Records read, per Kafka partition"),
+            partition_bytes: family(r, "kafka_bytes", "Bytes read, per Kafka partition"),
+            partition_lag: family(
+                r,
+                "kafka_lag_records",
+                "Records of a Kafka partition not read yet (its end minus the next offset)",
+            ),
             recent: keep_recent.then(|| Mutex::new(VecDeque::with_capacity(RECENT_BATCHES))),
             registry,
         };
@@ -139,6 +166,20 @@ impl Metrics {
     /// The source read `bytes` more.
     pub fn read(&self, bytes: usize) {
         self.bytes.inc_by(bytes as u64);
+    }
+
+    /// A fetch from partition `partition` of `topic` returned `records` records of `bytes`
+    /// bytes, leaving `lag` records behind its end.
+    pub fn partition_read(&self, topic: &str, partition: i32, records: u64, bytes: u64, lag: i64) {
+        let labels = vec![
+            ("topic", topic.to_string()),
+            ("partition", partition.to_string()),
+        ];
+        self.partition_records
+            .get_or_create(&labels)
+            .inc_by(records);
+        self.partition_bytes.get_or_create(&labels).inc_by(bytes);
+        self.partition_lag.get_or_create(&labels).set(lag);
     }
 
     /// A source connection opened (`+1`) or closed (`-1`).

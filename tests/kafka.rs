@@ -356,3 +356,55 @@ fn kill_9_at_random_moments_with_a_checkpoint_counts_every_record_exactly_once()
     let last = parse_tsv(&stdout_of(&output)).pop_last().map(|(_, c)| c);
     assert_eq!(last, Some(oracle_totals(&sent)));
 }
+
+#[test]
+fn records_bytes_and_lag_per_partition_are_metrics() {
+    let broker = Broker::start();
+    broker.produce("m", 2, true, &"one two\n".repeat(100));
+    let ui = free_port();
+    let mut child = netwc()
+        .args([
+            "--kafka",
+            &broker.address,
+            "--topic",
+            "m",
+            "--from",
+            "earliest",
+        ])
+        .args([
+            "--batch",
+            "50ms",
+            "--ui",
+            &ui.to_string(),
+            "--format",
+            "tsv",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let wanted = [
+        "netwc_kafka_records_total{topic=\"m\",partition=\"0\"} 50",
+        "netwc_kafka_records_total{topic=\"m\",partition=\"1\"} 50",
+        "netwc_kafka_bytes_total{topic=\"m\",partition=\"1\"} 350",
+        "netwc_kafka_lag_records{topic=\"m\",partition=\"0\"} 0",
+    ];
+    let mut text = String::new();
+    while started.elapsed() < Duration::from_secs(20) {
+        if let Ok(mut stream) = TcpStream::connect(("127.0.0.1", ui)) {
+            write!(stream, "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
+            text.clear();
+            let _ = std::io::Read::read_to_string(&mut stream, &mut text);
+            if wanted.iter().all(|line| text.contains(line)) {
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    send_signal(child.id(), "TERM");
+    child.wait().unwrap();
+    for line in wanted {
+        assert!(text.contains(line), "{line} in\n{text}");
+    }
+}

@@ -191,8 +191,8 @@ async fn read_partition(mut partition: Partition, split: SplitRule, sender: Send
             .client
             .fetch_records(partition.next, 1..FETCH_BYTES, FETCH_WAIT_MS)
             .await;
-        let records = match fetched {
-            Ok((records, _)) => records,
+        let (records, high_watermark) = match fetched {
+            Ok(fetched) => fetched,
             Err(e) => {
                 if failing_since.is_none() {
                     log!(
@@ -219,17 +219,24 @@ async fn read_partition(mut partition: Partition, split: SplitRule, sender: Send
         // A fetch's records go to the framer together, each ending a line: one chunk of lines
         // for the workers rather than one per record.
         let mut text = Vec::new();
+        let (mut read, mut bytes) = (0u64, 0u64);
         for record in records {
             if record.offset < partition.next {
                 continue;
             }
             partition.next = record.offset + 1;
+            read += 1;
             let value = record.record.value.unwrap_or_default();
+            bytes += value.len() as u64;
             text.extend_from_slice(&value);
             if !value.ends_with(b"\n") {
                 text.push(b'\n');
             }
         }
+        let lag = (high_watermark - partition.next).max(0);
+        sender
+            .metrics
+            .partition_read(&partition.topic, partition.index, read, bytes, lag);
         if text.is_empty() {
             continue;
         }
