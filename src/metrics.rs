@@ -121,13 +121,16 @@ impl Metrics {
             registry.register(name, help, histogram.clone());
             histogram
         };
-        fn family<M: prometheus_client::metrics::TypedMetric + Default + Clone + 'static>(
-            registry: &mut Registry,
-            name: &str,
-            help: &str,
-        ) -> Family<Partition, M>
+        fn family<M>(registry: &mut Registry, name: &str, help: &str) -> Family<Partition, M>
         where
-            M: prometheus_client::encoding::EncodeMetric + std::fmt::Debug + Send + Sync,
+            M: prometheus_client::metrics::TypedMetric
+                + prometheus_client::encoding::EncodeMetric
+                + Default
+                + Clone
+                + std::fmt::Debug
+                + Send
+                + Sync
+                + 'static,
         {
             let family = Family::<Partition, M>::default();
             registry.register(name, help, family.clone());
