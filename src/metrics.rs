@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
+#[cfg(feature = "kafka")]
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
@@ -17,7 +18,34 @@ use serde::Serialize;
 use crate::stats::BatchStats;
 
 /// A partition's labels: its topic and number.
+#[cfg(feature = "kafka")]
 type Partition = Vec<(&'static str, String)>;
+
+/// What `--kafka` counts per partition.
+#[cfg(feature = "kafka")]
+struct PartitionMetrics {
+    records: Family<Partition, Counter>,
+    bytes: Family<Partition, Counter>,
+    lag: Family<Partition, Gauge>,
+}
+
+#[cfg(feature = "kafka")]
+impl PartitionMetrics {
+    fn register(registry: &mut Registry) -> PartitionMetrics {
+        let metrics = PartitionMetrics {
+            records: Family::default(),
+            bytes: Family::default(),
+            lag: Family::default(),
+        };
+        let help = "Records read, per Kafka partition";
+        registry.register("kafka_records", help, metrics.records.clone());
+        let help = "Bytes read, per Kafka partition";
+        registry.register("kafka_bytes", help, metrics.bytes.clone());
+        let help = "Records of a Kafka partition not read yet (its end minus the next offset)";
+        registry.register("kafka_lag_records", help, metrics.lag.clone());
+        metrics
+    }
+}
 
 /// The most recent batches kept for `/api/batches`.
 pub const RECENT_BATCHES: usize = 1000;
@@ -40,9 +68,8 @@ pub struct Metrics {
     processing: Histogram,
     delay: Histogram,
     /// `--kafka`: records, bytes and lag (records behind the partition's end) per partition.
-    partition_records: Family<Partition, Counter>,
-    partition_bytes: Family<Partition, Counter>,
-    partition_lag: Family<Partition, Gauge>,
+    #[cfg(feature = "kafka")]
+    partitions: PartitionMetrics,
     /// Newest last; `None` when nobody reads them.
     recent: Option<Mutex<VecDeque<Arc<str>>>>,
 }
@@ -121,21 +148,6 @@ impl Metrics {
             registry.register(name, help, histogram.clone());
             histogram
         };
-        fn family<M>(registry: &mut Registry, name: &str, help: &str) -> Family<Partition, M>
-        where
-            M: prometheus_client::metrics::TypedMetric
-                + prometheus_client::encoding::EncodeMetric
-                + Default
-                + Clone
-                + std::fmt::Debug
-                + Send
-                + Sync
-                + 'static,
-        {
-            let family = Family::<Partition, M>::default();
-            registry.register(name, help, family.clone());
-            family
-        }
         let r = &mut registry;
         let metrics = Metrics {
             lines: counter(r, "lines", "Lines of the reported batches"),
@@ -153,13 +165,8 @@ impl Metrics {
                 "From a batch's close to its report",
             ),
             delay: histogram(r, "batch_delay_seconds", "From a batch's end to its report"),
-            partition_records: family(r, "kafka_records", "Records read, per Kafka partition"),
-            partition_bytes: family(r, "kafka_bytes", "Bytes read, per Kafka partition"),
-            partition_lag: family(
-                r,
-                "kafka_lag_records",
-                "Records of a Kafka partition not read yet (its end minus the next offset)",
-            ),
+            #[cfg(feature = "kafka")]
+            partitions: PartitionMetrics::register(r),
             recent: keep_recent.then(|| Mutex::new(VecDeque::with_capacity(RECENT_BATCHES))),
             registry,
         };
@@ -173,16 +180,16 @@ impl Metrics {
 
     /// A fetch from partition `partition` of `topic` returned `records` records of `bytes`
     /// bytes, leaving `lag` records behind its end.
+    #[cfg(feature = "kafka")]
     pub fn partition_read(&self, topic: &str, partition: i32, records: u64, bytes: u64, lag: i64) {
         let labels = vec![
             ("topic", topic.to_string()),
             ("partition", partition.to_string()),
         ];
-        self.partition_records
-            .get_or_create(&labels)
-            .inc_by(records);
-        self.partition_bytes.get_or_create(&labels).inc_by(bytes);
-        self.partition_lag.get_or_create(&labels).set(lag);
+        let metrics = &self.partitions;
+        metrics.records.get_or_create(&labels).inc_by(records);
+        metrics.bytes.get_or_create(&labels).inc_by(bytes);
+        metrics.lag.get_or_create(&labels).set(lag);
     }
 
     /// A source connection opened (`+1`) or closed (`-1`).
