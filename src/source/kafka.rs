@@ -11,8 +11,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rskafka::client::error::{Error as RsError, ProtocolError};
 use rskafka::client::partition::{OffsetAt, PartitionClient, UnknownTopicHandling};
 use rskafka::client::{Client, ClientBuilder};
+use rskafka::BackoffConfig;
 
 use std::collections::BTreeMap;
 
@@ -91,7 +93,17 @@ async fn partitions(
     let brokers = source.brokers.join(",");
     let mut backoff = Duration::from_millis(50);
     let client: Client = loop {
-        match ClientBuilder::new(source.brokers.clone()).build().await {
+        // rskafka's own retries would back off up to minutes and never give up: a request
+        // fails after a few seconds instead, so that netwc says so and retries at most
+        // MAX_BACKOFF apart.
+        let backoff_config = BackoffConfig {
+            init_backoff: Duration::from_millis(50),
+            max_backoff: MAX_BACKOFF,
+            base: 2.0,
+            deadline: Some(Duration::from_secs(5)),
+        };
+        let builder = ClientBuilder::new(source.brokers.clone()).backoff_config(backoff_config);
+        match builder.build().await {
             Ok(client) => break client,
             Err(_) => {
                 tokio::time::sleep(backoff).await;
@@ -193,6 +205,24 @@ async fn read_partition(mut partition: Partition, split: SplitRule, sender: Send
             .await;
         let (records, high_watermark) = match fetched {
             Ok(fetched) => fetched,
+            Err(RsError::ServerError {
+                protocol_error: ProtocolError::OffsetOutOfRange,
+                ..
+            }) => {
+                // The broker no longer holds the offset (it lost or removed records, or the
+                // topic was made anew): as Kafka's consumers do, read on from its earliest.
+                if let Ok(earliest) = partition.client.get_offset(OffsetAt::Earliest).await {
+                    log!(
+                        "warning: partition {} of '{}' no longer holds offset {} (the broker lost or removed records); reading on from offset {earliest}",
+                        partition.index,
+                        partition.topic,
+                        partition.next
+                    );
+                    partition.next = earliest;
+                }
+                tokio::time::sleep(backoff).await;
+                continue;
+            }
             Err(e) => {
                 if failing_since.is_none() {
                     log!(
