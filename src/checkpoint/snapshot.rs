@@ -128,21 +128,27 @@ impl State {
 
 /// The entries of a snapshot that holds the whole of `state`, between its `Begin` and `End`.
 pub fn full_entries(state: &State) -> Vec<Entry> {
-    let mut entries = Vec::new();
     let totals: Vec<(Word, isize)> = state.totals.iter().map(|(w, &c)| (w.clone(), c)).collect();
-    for part in totals.chunks(ENTRIES_PER_RECORD) {
-        entries.push(Entry::Totals(part.to_vec()));
-    }
+    let mut entries: Vec<Entry> = totals
+        .chunks(ENTRIES_PER_RECORD)
+        .map(|part| Entry::Totals(part.to_vec()))
+        .collect();
     for (epoch, counts) in &state.batches {
-        let counts: Vec<(Word, isize)> = counts.iter().map(|(w, &c)| (w.clone(), c)).collect();
-        for part in counts.chunks(ENTRIES_PER_RECORD) {
-            entries.push(Entry::Batch {
-                epoch: *epoch,
-                counts: part.to_vec(),
-            });
-        }
+        push_batch(&mut entries, *epoch, counts);
     }
     entries
+}
+
+/// Appends the counts of batch `epoch` to `entries`, in records of at most
+/// [`ENTRIES_PER_RECORD`].
+pub fn push_batch(entries: &mut Vec<Entry>, epoch: Epoch, counts: &HashMap<Word, isize>) {
+    let counts: Vec<(Word, isize)> = counts.iter().map(|(w, &c)| (w.clone(), c)).collect();
+    for part in counts.chunks(ENTRIES_PER_RECORD) {
+        entries.push(Entry::Batch {
+            epoch,
+            counts: part.to_vec(),
+        });
+    }
 }
 
 /// A snapshot file that holds `entries` as one snapshot of the state after `reported`:

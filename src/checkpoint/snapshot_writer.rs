@@ -342,15 +342,8 @@ impl Mirror {
             });
         }
         for (epoch, counts) in &self.state.batches {
-            if Some(*epoch) <= written_through {
-                continue;
-            }
-            let counts: Vec<(Word, isize)> = counts.iter().map(|(w, &c)| (w.clone(), c)).collect();
-            for part in counts.chunks(ENTRIES_PER_RECORD) {
-                entries.push(Entry::Batch {
-                    epoch: *epoch,
-                    counts: part.to_vec(),
-                });
+            if Some(*epoch) > written_through {
+                snapshot::push_batch(&mut entries, *epoch, counts);
             }
         }
         entries
