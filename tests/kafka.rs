@@ -408,3 +408,68 @@ fn records_bytes_and_lag_per_partition_are_metrics() {
         assert!(text.contains(line), "{line} in\n{text}");
     }
 }
+
+#[test]
+fn a_broker_that_stalls_mid_run_holds_nothing_back_and_loses_nothing() {
+    let broker = Broker::start();
+    let first = text(41, 200);
+    broker.produce("s", 2, true, &first);
+    let mut child = netwc()
+        .args([
+            "--kafka",
+            &broker.address,
+            "--topic",
+            "s",
+            "--from",
+            "earliest",
+        ])
+        .args(["--batch", "200ms", "--mode", "incremental", "--emit", "all"])
+        .args(["--format", "tsv", "--top", "0", "--stats"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let reports = std::thread::spawn(move || {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut stdout, &mut text).unwrap();
+        text
+    });
+    let lines = stderr_lines(child.stderr.take().unwrap());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut counted = 0;
+    let mut batches = 0;
+    // Reads --stats lines until `until` lines and `batches_too` batches were reported; says
+    // how many batches were.
+    let mut count_until = |until: usize, batches_too: usize| {
+        while counted < until || batches < batches_too {
+            let line = lines.recv_timeout(Duration::from_secs(30)).expect("stats");
+            if let Some(n) = line
+                .split_whitespace()
+                .find_map(|f| f.strip_prefix("lines="))
+            {
+                counted += n.parse::<usize>().unwrap();
+                batches += 1;
+            }
+            assert!(Instant::now() < deadline, "{counted} of {until} lines");
+        }
+        batches
+    };
+    let batches_before = count_until(200, 0);
+    // The broker stops answering for 6 s (SIGSTOP): batches go on meanwhile (30 of 200 ms).
+    send_signal(broker.child.id(), "STOP");
+    std::thread::sleep(Duration::from_secs(6));
+    // Batches were reported while it was stopped (a blocked driver would report none).
+    count_until(200, batches_before + 20);
+    send_signal(broker.child.id(), "CONT");
+    let second = text(42, 40);
+    broker.produce("s", 2, false, &second);
+    count_until(240, 0);
+    send_signal(child.id(), "TERM");
+    let output = wait_output(child, Duration::from_secs(20));
+    assert!(output.status.success());
+    let last = parse_tsv(&reports.join().unwrap())
+        .pop_last()
+        .map(|(_, c)| c);
+    assert_eq!(last, Some(oracle_totals(&(first + &second))));
+}
