@@ -275,12 +275,13 @@ impl<K: Key, V> Table<K, V> {
 #[inline(always)]
 fn prefetch(address: *const u8) {
     #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch reads nothing and never faults, whatever the address, and SSE (the
-    // intrinsic's target feature) is part of every x86_64. There is no safe way: stable std
-    // has no prefetch (`core::intrinsics::prefetch_read_data` is unstable), rustix none, and
-    // the intrinsic needs `unsafe` because of its target feature.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(address as *const i8);
+    {
+        let address = address.cast::<i8>();
+        // SAFETY: a prefetch reads nothing and never faults, whatever the address, and SSE
+        // (the intrinsic's target feature) is part of every x86_64. There is no safe way:
+        // stable std has no prefetch (`core::intrinsics::prefetch_read_data` is unstable),
+        // rustix has none, and the intrinsic is `unsafe` only for its target feature.
+        unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(address) }
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = address;
