@@ -13,16 +13,69 @@ use crate::util::*;
 struct Broker {
     child: Child,
     address: String,
+    port: u16,
+    /// Where it keeps its topics when they outlive the broker (else in its memory).
+    store: Option<ObjectStore>,
 }
 
 impl Broker {
+    /// A broker that keeps its topics in memory: they end with it.
     fn start() -> Broker {
-        let binary = std::env::var("NETWC_TANSU").unwrap_or_else(|_| "tansu".into());
         let port = free_port();
+        Broker {
+            child: Broker::spawn(port, None),
+            address: format!("127.0.0.1:{port}"),
+            port,
+            store: None,
+        }
+    }
+
+    /// A broker that keeps its topics in an S3 bucket served on loopback, so that they
+    /// outlive a restart of the broker, as a Kafka broker's log on disk does.
+    fn start_durable() -> Broker {
+        let store = ObjectStore::start();
+        let port = free_port();
+        Broker {
+            child: Broker::spawn(port, Some(&store)),
+            address: format!("127.0.0.1:{port}"),
+            port,
+            store: Some(store),
+        }
+    }
+
+    /// Kills the broker (SIGKILL), waits `down`, and starts it again on the same port.
+    fn restart(&mut self, down: Duration) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        std::thread::sleep(down);
+        self.child = Broker::spawn(self.port, self.store.as_ref());
+    }
+
+    fn spawn(port: u16, store: Option<&ObjectStore>) -> Child {
+        let binary = std::env::var("NETWC_TANSU").unwrap_or_else(|_| "tansu".into());
         let url = format!("tcp://127.0.0.1:{port}");
-        let child = Command::new(&binary)
-            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
-            .args(["--storage-engine", "memory://tansu/"])
+        let mut command = Command::new(&binary);
+        command.args([
+            "broker",
+            "--listener-url",
+            &url,
+            "--advertised-listener-url",
+            &url,
+        ]);
+        match store {
+            None => command.args(["--storage-engine", "memory://tansu/"]),
+            Some(store) => command
+                .args([
+                    "--storage-engine",
+                    &format!("s3://{}/", ObjectStore::BUCKET),
+                ])
+                .env("AWS_ENDPOINT", format!("http://127.0.0.1:{}", store.port))
+                .env("AWS_ALLOW_HTTP", "true")
+                .env("AWS_ACCESS_KEY_ID", "netwc")
+                .env("AWS_SECRET_ACCESS_KEY", "netwc")
+                .env("AWS_DEFAULT_REGION", "us-east-1"),
+        };
+        let child = command
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -37,10 +90,7 @@ impl Broker {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-        Broker {
-            child,
-            address: format!("127.0.0.1:{port}"),
-        }
+        child
     }
 
     /// Sends `text` to `topic`, line i to partition i mod `partitions` (creating the topic
@@ -77,6 +127,68 @@ impl Broker {
 }
 
 impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An S3 server on a free loopback port (moto's, from PyPI: `NETWC_MOTO_PYTHONPATH` names where
+/// it is installed; `.ci/run` installs it) with one empty bucket, stopped when dropped.
+struct ObjectStore {
+    child: Child,
+    port: u16,
+}
+
+impl ObjectStore {
+    const BUCKET: &'static str = "tansu";
+
+    fn start() -> ObjectStore {
+        let port = free_port();
+        let mut command = Command::new("python3");
+        command.args([
+            "-m",
+            "moto.server",
+            "-H",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+        ]);
+        if let Ok(path) = std::env::var("NETWC_MOTO_PYTHONPATH") {
+            command.env("PYTHONPATH", path);
+        }
+        let mut child = command
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        let mut answer = String::new();
+        // Creates the bucket, as soon as the server listens (the store takes unsigned requests).
+        while !answer.starts_with("HTTP/1.1 200") {
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!("this test needs moto's S3 server ({status}); .ci/run installs it, or set NETWC_MOTO_PYTHONPATH");
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "the S3 server does not answer: {answer}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+            if let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) {
+                let bucket = ObjectStore::BUCKET;
+                let _ = write!(
+                    stream,
+                    "PUT /{bucket} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                );
+                answer.clear();
+                let _ = std::io::Read::read_to_string(&mut stream, &mut answer);
+            }
+        }
+        ObjectStore { child, port }
+    }
+}
+
+impl Drop for ObjectStore {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -409,67 +521,140 @@ fn records_bytes_and_lag_per_partition_are_metrics() {
     }
 }
 
+/// netwc reading `topic` from the earliest offsets in 200 ms batches of running totals, with
+/// `--stats`, which [`Watched::count_until`] follows.
+struct Watched {
+    child: Child,
+    reports: std::thread::JoinHandle<String>,
+    stats: std::sync::mpsc::Receiver<String>,
+    /// What the stats lines said: lines counted, batches reported, the other lines (logs).
+    counted: usize,
+    batches: usize,
+    logs: Vec<String>,
+    deadline: Instant,
+}
+
+impl Watched {
+    fn start(broker: &Broker, topic: &str) -> Watched {
+        let mut child = netwc()
+            .args([
+                "--kafka",
+                &broker.address,
+                "--topic",
+                topic,
+                "--from",
+                "earliest",
+            ])
+            .args(["--batch", "200ms", "--mode", "incremental", "--emit", "all"])
+            .args(["--format", "tsv", "--top", "0", "--stats"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = child.stdout.take().unwrap();
+        let reports = std::thread::spawn(move || {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut stdout, &mut text).unwrap();
+            text
+        });
+        let stats = stderr_lines(child.stderr.take().unwrap());
+        Watched {
+            child,
+            reports,
+            stats,
+            counted: 0,
+            batches: 0,
+            logs: Vec::new(),
+            deadline: Instant::now() + Duration::from_secs(90),
+        }
+    }
+
+    /// Follows the stats until `lines` lines were counted in all and `batches` batches
+    /// reported.
+    fn count_until(&mut self, lines: usize, batches: usize) {
+        while self.counted < lines || self.batches < batches {
+            let line = self
+                .stats
+                .recv_timeout(Duration::from_secs(30))
+                .expect("stats");
+            match line
+                .split_whitespace()
+                .find_map(|f| f.strip_prefix("lines="))
+            {
+                Some(n) => {
+                    self.counted += n.parse::<usize>().unwrap();
+                    self.batches += 1;
+                }
+                None => self.logs.push(line),
+            }
+            assert!(
+                Instant::now() < self.deadline,
+                "{} of {lines} lines; logs: {:?}",
+                self.counted,
+                self.logs
+            );
+        }
+    }
+
+    /// Asserts that of `partitions` partitions, some said they could not be read, at most
+    /// once each, and each of those that it was read again.
+    fn assert_each_outage_logged_once(&self, partitions: usize) {
+        let lines = |needle: &str| self.logs.iter().filter(|l| l.contains(needle)).count();
+        let (lost, found) = (lines("cannot be read"), lines("is read again"));
+        assert!(
+            (1..=partitions).contains(&lost) && found == lost,
+            "{:?}",
+            self.logs
+        );
+    }
+
+    /// Stops netwc (SIGTERM) and says its last running totals.
+    fn stop(self) -> Option<Counts> {
+        send_signal(self.child.id(), "TERM");
+        let output = wait_output(self.child, Duration::from_secs(20));
+        assert!(output.status.success());
+        parse_tsv(&self.reports.join().unwrap())
+            .pop_last()
+            .map(|(_, c)| c)
+    }
+}
+
 #[test]
 fn a_broker_that_stalls_mid_run_holds_nothing_back_and_loses_nothing() {
     let broker = Broker::start();
     let first = text(41, 200);
     broker.produce("s", 2, true, &first);
-    let mut child = netwc()
-        .args([
-            "--kafka",
-            &broker.address,
-            "--topic",
-            "s",
-            "--from",
-            "earliest",
-        ])
-        .args(["--batch", "200ms", "--mode", "incremental", "--emit", "all"])
-        .args(["--format", "tsv", "--top", "0", "--stats"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    let reports = std::thread::spawn(move || {
-        let mut text = String::new();
-        std::io::Read::read_to_string(&mut stdout, &mut text).unwrap();
-        text
-    });
-    let lines = stderr_lines(child.stderr.take().unwrap());
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut counted = 0;
-    let mut batches = 0;
-    // Reads --stats lines until `until` lines and `batches_too` batches were reported; says
-    // how many batches were.
-    let mut count_until = |until: usize, batches_too: usize| {
-        while counted < until || batches < batches_too {
-            let line = lines.recv_timeout(Duration::from_secs(30)).expect("stats");
-            if let Some(n) = line
-                .split_whitespace()
-                .find_map(|f| f.strip_prefix("lines="))
-            {
-                counted += n.parse::<usize>().unwrap();
-                batches += 1;
-            }
-            assert!(Instant::now() < deadline, "{counted} of {until} lines");
-        }
-        batches
-    };
-    let batches_before = count_until(200, 0);
+    let mut netwc = Watched::start(&broker, "s");
+    netwc.count_until(200, 0);
+    let batches_before = netwc.batches;
     // The broker stops answering for 6 s (SIGSTOP): batches go on meanwhile (30 of 200 ms).
     send_signal(broker.child.id(), "STOP");
     std::thread::sleep(Duration::from_secs(6));
     // Batches were reported while it was stopped (a blocked driver would report none).
-    count_until(200, batches_before + 20);
+    netwc.count_until(200, batches_before + 20);
     send_signal(broker.child.id(), "CONT");
     let second = text(42, 40);
     broker.produce("s", 2, false, &second);
-    count_until(240, 0);
-    send_signal(child.id(), "TERM");
-    let output = wait_output(child, Duration::from_secs(20));
-    assert!(output.status.success());
-    let last = parse_tsv(&reports.join().unwrap())
-        .pop_last()
-        .map(|(_, c)| c);
-    assert_eq!(last, Some(oracle_totals(&(first + &second))));
+    netwc.count_until(240, 0);
+    netwc.assert_each_outage_logged_once(2);
+    assert_eq!(netwc.stop(), Some(oracle_totals(&(first + &second))));
+}
+
+#[test]
+fn a_broker_killed_and_restarted_mid_run_loses_nothing_and_is_logged_once() {
+    let mut broker = Broker::start_durable();
+    let first = text(51, 300);
+    broker.produce("r", 3, true, &first);
+    let mut netwc = Watched::start(&broker, "r");
+    netwc.count_until(300, 0);
+    // A crash (SIGKILL) and 8 s down, longer than the client's own retries (5 s): netwc says
+    // so, keeps reporting (empty) batches and retrying.
+    let batches_before = netwc.batches;
+    broker.restart(Duration::from_secs(8));
+    let second = text(52, 300);
+    broker.produce("r", 3, false, &second);
+    netwc.count_until(600, 0);
+    netwc.assert_each_outage_logged_once(3);
+    assert!(netwc.batches >= batches_before + 30, "batches went on");
+    assert_eq!(netwc.stop(), Some(oracle_totals(&(first + &second))));
 }

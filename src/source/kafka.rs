@@ -28,6 +28,10 @@ const FETCH_BYTES: i32 = 1 << 20;
 const FETCH_WAIT_MS: i32 = 20;
 /// The longest wait between attempts while a broker does not answer.
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
+/// A fetch unanswered this long is given up and made anew, and the partition is reported as
+/// unreadable: the client's own retries (a broker that is down) and a broker that takes
+/// requests but does not answer them would otherwise keep it waiting silently.
+const FETCH_GIVEN_UP_AFTER: Duration = Duration::from_secs(4);
 
 /// One partition to read.
 struct Partition {
@@ -199,16 +203,19 @@ async fn read_partition(mut partition: Partition, split: SplitRule, sender: Send
     let mut failing_since: Option<Instant> = None;
     let mut backoff = Duration::from_millis(50);
     'reading: while !sender.tails.stopping() {
-        let fetched = partition
-            .client
-            .fetch_records(partition.next, 1..FETCH_BYTES, FETCH_WAIT_MS)
-            .await;
+        let fetched = tokio::time::timeout(
+            FETCH_GIVEN_UP_AFTER,
+            partition
+                .client
+                .fetch_records(partition.next, 1..FETCH_BYTES, FETCH_WAIT_MS),
+        )
+        .await;
         let (records, high_watermark) = match fetched {
-            Ok(fetched) => fetched,
-            Err(RsError::ServerError {
+            Ok(Ok(fetched)) => fetched,
+            Ok(Err(RsError::ServerError {
                 protocol_error: ProtocolError::OffsetOutOfRange,
                 ..
-            }) => {
+            })) => {
                 // The broker no longer holds the offset (it lost or removed records, or the
                 // topic was made anew): as Kafka's consumers do, read on from its earliest.
                 if let Ok(earliest) = partition.client.get_offset(OffsetAt::Earliest).await {
@@ -223,10 +230,14 @@ async fn read_partition(mut partition: Partition, split: SplitRule, sender: Send
                 tokio::time::sleep(backoff).await;
                 continue;
             }
-            Err(e) => {
+            failed => {
                 if failing_since.is_none() {
+                    let why = match failed {
+                        Ok(Err(e)) => e.to_string(),
+                        _ => format!("no answer in {} s", FETCH_GIVEN_UP_AFTER.as_secs()),
+                    };
                     log!(
-                        "warning: partition {} of '{}' cannot be read ({e}); retrying until it can",
+                        "warning: partition {} of '{}' cannot be read ({why}); retrying until it can",
                         partition.index,
                         partition.topic
                     );
