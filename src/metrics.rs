@@ -27,6 +27,8 @@ struct PartitionMetrics {
     records: Family<Partition, Counter>,
     bytes: Family<Partition, Counter>,
     lag: Family<Partition, Gauge>,
+    /// The lags again, to be summed for `--stats` (a `Family` cannot be walked).
+    lags: Mutex<std::collections::BTreeMap<(String, i32), i64>>,
 }
 
 #[cfg(feature = "kafka")]
@@ -36,6 +38,7 @@ impl PartitionMetrics {
             records: Family::default(),
             bytes: Family::default(),
             lag: Family::default(),
+            lags: Mutex::default(),
         };
         let help = "Records read, per Kafka partition";
         registry.register("kafka_records", help, metrics.records.clone());
@@ -190,6 +193,24 @@ impl Metrics {
         metrics.records.get_or_create(&labels).inc_by(records);
         metrics.bytes.get_or_create(&labels).inc_by(bytes);
         metrics.lag.get_or_create(&labels).set(lag);
+        let mut lags = metrics.lags.lock().unwrap_or_else(|e| e.into_inner());
+        lags.insert((topic.to_string(), partition), lag);
+    }
+
+    /// Records behind the ends of all partitions read (`--kafka`), as of their last fetches;
+    /// `None` when no partition was read.
+    pub fn kafka_lag(&self) -> Option<i64> {
+        #[cfg(feature = "kafka")]
+        {
+            let lags = self
+                .partitions
+                .lags
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            (!lags.is_empty()).then(|| lags.values().sum())
+        }
+        #[cfg(not(feature = "kafka"))]
+        None
     }
 
     /// A source connection opened (`+1`) or closed (`-1`).
@@ -277,6 +298,7 @@ mod tests {
             processing_ms: 0.5,
             delay_ms: 1.5,
             lines_per_sec: 0.0,
+            kafka_lag: None,
         }
     }
 

@@ -408,6 +408,7 @@ impl Reporter {
             } else {
                 0.0
             },
+            kafka_lag: self.output.metrics.kafka_lag(),
         }
     }
 }

@@ -23,6 +23,9 @@ pub struct BatchStats {
     pub delay_ms: f64,
     /// Lines per second while the batch was open.
     pub lines_per_sec: f64,
+    /// `--kafka`: records behind the ends of the partitions this process reads, as of their
+    /// last fetches when the batch was reported.
+    pub kafka_lag: Option<i64>,
 }
 
 impl fmt::Display for BatchStats {
@@ -39,7 +42,11 @@ impl fmt::Display for BatchStats {
             self.processing_ms,
             self.delay_ms,
             self.lines_per_sec
-        )
+        )?;
+        match self.kafka_lag {
+            Some(lag) => write!(f, " kafka_lag={lag} records"),
+            None => Ok(()),
+        }
     }
 }
 

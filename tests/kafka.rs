@@ -470,7 +470,7 @@ fn kill_9_at_random_moments_with_a_checkpoint_counts_every_record_exactly_once()
 }
 
 #[test]
-fn records_bytes_and_lag_per_partition_are_metrics() {
+fn records_bytes_and_lag_per_partition_are_metrics_stats_and_on_the_page() {
     let broker = Broker::start();
     broker.produce("m", 2, true, &"one two\n".repeat(100));
     let ui = free_port();
@@ -490,11 +490,13 @@ fn records_bytes_and_lag_per_partition_are_metrics() {
             &ui.to_string(),
             "--format",
             "tsv",
+            "--stats",
         ])
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let stats = stderr_lines(child.stderr.take().unwrap());
     let started = Instant::now();
     let wanted = [
         "netwc_kafka_records_total{topic=\"m\",partition=\"0\"} 50",
@@ -514,11 +516,18 @@ fn records_bytes_and_lag_per_partition_are_metrics() {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+    // The page sums the lags beside the partitions being read; --stats says it per batch.
+    let dom = browser_dom(ui);
+    wait_for(&stats, "kafka_lag=0 records", 1);
     send_signal(child.id(), "TERM");
     child.wait().unwrap();
     for line in wanted {
         assert!(text.contains(line), "{line} in\n{text}");
     }
+    assert!(
+        dom.contains(r#"id="c-conns-sub">Kafka lag 0<"#),
+        "{dom:.3000}"
+    );
 }
 
 /// netwc reading `topic` from the earliest offsets in 200 ms batches of running totals, with

@@ -210,19 +210,8 @@ fn the_page_draws_in_a_real_browser() {
     let job = start(30);
     let ui = job.ui;
     wait_for(&job.lines, "batch time=", 5);
-    let output = Command::new("chromium")
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--virtual-time-budget=5000",
-            "--dump-dom",
-            &format!("http://127.0.0.1:{ui}/"),
-        ])
-        .output()
-        .expect("chromium (Debian's package) is installed: .ci/run installs it");
+    let dom = browser_dom(ui);
     assert_eq!(job.stop().0, Some(0));
-    let dom = String::from_utf8_lossy(&output.stdout);
     assert!(
         dom.contains(r#"data-ready="1""#),
         "the script ran:\n{dom:.2000}"

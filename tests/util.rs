@@ -452,3 +452,20 @@ pub fn holding_server(text: impl Into<Vec<u8>>) -> (u16, std::sync::mpsc::Sender
     });
     (port, release)
 }
+
+/// The live view's page on `ui` as headless Chromium (Debian's package, which `.ci/run`
+/// installs) leaves it after 5 s of its scripts' (virtual) time.
+pub fn browser_dom(ui: u16) -> String {
+    let output = Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+            &format!("http://127.0.0.1:{ui}/"),
+        ])
+        .output()
+        .expect("chromium (Debian's package) is installed: .ci/run installs it");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}

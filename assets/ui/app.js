@@ -555,6 +555,9 @@
     $('c-batches-sub').textContent = lastText;
     setValue('c-distinct', distinct);
     setValue('c-conns', conns);
+    // With --kafka, the connections are partitions being read, and how far behind they are.
+    var lag = mget(m, 'netwc_kafka_lag_records');
+    $('c-conns-sub').textContent = lag !== null ? 'Kafka lag ' + fmtInt(lag) : 'open now';
 
     // words/s from the counter, over the last ~10 s of samples
     if (words !== null) {
