@@ -22,15 +22,17 @@ use crate::table::Table;
 const LOOK_AHEAD: usize = 8;
 
 /// The rows of one report, in order: count descending, then word ascending (by code point).
+/// The words are borrowed from the table: a report of every word of a batch copies no name
+/// and touches no name's reference count.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Rows {
+pub struct Rows<'a> {
     /// At most `top` rows.
-    pub rows: Vec<(Word, isize)>,
+    pub rows: Vec<(&'a str, isize)>,
     /// How many rows there were before `top` cut them.
     pub total: usize,
 }
 
-impl Rows {
+impl Rows<'_> {
     /// Whether `top` left rows out.
     pub fn more(&self) -> bool {
         self.total > self.rows.len()
@@ -114,6 +116,9 @@ pub struct ResultTable {
     /// With [`ResultTable::ranked`]: every word in row order, so that a report of the top N
     /// costs N, not a sort of the whole table.
     ranking: Option<BTreeSet<(Reverse<isize>, Word)>>,
+    /// With `Emit::Changes`: the words the report being made shows (see
+    /// [`ResultTable::settle_report`]).
+    shown: Vec<WordId>,
 }
 
 /// The order of rows: highest count first, ties by word (what [`SortKey::order`] does faster).
@@ -134,6 +139,7 @@ impl ResultTable {
             emit,
             top,
             ranking: None,
+            shown: Vec::new(),
         }
     }
 
@@ -293,53 +299,66 @@ impl ResultTable {
     }
 
     /// The rows of a report now; with `Emit::Changes`, starts tracking changes afresh.
-    pub fn report(&mut self) -> Rows {
+    pub fn report(&mut self) -> Rows<'_> {
+        self.settle_report();
+        self.rows()
+    }
+
+    /// Makes a report due now: with `Emit::Changes`, notes the words it shows (those whose
+    /// count differs from the last report's) and starts tracking changes afresh; the rows of
+    /// words now out of use are marked gone, their names kept until the next batch is applied,
+    /// so that [`ResultTable::rows`] can still show them.
+    pub fn settle_report(&mut self) {
+        if self.emit != Emit::Changes {
+            return;
+        }
+        self.shown.clear();
+        for (id, before) in self.changed.drain() {
+            let Some(row) = self.rows.get_mut(&id).filter(|row| !row.gone) else {
+                continue;
+            };
+            if row.count != before {
+                self.shown.push(id);
+            }
+            if row.unused() {
+                row.gone = true;
+                self.gone += 1;
+            }
+        }
+    }
+
+    /// The rows of the report settled last ([`ResultTable::settle_report`]).
+    pub fn rows(&self) -> Rows<'_> {
         if let (Some(ranking), Some(top)) = (&self.ranking, self.top) {
             return Rows {
                 rows: ranking
                     .iter()
                     .take(top)
-                    .map(|(Reverse(count), word)| (word.clone(), *count))
+                    .map(|(Reverse(count), word)| (&**word, *count))
                     .collect(),
                 total: self.counting,
             };
         }
-        match self.emit {
-            Emit::All => {
-                let rows: Vec<(&Word, isize)> = self
-                    .rows
-                    .values()
-                    .filter(|row| row.count != 0)
-                    .map(|row| (&row.name, row.count))
-                    .collect();
-                top_rows(rows, self.top, |(word, count)| (word.clone(), count))
-            }
-            Emit::Changes => {
-                let mut rows = Vec::new();
-                for (id, before) in self.changed.drain() {
-                    let Some(row) = self.rows.get(&id).filter(|row| !row.gone) else {
-                        continue;
-                    };
-                    if row.count != before {
-                        rows.push((row.name.clone(), row.count));
-                    }
-                    if row.unused() {
-                        self.unused.push(id);
-                    }
-                }
-                self.drop_unused();
-                top_rows(rows, self.top, |row| row)
-            }
-        }
+        let rows: Vec<(&Word, isize)> = match self.emit {
+            Emit::All => self
+                .rows
+                .values()
+                .filter(|row| row.count != 0)
+                .map(|row| (&row.name, row.count))
+                .collect(),
+            Emit::Changes => self
+                .shown
+                .iter()
+                .filter_map(|id| self.rows.get(id))
+                .map(|row| (&row.name, row.count))
+                .collect(),
+        };
+        top_rows(rows, self.top)
     }
 }
 
-/// Sorts rows, keeping the first `top`; only the kept ones are turned into owned rows.
-fn top_rows<R: AsRef<str>>(
-    mut rows: Vec<(R, isize)>,
-    top: Option<usize>,
-    own: impl Fn((R, isize)) -> (Word, isize),
-) -> Rows {
+/// Sorts rows, keeping the first `top`.
+fn top_rows(mut rows: Vec<(&Word, isize)>, top: Option<usize>) -> Rows<'_> {
     let total = rows.len();
     if let Some(top) = top.filter(|&top| top < rows.len()) {
         // The first `top` rows hold the `top` highest counts: rows below the least of those
@@ -353,7 +372,7 @@ fn top_rows<R: AsRef<str>>(
             rows.retain(|&(_, count)| count >= least);
         }
     }
-    let mut keyed: Vec<SortKey<R>> = rows.into_iter().map(SortKey::of).collect();
+    let mut keyed: Vec<SortKey<&Word>> = rows.into_iter().map(SortKey::of).collect();
     if let Some(top) = top {
         if top < keyed.len() {
             if top > 0 {
@@ -366,7 +385,7 @@ fn top_rows<R: AsRef<str>>(
     Rows {
         rows: keyed
             .into_iter()
-            .map(|key| own((key.word, key.count)))
+            .map(|key| (&**key.word, key.count))
             .collect(),
         total,
     }
@@ -424,8 +443,8 @@ mod tests {
         table.apply(names, changes, None).unwrap();
     }
 
-    fn rows(pairs: &[(&str, isize)]) -> Vec<(Word, isize)> {
-        pairs.iter().map(|(w, c)| (Word::from(*w), *c)).collect()
+    fn rows<'a>(pairs: &[(&'a str, isize)]) -> Vec<(&'a str, isize)> {
+        pairs.to_vec()
     }
 
     #[test]
@@ -578,7 +597,7 @@ mod lifetime_tests {
             .apply(vec![(id("a"), NameChange::Forget)], Vec::new(), None)
             .unwrap();
         table.apply(Vec::new(), vec![(id("a"), 1)], None).unwrap();
-        assert_eq!(table.report().rows, vec![(Word::from("a"), 1)]);
+        assert_eq!(table.report().rows, vec![("a", 1)]);
         // The other forgets while it still counts: kept until the count is gone.
         table
             .apply(vec![(id("a"), NameChange::Forget)], Vec::new(), None)
@@ -607,7 +626,7 @@ mod lifetime_tests {
         let forget = vec![(id("a"), NameChange::Forget)];
         table.apply(forget, vec![(id("a"), -2)], None).unwrap();
         assert_eq!(table.rows_kept(), 1);
-        assert_eq!(table.report().rows, vec![(Word::from("a"), 0)]);
+        assert_eq!(table.report().rows, vec![("a", 0)]);
         assert_eq!(table.rows_kept(), 0);
     }
 
@@ -633,11 +652,15 @@ mod lifetime_tests {
             let mut sorted = rows.clone();
             sorted.sort_by(row_order);
             for top in [0usize, 1, 3, 10, n, n + 1] {
-                let got = top_rows(rows.clone(), Some(top), |(w, c)| (Word::from(w), c));
-                let want: Vec<(Word, isize)> = sorted
+                let words: Vec<(Word, isize)> = rows
+                    .iter()
+                    .map(|(w, c)| (Word::from(w.as_str()), *c))
+                    .collect();
+                let got = top_rows(words.iter().map(|(w, c)| (w, *c)).collect(), Some(top));
+                let want: Vec<(&str, isize)> = sorted
                     .iter()
                     .take(top)
-                    .map(|(w, c)| (Word::from(w.as_str()), *c))
+                    .map(|(w, c)| (w.as_str(), *c))
                     .collect();
                 assert_eq!(got.rows, want, "{n} rows, top {top}");
                 assert_eq!(got.total, n);

@@ -295,14 +295,17 @@ impl Reporter {
                 .silent_through
                 .is_some_and(|through| epoch <= through);
             self.position.next = epoch + 1;
-            let rows = due.then(|| self.table.report());
+            if due {
+                self.table.settle_report();
+            }
             if silent {
                 continue;
             }
             self.position.owed = (!due).then_some(epoch);
             let time = self.clock.batch_name(epoch);
+            let rows = due.then(|| self.table.rows());
             if let Some(rows) = &rows {
-                self.print(time, rows)?;
+                print(&mut self.output, time, rows)?;
             }
             hooks.printed(epoch, due);
             self.summary.batches += 1;
@@ -361,17 +364,12 @@ impl Reporter {
         let Some(epoch) = self.position.owed.take().filter(|&owed| owed + 1 == bound) else {
             return Ok(());
         };
-        let rows = self.table.report();
-        self.print(self.clock.batch_name(epoch), &rows)
-    }
-
-    /// Prints the report of the batch named `time`, and flushes it out at once.
-    fn print(&mut self, time: u64, rows: &Rows) -> Result<(), ReportFailure> {
-        self.output
-            .printer
-            .report(&mut self.output.out, &Report { time, rows })?;
-        self.output.out.flush()?;
-        Ok(())
+        self.table.settle_report();
+        print(
+            &mut self.output,
+            self.clock.batch_name(epoch),
+            &self.table.rows(),
+        )
     }
 
     /// Adds what was reported (batches, their lines and words) to a run's summary.
@@ -411,4 +409,13 @@ impl Reporter {
             kafka_lag: self.output.metrics.kafka_lag(),
         }
     }
+}
+
+/// Prints the report of the batch named `time` to `output`, and flushes it out at once.
+fn print(output: &mut Output, time: u64, rows: &Rows<'_>) -> Result<(), ReportFailure> {
+    output
+        .printer
+        .report(&mut output.out, &Report { time, rows })?;
+    output.out.flush()?;
+    Ok(())
 }

@@ -197,7 +197,7 @@ impl Dictionary {
     }
 
     /// Adds `count` to `word`, whose hash is `hash` and whose entry is probably `candidate`.
-    #[inline]
+    #[inline(always)]
     fn add_hashed(
         &mut self,
         word: &str,
@@ -413,7 +413,7 @@ pub struct Counting<'a, 't> {
 
 impl<'t> Counting<'_, 't> {
     /// Adds one to `word`.
-    #[inline]
+    #[inline(always)]
     pub fn add(&mut self, word: Cow<'t, str>) {
         let dictionary = &mut *self.dictionary;
         let hash = dictionary.entries.hash(word.as_bytes());
@@ -432,7 +432,7 @@ impl<'t> Counting<'_, 't> {
     }
 
     /// Counts the first staged word.
-    #[inline]
+    #[inline(always)]
     fn settle_one(&mut self) {
         if let Some((word, hash, candidate)) = self.staged.pop() {
             self.dictionary

@@ -16,7 +16,7 @@ pub struct Report<'a> {
     /// The batch's name: its end time in Unix epoch milliseconds, or k+1 with --batch-lines.
     pub time: u64,
     /// The rows, already sorted and cut to `--top`.
-    pub rows: &'a Rows,
+    pub rows: &'a Rows<'a>,
 }
 
 /// Writes reports in one format.
@@ -57,9 +57,9 @@ mod tests {
         String::from_utf8(out).unwrap()
     }
 
-    pub(crate) fn rows(pairs: &[(&str, isize)], total: usize) -> Rows {
+    pub(crate) fn rows<'a>(pairs: &[(&'a str, isize)], total: usize) -> Rows<'a> {
         Rows {
-            rows: pairs.iter().map(|(w, c)| ((*w).into(), *c)).collect(),
+            rows: pairs.to_vec(),
             total,
         }
     }
