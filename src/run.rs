@@ -1,6 +1,7 @@
 //! One run of the job: open the source and the output, join the cluster if there is one,
 //! start the timely workers, and let the reading worker drive while the others count.
 
+use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Read, Write};
 use std::sync::mpsc::{sync_channel, Receiver};
@@ -49,9 +50,10 @@ pub fn run(config: Config) -> Result<Option<Summary>, Error> {
     let live_view = config.ui.as_ref().filter(|_| config.cluster.process == 0);
     let metrics = Metrics::new(live_view.is_some());
     // The checkpoint's lock first: a run refused there must not have read anything.
-    let checkpoint = open_checkpoint(&config, &stop_words)?;
-    let recovery = checkpoint.as_ref().and_then(|(_, r)| r.as_ref());
+    let mut checkpoint = open_checkpoint(&config, &stop_words)?;
+    let recovery = checkpoint.as_mut().and_then(|(_, r)| r.as_mut());
     let (events, tails) = open_source(&config, &waker, &metrics, recovery)?;
+    let recovery = checkpoint.as_ref().and_then(|(_, r)| r.as_ref());
     let own = resume_of(&config, recovery)?;
     let (links, first) = cluster::join(&config, &stop_words, own)?;
     if let Some(address) = live_view {
@@ -246,7 +248,7 @@ fn open_source(
     config: &Config,
     waker: &Waker,
     metrics: &Arc<Metrics>,
-    recovery: Option<&Recovery>,
+    recovery: Option<&mut Recovery>,
 ) -> Result<(Receiver<source::Event>, source::Tails), Error> {
     if !config.cluster.reads_source() {
         return Ok((
@@ -254,15 +256,23 @@ fn open_source(
             source::Tails::new(config.cluster.process),
         ));
     }
-    let resume = recovery
-        .map(|r| r.source_offsets.clone())
-        .unwrap_or_default();
+    let none = BTreeMap::new();
+    let resume = match recovery {
+        Some(recovery) => source::Resumption {
+            offsets: &recovery.source_offsets,
+            replay: &mut recovery.replay,
+        },
+        None => source::Resumption {
+            offsets: &none,
+            replay: &mut [],
+        },
+    };
     source::open(
         &config.source,
         config.source_options(),
         (waker.clone(), metrics.clone()),
         config.cluster.process,
-        &resume,
+        resume,
     )
 }
 

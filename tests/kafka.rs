@@ -423,6 +423,7 @@ fn kill_9_at_random_moments_with_a_checkpoint_counts_every_record_exactly_once()
         command.spawn().unwrap()
     };
     // Twenty runs, each killed at a random moment while records arrive.
+    let mut read_again = 0;
     for run_number in 0..20 {
         let child = start(false);
         let part = text(100 + run_number, 150);
@@ -431,7 +432,19 @@ fn kill_9_at_random_moments_with_a_checkpoint_counts_every_record_exactly_once()
         // Some runs live past a snapshot, whose compaction keeps the offsets of what it drops.
         std::thread::sleep(Duration::from_millis(rng.below(1_400)));
         send_signal(child.id(), "KILL");
-        wait_output(child, Duration::from_secs(20));
+        let output = wait_output(child, Duration::from_secs(20));
+        // A run that restored chunks logged as offsets read their records again.
+        read_again +=
+            usize::from(String::from_utf8_lossy(&output.stderr).contains("again from the brokers"));
+    }
+    assert!(read_again > 0, "no run restored records from their offsets");
+    // The log holds offsets, not the records' text (the snapshot holds words, as totals).
+    let log = std::fs::read(state.join("wal.log")).unwrap();
+    for line in sent.lines().filter(|l| l.len() >= 8) {
+        assert!(
+            !log.windows(line.len()).any(|w| w == line.as_bytes()),
+            "{line:?} is in the log"
+        );
     }
     // A last run reads on from where the checkpoint says, and a last part, and stops once
     // every line is in.
@@ -666,4 +679,41 @@ fn a_broker_killed_and_restarted_mid_run_loses_nothing_and_is_logged_once() {
     netwc.assert_each_outage_logged_once(3);
     assert!(netwc.batches >= batches_before + 30, "batches went on");
     assert_eq!(netwc.stop(), Some(oracle_totals(&(first + &second))));
+}
+
+#[test]
+fn a_broker_that_lost_the_records_a_checkpoint_needs_is_an_error_naming_them() {
+    let mut broker = Broker::start();
+    broker.produce("g", 2, true, &text(61, 100));
+    let dir = TempDir::new("kafka-lost");
+    let state = dir.path("state");
+    let address = broker.address.clone();
+    let run = || {
+        netwc()
+            .args(["--kafka", &address, "--topic", "g", "--from", "earliest"])
+            .args(["--batch-lines", "1000", "--mode", "incremental"])
+            .arg("--checkpoint")
+            .arg(&state)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    // The records are read and logged (as offsets) in a batch that never completes.
+    let mut first = run();
+    let lines = stderr_lines(first.stderr.take().unwrap());
+    wait_for(&lines, "reading 2 partitions", 1);
+    std::thread::sleep(Duration::from_millis(1500));
+    send_signal(first.id(), "KILL");
+    wait_output(first, Duration::from_secs(20));
+    // The broker forgets its topics (memory storage); the topic is made anew, empty.
+    broker.restart(Duration::ZERO);
+    broker.produce("g", 2, true, "");
+    let output = wait_output(run(), Duration::from_secs(30));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("cannot restore batch") && stderr.contains("of 'g' must give offsets 0 to"),
+        "{stderr}"
+    );
 }

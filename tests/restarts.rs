@@ -21,7 +21,7 @@ fn record(payload: &[u8]) -> Vec<u8> {
 /// A log (never compacted) holding `text` read in `epoch`, whose report was printed.
 fn log_of_one_reported_batch(epoch: u64, text: &[u8], lines: u64) -> Vec<u8> {
     let mut bytes = b"NETWCLOG".to_vec();
-    bytes.extend_from_slice(&3u32.to_le_bytes());
+    bytes.extend_from_slice(&4u32.to_le_bytes());
     bytes.extend_from_slice(&0u64.to_le_bytes());
     let crc = crc32fast::hash(&bytes);
     bytes.extend_from_slice(&crc.to_le_bytes());

@@ -45,8 +45,9 @@ pub use snapshot::State;
 pub use wal::{Record, Wal};
 
 /// The version of the files in a checkpoint directory: 3 checksums every file and keeps
-/// snapshots as chains of changes (1 and 2 kept a JSON snapshot, unchecked, and are not read).
-pub const FORMAT: u32 = 3;
+/// snapshots as chains of changes (1 and 2 kept a JSON snapshot, unchecked); 4 logs a Kafka
+/// partition's whole records as their offsets, not their text. Only 4 is read.
+pub const FORMAT: u32 = 4;
 
 /// How often a snapshot is taken, at most (at a report, when the last one is on the disk).
 pub const SNAPSHOT_INTERVAL: Duration = Duration::from_secs(1);

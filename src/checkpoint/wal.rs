@@ -21,7 +21,8 @@ const MAGIC: &[u8; 8] = b"NETWCLOG";
 /// place within a page.
 const KIND_FILLER: u8 = 0;
 const KIND_REPORTED: u8 = 2;
-/// A chunk with the reader that read it (and, flag 8, where its source resumes after it).
+/// A chunk with the reader that read it (and, flag 8, where its source resumes after it; flag
+/// 16, its text left out, to be read again from the source: see [`Record::text_left_out`]).
 const KIND_CHUNK: u8 = 3;
 /// Where each partition of a replayable source resumes, as of the records a compaction
 /// dropped.
@@ -47,6 +48,14 @@ pub enum Record {
 }
 
 impl Record {
+    /// Whether a chunk is logged without its text: a chunk of whole records of a replayable
+    /// source (Kafka) is the records of offsets `from..next` of its partition, which a restart
+    /// reads again from the source, so the log holds offsets, not data. A piece of a record
+    /// cut at the line limit is logged with its text.
+    pub fn text_left_out(chunk: &Chunk) -> bool {
+        chunk.resume.is_some() && !chunk.continues_line && !chunk.ends_mid_line && !chunk.cuts_line
+    }
+
     /// Appends the record to `out`, which starts at file offset `base`.
     fn encode(&self, out: &mut Vec<u8>, base: u64) {
         framing::push_record(out, base, |out| match self {
@@ -55,6 +64,7 @@ impl Record {
                 lines,
                 chunk,
             } => {
+                let left_out = Record::text_left_out(chunk);
                 out.push(KIND_CHUNK);
                 out.extend_from_slice(&epoch.to_le_bytes());
                 out.extend_from_slice(&lines.to_le_bytes());
@@ -62,14 +72,18 @@ impl Record {
                     u8::from(chunk.continues_line)
                         | (u8::from(chunk.ends_mid_line) << 1)
                         | (u8::from(chunk.cuts_line) << 2)
-                        | (u8::from(chunk.resume.is_some()) << 3),
+                        | (u8::from(chunk.resume.is_some()) << 3)
+                        | (u8::from(left_out) << 4),
                 );
                 out.extend_from_slice(&chunk.reader.to_le_bytes());
                 if let Some(resume) = chunk.resume {
                     out.extend_from_slice(&resume.partition.to_le_bytes());
                     out.extend_from_slice(&resume.next.to_le_bytes());
+                    out.extend_from_slice(&resume.from.to_le_bytes());
                 }
-                out.extend_from_slice(&chunk.text);
+                if !left_out {
+                    out.extend_from_slice(&chunk.text);
+                }
             }
             Record::Reported(epoch) => {
                 out.push(KIND_REPORTED);
@@ -99,11 +113,19 @@ impl Record {
                         let resume = SourceOffset {
                             partition: epoch(26)?,
                             next: epoch(34)?,
+                            from: epoch(42)?,
                         };
-                        (Some(resume), 42)
+                        (Some(resume), 50)
                     }
                     false => (None, 26),
                 };
+                let left_out = flags & 16 != 0;
+                // A chunk without its text is one of whole records, which ends at least one
+                // line: anything else is not a record this log could hold.
+                let whole_records = flags & 7 == 0 && resume.is_some() && epoch(9)? > 0;
+                if left_out && (!whole_records || payload.len() != text) {
+                    return None;
+                }
                 Some(Record::Chunk {
                     epoch: epoch(1)?,
                     lines: epoch(9)?,
@@ -364,8 +386,24 @@ mod tests {
                 reader: 1 << 32 | 7,
                 resume: Some(SourceOffset {
                     partition: 1 << 32 | 2,
+                    from: 8_990,
                     next: 9_000,
                 }),
+            },
+        };
+        // Whole records of a partition: logged as offsets, their text read again at restart.
+        let whole = |text: &[u8]| Record::Chunk {
+            epoch: 7,
+            lines: 3,
+            chunk: Chunk {
+                text: text.to_vec(),
+                reader: 1 << 32 | 7,
+                resume: Some(SourceOffset {
+                    partition: 1 << 32 | 2,
+                    from: 9_000,
+                    next: 9_003,
+                }),
+                ..Chunk::default()
             },
         };
         Wal::create(&path).unwrap();
@@ -374,8 +412,16 @@ mod tests {
             assert!(opened.records.is_empty());
             assert_eq!(opened.compacted_through, None);
             wal.append(&chunk).unwrap();
+            wal.append(&whole(b"x\ny\nz\n")).unwrap();
             wal.append(&Record::Reported(7)).unwrap();
         }
+        assert!(
+            !std::fs::read(&path)
+                .unwrap()
+                .windows(6)
+                .any(|w| w == b"x\ny\nz\n"),
+            "the records' text is not logged"
+        );
         // A crash in the middle of a third record: its header is whole, its payload is not.
         let mut third = Vec::new();
         let end = std::fs::metadata(&path).unwrap().len();
@@ -383,7 +429,10 @@ mod tests {
         let mut file = OpenOptions::new().append(true).open(&path).unwrap();
         file.write_all(&third[..third.len() - 3]).unwrap();
         drop(file);
-        assert_eq!(records(&path), vec![chunk.clone(), Record::Reported(7)]);
+        assert_eq!(
+            records(&path),
+            vec![chunk.clone(), whole(b""), Record::Reported(7)]
+        );
         // Damage before the last record is an error, not a silent loss.
         let mut bytes = std::fs::read(&path).unwrap();
         bytes[FILE_HEADER + 14] ^= 0xFF;

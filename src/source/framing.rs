@@ -55,11 +55,15 @@ pub struct Chunk {
     pub resume: Option<SourceOffset>,
 }
 
-/// Where a replayable source's partition resumes: the next offset to read.
+/// Where a chunk of a replayable source's partition came from, and where the partition resumes
+/// after it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceOffset {
     /// The partition, as a key stable across runs (topic index << 32 | partition).
     pub partition: u64,
+    /// The offset the chunk's records start at: a chunk of whole records holds the records of
+    /// offsets `from..next` (gaps allowed), so that it can be read again from the source.
+    pub from: u64,
     /// The offset of the next record to read.
     pub next: u64,
 }

@@ -18,8 +18,9 @@ use rskafka::BackoffConfig;
 
 use std::collections::BTreeMap;
 
-use super::{lock, Event, LineFramer, Sender, SourceOffset};
+use super::{lock, Chunk, Event, LineFramer, Sender, SourceOffset};
 use crate::config::{KafkaSource, KafkaStart, SplitRule};
+use crate::dataflow::Epoch;
 use crate::error::Error;
 
 /// Bytes a fetch asks for at most, per partition.
@@ -46,11 +47,13 @@ struct Partition {
 
 /// Connects to `source`'s brokers and starts reading every partition of its topics into
 /// `sender`.
-/// `resume` says where a checkpoint left each partition (key → next offset).
+/// `resume` says where a checkpoint left each partition (key → next offset); the chunks of
+/// `replay` that a checkpoint logged as offsets get their text back from the brokers first.
 pub(crate) fn start(
     source: &KafkaSource,
     split: SplitRule,
     resume: &BTreeMap<u64, u64>,
+    replay: &mut [(Epoch, u64, Chunk)],
     sender: Sender,
 ) -> Result<(), Error> {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -69,6 +72,7 @@ pub(crate) fn start(
             source.connect_timeout.as_secs_f64()
         ))
     })??;
+    runtime.block_on(read_again(&partitions, replay))?;
     log!(
         "reading {} partitions of {} from {} (from the {} offsets)",
         partitions.len(),
@@ -186,6 +190,92 @@ async fn start_offset(
     }
 }
 
+/// Appends one record's value to a chunk's text: a record ends a line.
+fn append_record(text: &mut Vec<u8>, value: &[u8]) {
+    text.extend_from_slice(value);
+    if !value.ends_with(b"\n") {
+        text.push(b'\n');
+    }
+}
+
+/// Gives each chunk of `replay` that a checkpoint logged as offsets (see
+/// `Record::text_left_out`) its text again: the records of its offsets, read from its
+/// partition as they were read the first time. A partition that no longer holds them (the
+/// broker's retention removed them, or it lost them) is an error: the batches they were counted
+/// in cannot be restored exactly.
+async fn read_again(
+    partitions: &[Partition],
+    replay: &mut [(Epoch, u64, Chunk)],
+) -> Result<(), Error> {
+    let mut read = 0;
+    for (epoch, lines, chunk) in replay.iter_mut() {
+        let Some(at) = chunk.resume.filter(|_| chunk.text.is_empty() && *lines > 0) else {
+            continue;
+        };
+        read += 1;
+        let Some(partition) = partitions.iter().find(|p| p.key == at.partition) else {
+            return Err(Error::runtime(format!(
+                "the checkpoint holds batch {epoch} of partition {} of topic {} of --topic, which this run does not read: resume with the topics the checkpoint was written with",
+                at.partition as u32,
+                (at.partition >> 32) + 1
+            )));
+        };
+        let lost = |why: String| {
+            Error::runtime(format!(
+                "cannot restore batch {epoch} of the checkpoint: partition {} of '{}' must give offsets {} to {} again, but {why}; the broker no longer holds what the checkpoint counted (retention, or a lost topic), so it cannot be resumed exactly: start afresh with another --checkpoint directory",
+                partition.index,
+                partition.topic,
+                at.from,
+                at.next - 1
+            ))
+        };
+        let mut text = Vec::new();
+        let mut next = at.from as i64;
+        while next < at.next as i64 {
+            let (records, high_watermark) = tokio::time::timeout(
+                FETCH_GIVEN_UP_AFTER,
+                partition
+                    .client
+                    .fetch_records(next, 1..FETCH_BYTES, FETCH_WAIT_MS),
+            )
+            .await
+            .map_err(|_| {
+                lost(format!(
+                    "it gave no answer in {} s",
+                    FETCH_GIVEN_UP_AFTER.as_secs()
+                ))
+            })?
+            .map_err(|e| lost(e.to_string()))?;
+            let before = next;
+            for record in records {
+                if record.offset < next || record.offset >= at.next as i64 {
+                    continue;
+                }
+                next = record.offset + 1;
+                append_record(&mut text, &record.record.value.unwrap_or_default());
+            }
+            if next == before {
+                if high_watermark >= at.next as i64 {
+                    // The rest of the range holds no records (compacted away, or markers).
+                    break;
+                }
+                return Err(lost(format!("it now ends at offset {high_watermark}")));
+            }
+        }
+        if super::lines::count_line_ends(&text) != *lines {
+            return Err(lost(format!(
+                "they now hold {} lines, not the {lines} counted",
+                super::lines::count_line_ends(&text)
+            )));
+        }
+        chunk.text = text;
+    }
+    if read > 0 {
+        log!("read the records of {read} logged chunks again from the brokers");
+    }
+    Ok(())
+}
+
 /// Reads every partition until the run stops.
 async fn read_all(partitions: Vec<Partition>, split: SplitRule, sender: Sender) {
     let mut readers = tokio::task::JoinSet::new();
@@ -261,6 +351,7 @@ async fn read_partition(mut partition: Partition, split: SplitRule, sender: Send
         // for the workers rather than one per record.
         let mut text = Vec::new();
         let (mut read, mut bytes) = (0u64, 0u64);
+        let from = partition.next;
         for record in records {
             if record.offset < partition.next {
                 continue;
@@ -269,10 +360,7 @@ async fn read_partition(mut partition: Partition, split: SplitRule, sender: Send
             read += 1;
             let value = record.record.value.unwrap_or_default();
             bytes += value.len() as u64;
-            text.extend_from_slice(&value);
-            if !value.ends_with(b"\n") {
-                text.push(b'\n');
-            }
+            append_record(&mut text, &value);
         }
         let lag = (high_watermark - partition.next).max(0);
         sender
@@ -292,6 +380,7 @@ async fn read_partition(mut partition: Partition, split: SplitRule, sender: Send
         if let Some(mut framed) = tail.push(&text) {
             framed.chunk.resume = Some(SourceOffset {
                 partition: partition.key,
+                from: from as u64,
                 next: partition.next as u64,
             });
             if !sender.send(Event::Text(framed)) {

@@ -33,6 +33,7 @@ use tails::lock;
 pub use tails::Tails;
 
 use crate::config::{Source, SourceOptions, SplitRule};
+use crate::dataflow::Epoch;
 use crate::error::Error;
 use crate::metrics::Metrics;
 
@@ -89,14 +90,27 @@ impl Sender {
 /// Connects, opens or binds `source` and starts its reader threads. The events arrive on the
 /// returned receiver; `waker` is woken after each. The readers' partial lines are in the
 /// returned [`Tails`]. A replayable source (Kafka) resumes its partitions at `resume`
+/// What a checkpoint hands a source when a run resumes.
+pub struct Resumption<'a> {
+    /// Where each partition of a replayable source resumes (partition key → next offset).
+    pub offsets: &'a BTreeMap<u64, u64>,
+    /// The logged chunks to replay, in order: those logged as offsets (a replayable source's
+    /// whole records) get their text from the source before it reads on.
+    pub replay: &'a mut [(Epoch, u64, Chunk)],
+}
+
 /// (partition key → next offset, from a checkpoint).
 pub fn open(
     source: &Source,
     options: SourceOptions,
     (waker, metrics): (Waker, Arc<Metrics>),
     process: usize,
-    resume: &BTreeMap<u64, u64>,
+    resume: Resumption<'_>,
 ) -> Result<(Receiver<Event>, Tails), Error> {
+    let Resumption {
+        offsets: resume,
+        replay,
+    } = resume;
     let (sender, receiver) = sync_channel(CHANNEL_CHUNKS);
     let tails = Tails::new(process);
     let sender = Sender {
@@ -126,10 +140,10 @@ pub fn open(
         }
         Source::Listen(address) => listen::start(address, split, options.max_connections, sender)?,
         #[cfg(feature = "kafka")]
-        Source::Kafka(kafka) => kafka::start(kafka, split, resume, sender)?,
+        Source::Kafka(kafka) => kafka::start(kafka, split, resume, replay, sender)?,
         #[cfg(not(feature = "kafka"))]
         Source::Kafka(_) => {
-            let _ = resume;
+            let _ = (resume, replay);
             return Err(Error::Usage(
                 "--kafka needs a netwc built with Kafka: `cargo build --release --features kafka`"
                     .into(),
