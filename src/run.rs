@@ -239,7 +239,8 @@ fn open_checkpoint(
     let clock = BatchClock::new(config.batching);
     let now = (clock.is_timed() && config.cluster.processes == 1)
         .then(|| clock.epoch_at(crate::batching::unix_micros()));
-    Checkpoint::open(&dir, &settings, config.fsync, now).map(Some)
+    let keeps_snapshots = config.cluster.process == 0;
+    Checkpoint::open(&dir, &settings, config.fsync, now, keeps_snapshots).map(Some)
 }
 
 /// Opens the source on a process that reads; a channel that never speaks on one that does

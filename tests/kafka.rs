@@ -717,3 +717,108 @@ fn a_broker_that_lost_the_records_a_checkpoint_needs_is_an_error_naming_them() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_cluster_whose_processes_are_killed_in_turn_counts_every_record_once() {
+    let broker = Broker::start();
+    let dir = TempDir::new("kafka-cluster-kill");
+    let state = dir.path("state");
+    let hosts = hostfile(&dir, 2);
+    let start = |process: usize| {
+        netwc()
+            .args([
+                "--kafka",
+                &broker.address,
+                "--topic",
+                "c",
+                "--from",
+                "earliest",
+            ])
+            .args(["--every-process-reads", "--batch-lines", "40"])
+            .args(["--mode", "incremental", "--emit", "all"])
+            .args(["--format", "tsv", "--top", "0", "-w", "2"])
+            .args(["-n", "2", "-p", &process.to_string()])
+            .arg("--hostfile")
+            .arg(&hosts)
+            .arg("--checkpoint")
+            .arg(&state)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    // Process 0's reports as they come, and whether their last totals are `expected`.
+    let follow = |zero: &mut Child| {
+        let mut stdout = zero.stdout.take().unwrap();
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buffer = [0u8; 4096];
+            while let Ok(n) = std::io::Read::read(&mut stdout, &mut buffer) {
+                if n == 0 || sender.send(buffer[..n].to_vec()).is_err() {
+                    break;
+                }
+            }
+        });
+        receiver
+    };
+    let mut sent = String::new();
+    let mut part = 0;
+    // Line i goes to partition i mod 4: each process reads two partitions. Each run gets 200
+    // more lines (50 a partition) once both processes are up, and reports what completes.
+    broker.produce("c", 4, true, "");
+    let mut run = |sent: &mut String| {
+        let one = start(1);
+        let mut zero = start(0);
+        let reports = follow(&mut zero);
+        part += 1;
+        let more = text(70 + part, 200);
+        broker.produce("c", 4, false, &more);
+        sent.push_str(&more);
+        let Ok(first) = reports.recv_timeout(Duration::from_secs(30)) else {
+            let zero = wait_output(zero, Duration::from_secs(5));
+            panic!(
+                "process 0 reports: {}",
+                String::from_utf8_lossy(&zero.stderr)
+            );
+        };
+        (zero, one, reports, first)
+    };
+    // Two runs each lose a process to kill -9 (1, then 0) while they count.
+    for victim in [1, 0] {
+        let (mut zero, mut one, _, _) = run(&mut sent);
+        if victim == 1 {
+            // Reports more than a second in: process 0 takes a snapshot and process 1 drops
+            // what it covers from its log (it restores without a snapshot of its own).
+            std::thread::sleep(Duration::from_millis(1_200));
+            let more = text(79, 200);
+            broker.produce("c", 4, false, &more);
+            sent.push_str(&more);
+        }
+        std::thread::sleep(Duration::from_millis(600));
+        let (killed, other) = if victim == 0 {
+            (&mut zero, &mut one)
+        } else {
+            (&mut one, &mut zero)
+        };
+        send_signal(killed.id(), "KILL");
+        let _ = killed.wait();
+        // The other process stops, naming the lost one (exit 1), or is stopped here.
+        if wait_status(other, Duration::from_secs(20)).code() != Some(1) {
+            let _ = other.kill();
+            let _ = other.wait();
+        }
+    }
+    // A last run, stopped (SIGTERM) once it has counted a while: its last totals, with the
+    // batch the stop closed, hold every record sent exactly once.
+    let (mut zero, mut one, reports, mut printed) = run(&mut sent);
+    std::thread::sleep(Duration::from_secs(3));
+    send_signal(one.id(), "TERM");
+    send_signal(zero.id(), "TERM");
+    assert!(wait_status(&mut zero, Duration::from_secs(20)).success());
+    assert!(wait_status(&mut one, Duration::from_secs(20)).success());
+    printed.extend(reports.try_iter().flatten());
+    let last = parse_tsv(&String::from_utf8_lossy(&printed))
+        .pop_last()
+        .map(|(_, c)| c);
+    assert_eq!(last, Some(oracle_totals(&sent)));
+}

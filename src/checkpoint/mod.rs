@@ -92,18 +92,23 @@ pub struct Checkpoint {
     line_open_at: BTreeMap<u64, u64>,
     /// Where each partition of a replayable source resumes after what the log holds.
     source_offsets: BTreeMap<u64, u64>,
+    /// Whether this process writes the snapshots (process 0): another reading process of a
+    /// cluster has none, and its log is compacted as far as process 0's snapshot covers.
+    keeps_snapshots: bool,
 }
 
 impl Checkpoint {
     /// Opens `dir` (creating it on a first start) for a run with `settings`; says what a
     /// restart must restore, or `None` on a first start. `now` is the current batch when a
     /// restart inside the interval of the last report may reopen that batch (time batches, one
-    /// process): see [`Checkpoint::reopen`].
+    /// process): see [`Checkpoint::reopen`]. `keeps_snapshots` says that this process writes
+    /// the snapshots (process 0), so that its log may not be compacted past its own snapshot.
     pub fn open(
         dir: &Path,
         settings: &Settings,
         fsync: Fsync,
         now: Option<Epoch>,
+        keeps_snapshots: bool,
     ) -> Result<(Checkpoint, Option<Recovery>), Error> {
         let meta_path = dir.join(META);
         if !meta_path.exists() {
@@ -145,6 +150,7 @@ impl Checkpoint {
             epoch_starts: BTreeMap::new(),
             line_open_at: BTreeMap::new(),
             source_offsets: BTreeMap::new(),
+            keeps_snapshots,
         };
         if fresh {
             return Ok((checkpoint, None));
@@ -169,7 +175,10 @@ impl Checkpoint {
         let snapshot_path = self.snapshot_path();
         let snapshot = snapshot::read(&snapshot_path)?;
         let covered = snapshot.as_ref().and_then(|s| s.reported);
-        if let Some(needed) = opened.compacted_through.filter(|&n| covered < Some(n)) {
+        // Another process's log is compacted as far as process 0's snapshot covers, which
+        // the cluster's handshake checks (`Recovery::covered_by`).
+        let compacted_through = opened.compacted_through.filter(|_| self.keeps_snapshots);
+        if let Some(needed) = compacted_through.filter(|&n| covered < Some(n)) {
             let found = match covered {
                 Some(epoch) => format!("holds batch {epoch} only"),
                 None => "is missing".into(),

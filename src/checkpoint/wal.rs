@@ -53,7 +53,10 @@ impl Record {
     /// reads again from the source, so the log holds offsets, not data. A piece of a record
     /// cut at the line limit is logged with its text.
     pub fn text_left_out(chunk: &Chunk) -> bool {
-        chunk.resume.is_some() && !chunk.continues_line && !chunk.ends_mid_line && !chunk.cuts_line
+        chunk.resume.is_some_and(|at| at.from.is_some())
+            && !chunk.continues_line
+            && !chunk.ends_mid_line
+            && !chunk.cuts_line
     }
 
     /// Appends the record to `out`, which starts at file offset `base`.
@@ -79,10 +82,10 @@ impl Record {
                 if let Some(resume) = chunk.resume {
                     out.extend_from_slice(&resume.partition.to_le_bytes());
                     out.extend_from_slice(&resume.next.to_le_bytes());
-                    out.extend_from_slice(&resume.from.to_le_bytes());
                 }
-                if !left_out {
-                    out.extend_from_slice(&chunk.text);
+                match chunk.resume.and_then(|at| at.from).filter(|_| left_out) {
+                    Some(from) => out.extend_from_slice(&from.to_le_bytes()),
+                    None => out.extend_from_slice(&chunk.text),
                 }
             }
             Record::Reported(epoch) => {
@@ -108,23 +111,29 @@ impl Record {
         match *payload.first()? {
             KIND_CHUNK => {
                 let flags = *payload.get(17)?;
-                let (resume, text) = match flags & 8 != 0 {
+                let left_out = flags & 16 != 0;
+                let (mut resume, mut text) = match flags & 8 != 0 {
                     true => {
                         let resume = SourceOffset {
                             partition: epoch(26)?,
                             next: epoch(34)?,
-                            from: epoch(42)?,
+                            from: None,
                         };
-                        (Some(resume), 50)
+                        (Some(resume), 42)
                     }
                     false => (None, 26),
                 };
-                let left_out = flags & 16 != 0;
-                // A chunk without its text is one of whole records, which ends at least one
-                // line: anything else is not a record this log could hold.
-                let whole_records = flags & 7 == 0 && resume.is_some() && epoch(9)? > 0;
-                if left_out && (!whole_records || payload.len() != text) {
-                    return None;
+                if left_out {
+                    // A chunk without its text is one of whole records, which ends at least
+                    // one line: anything else is not a record this log could hold.
+                    let whole_records = flags & 7 == 0 && resume.is_some() && epoch(9)? > 0;
+                    if !whole_records || payload.len() != text + 8 {
+                        return None;
+                    }
+                    if let Some(at) = resume.as_mut() {
+                        at.from = Some(epoch(text)?);
+                    }
+                    text += 8;
                 }
                 Some(Record::Chunk {
                     epoch: epoch(1)?,
@@ -386,7 +395,7 @@ mod tests {
                 reader: 1 << 32 | 7,
                 resume: Some(SourceOffset {
                     partition: 1 << 32 | 2,
-                    from: 8_990,
+                    from: None,
                     next: 9_000,
                 }),
             },
@@ -400,7 +409,7 @@ mod tests {
                 reader: 1 << 32 | 7,
                 resume: Some(SourceOffset {
                     partition: 1 << 32 | 2,
-                    from: 9_000,
+                    from: Some(9_000),
                     next: 9_003,
                 }),
                 ..Chunk::default()

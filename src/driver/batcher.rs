@@ -8,7 +8,7 @@ use crate::batching::BatchClock;
 use crate::config::Batching;
 use crate::dataflow::Epoch;
 use crate::source::lines::end_of_lines;
-use crate::source::{Chunk, Framed};
+use crate::source::{Chunk, Framed, SourceOffset};
 
 /// What the driver does next, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,8 +171,12 @@ impl Batcher {
                 ends_mid_line: ends_mid_line && end == text.len(),
                 reader,
                 cuts_line: false,
-                // The source resumes after the last piece only.
-                resume: resume.filter(|_| end == text.len()),
+                // The source resumes after the last piece only, which holds all the records
+                // that end there only if it is the whole chunk.
+                resume: resume.filter(|_| end == text.len()).map(|at| SourceOffset {
+                    from: at.from.filter(|_| start == 0),
+                    ..at
+                }),
             };
             self.send(piece, take, steps);
             self.lines_left = per_batch;
@@ -188,7 +192,8 @@ impl Batcher {
                 ends_mid_line,
                 reader,
                 cuts_line: false,
-                resume,
+                // It holds only the last of the records that end at `next`.
+                resume: resume.map(|at| SourceOffset { from: None, ..at }),
             };
             self.send(rest, lines, steps);
         }

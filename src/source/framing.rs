@@ -61,9 +61,10 @@ pub struct Chunk {
 pub struct SourceOffset {
     /// The partition, as a key stable across runs (topic index << 32 | partition).
     pub partition: u64,
-    /// The offset the chunk's records start at: a chunk of whole records holds the records of
-    /// offsets `from..next` (gaps allowed), so that it can be read again from the source.
-    pub from: u64,
+    /// The offset the chunk's records start at, when it holds every record of offsets
+    /// `from..next` (gaps allowed), so that it can be read again from the source; `None` for
+    /// the last piece of a chunk cut where a line batch ended, which holds only some of them.
+    pub from: Option<u64>,
     /// The offset of the next record to read.
     pub next: u64,
 }

@@ -209,7 +209,11 @@ async fn read_again(
 ) -> Result<(), Error> {
     let mut read = 0;
     for (epoch, lines, chunk) in replay.iter_mut() {
-        let Some(at) = chunk.resume.filter(|_| chunk.text.is_empty() && *lines > 0) else {
+        let Some((at, from)) = chunk
+            .resume
+            .and_then(|at| Some((at, at.from?)))
+            .filter(|_| chunk.text.is_empty() && *lines > 0)
+        else {
             continue;
         };
         read += 1;
@@ -225,12 +229,12 @@ async fn read_again(
                 "cannot restore batch {epoch} of the checkpoint: partition {} of '{}' must give offsets {} to {} again, but {why}; the broker no longer holds what the checkpoint counted (retention, or a lost topic), so it cannot be resumed exactly: start afresh with another --checkpoint directory",
                 partition.index,
                 partition.topic,
-                at.from,
+                from,
                 at.next - 1
             ))
         };
         let mut text = Vec::new();
-        let mut next = at.from as i64;
+        let mut next = from as i64;
         while next < at.next as i64 {
             let (records, high_watermark) = tokio::time::timeout(
                 FETCH_GIVEN_UP_AFTER,
@@ -380,7 +384,7 @@ async fn read_partition(mut partition: Partition, split: SplitRule, sender: Send
         if let Some(mut framed) = tail.push(&text) {
             framed.chunk.resume = Some(SourceOffset {
                 partition: partition.key,
-                from: from as u64,
+                from: Some(from as u64),
                 next: partition.next as u64,
             });
             if !sender.send(Event::Text(framed)) {
