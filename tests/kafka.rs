@@ -822,3 +822,63 @@ fn a_cluster_whose_processes_are_killed_in_turn_counts_every_record_once() {
         .map(|(_, c)| c);
     assert_eq!(last, Some(oracle_totals(&sent)));
 }
+
+#[test]
+fn a_record_longer_than_the_line_limit_is_counted_exactly_and_restored_from_its_offsets() {
+    let broker = Broker::start();
+    // A 700 KB record of words (past the 256 KiB line limit) between ordinary records.
+    let mut rng = Rng::new(81);
+    let long: Vec<String> = (0..100_000)
+        .map(|_| format!("w{}", rng.below(40)))
+        .collect();
+    let stream = format!("{}{}\n{}", text(82, 50), long.join(" "), text(83, 50));
+    broker.produce("big", 2, true, &stream);
+    let dir = TempDir::new("kafka-big");
+    let state = dir.path("state");
+    let start = || {
+        netwc()
+            .args([
+                "--kafka",
+                &broker.address,
+                "--topic",
+                "big",
+                "--from",
+                "earliest",
+            ])
+            .args([
+                "--batch-lines",
+                "1000",
+                "--mode",
+                "incremental",
+                "--emit",
+                "all",
+            ])
+            .args(["--format", "tsv", "--top", "0", "-w", "2", "--checkpoint"])
+            .arg(&state)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    // Everything is read and logged (as offsets: a fetch's records are whole lines, however
+    // long) in a batch that does not complete; then the run is killed.
+    let first = start();
+    std::thread::sleep(Duration::from_secs(2));
+    send_signal(first.id(), "KILL");
+    wait_output(first, Duration::from_secs(20));
+    let log = std::fs::metadata(state.join("wal.log")).unwrap().len();
+    assert!(
+        log < 100_000,
+        "the log holds offsets, not the 700 KB record: {log} bytes"
+    );
+    // The restart restores the batch from the log and the broker; a stop reports it.
+    let second = start();
+    std::thread::sleep(Duration::from_secs(2));
+    send_signal(second.id(), "TERM");
+    let output = wait_output(second, Duration::from_secs(20));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("restored the checkpoint"), "{stderr}");
+    let last = parse_tsv(&stdout_of(&output)).pop_last().map(|(_, c)| c);
+    assert_eq!(last, Some(oracle_totals(&stream)));
+}
