@@ -50,6 +50,8 @@ mod shutdown;
 mod source;
 mod stats;
 mod table;
+#[cfg(test)]
+mod test_rng;
 mod tokenize;
 mod ui;
 mod worker_budget;

@@ -700,13 +700,8 @@ mod lifetime_tests {
     #[test]
     fn the_top_rows_are_those_of_a_whole_sort_cut_to_top_ties_too() {
         // Few distinct counts, so that many rows tie with the least count kept.
-        let mut state = 7u64;
-        let mut next = move || {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            state >> 33
-        };
+        let mut rng = crate::test_rng::TestRng::new(7);
+        let mut next = move || rng.below(1 << 31);
         for n in [0usize, 1, 5, 40, 300] {
             let rows: Vec<(String, isize)> = (0..n)
                 .map(|i| {
@@ -737,13 +732,8 @@ mod lifetime_tests {
 
     #[test]
     fn the_bucketed_sort_orders_as_a_whole_sort_does() {
-        let mut state = 3u64;
-        let mut next = move |below: u64| {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (state >> 33) % below
-        };
+        let mut rng = crate::test_rng::TestRng::new(3u64);
+        let mut next = move |below: u64| rng.below(below);
         // Counts of every kind: zero, small (bucketed), past the buckets; words that share
         // their first 8 bytes, so that ties of count and prefix fall back to the whole word.
         let rows: Vec<(String, isize)> = (0..5_000)

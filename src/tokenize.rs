@@ -250,13 +250,8 @@ mod tests {
     fn the_ascii_splitter_splits_as_the_standard_library_does() {
         // Every ASCII control character and white space, between words of every length up
         // to past two 8-byte blocks.
-        let mut state = 11u64;
-        let mut next = move |below: u64| {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (state >> 33) % below
-        };
+        let mut rng = crate::test_rng::TestRng::new(11u64);
+        let mut next = move |below: u64| rng.below(below);
         let alphabet: Vec<u8> = (0u8..0x21).chain(b"abcXYZ~".iter().copied()).collect();
         for _ in 0..2000 {
             let len = next(40) as usize;

@@ -4,6 +4,7 @@
 
 use std::io::Write;
 use std::net::TcpStream;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -209,17 +210,30 @@ fn text(seed: u64, lines: usize) -> String {
         .collect()
 }
 
+/// netwc reading every partition of `topic` at the broker `address` from its earliest offset.
+fn reading(address: &str, topic: &str) -> Command {
+    let mut command = netwc();
+    command.args(["--kafka", address, "--topic", topic, "--from", "earliest"]);
+    command
+}
+
+/// [`reading`] running totals of line batches into a checkpoint at `state`, at `-w 2`, its
+/// reports and logs piped.
+fn checkpointed(address: &str, topic: &str, per_batch: usize, state: &Path) -> Command {
+    let mut command = reading(address, topic);
+    command
+        .args(["--batch-lines", &per_batch.to_string()])
+        .args(["--mode", "incremental", "--emit", "all"])
+        .args(["--format", "tsv", "--top", "0", "-w", "2", "--checkpoint"])
+        .arg(state)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
 /// netwc over the whole topic, `batches` line batches of `per_batch` lines, then it stops.
 fn count(broker: &Broker, topic: &str, args: &[&str], per_batch: usize, batches: usize) -> String {
-    stdout_of(&run(netwc()
-        .args([
-            "--kafka",
-            &broker.address,
-            "--topic",
-            topic,
-            "--from",
-            "earliest",
-        ])
+    stdout_of(&run(reading(&broker.address, topic)
         .args(["--batch-lines", &per_batch.to_string()])
         .args(["--batches", &batches.to_string()])
         .args(["--format", "tsv", "--emit", "all", "--top", "0"])
@@ -342,15 +356,7 @@ fn each_process_of_a_cluster_reads_its_share_of_the_partitions() {
     let hosts = hostfile(&dir, 2);
     let children: Vec<_> = (0..2)
         .map(|i| {
-            netwc()
-                .args([
-                    "--kafka",
-                    &broker.address,
-                    "--topic",
-                    "shared",
-                    "--from",
-                    "earliest",
-                ])
+            reading(&broker.address, "shared")
                 .args([
                     "--every-process-reads",
                     "--batch-lines",
@@ -395,28 +401,7 @@ fn kill_9_at_random_moments_with_a_checkpoint_counts_every_record_exactly_once()
     let mut rng = Rng::new(21);
     let mut sent = String::new();
     let start = |stats: bool| {
-        let mut command = netwc();
-        command
-            .args([
-                "--kafka",
-                &broker.address,
-                "--topic",
-                "k",
-                "--from",
-                "earliest",
-            ])
-            .args([
-                "--batch-lines",
-                "50",
-                "--mode",
-                "incremental",
-                "--emit",
-                "all",
-            ])
-            .args(["--format", "tsv", "--top", "0", "-w", "2", "--checkpoint"])
-            .arg(&state)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        let mut command = checkpointed(&broker.address, "k", 50, &state);
         if stats {
             command.arg("--stats");
         }
@@ -487,15 +472,7 @@ fn records_bytes_and_lag_per_partition_are_metrics_stats_and_on_the_page() {
     let broker = Broker::start();
     broker.produce("m", 2, true, &"one two\n".repeat(100));
     let ui = free_port();
-    let mut child = netwc()
-        .args([
-            "--kafka",
-            &broker.address,
-            "--topic",
-            "m",
-            "--from",
-            "earliest",
-        ])
+    let mut child = reading(&broker.address, "m")
         .args([
             "--batch",
             "50ms",
@@ -558,15 +535,7 @@ struct Watched {
 
 impl Watched {
     fn start(broker: &Broker, topic: &str) -> Watched {
-        let mut child = netwc()
-            .args([
-                "--kafka",
-                &broker.address,
-                "--topic",
-                topic,
-                "--from",
-                "earliest",
-            ])
+        let mut child = reading(&broker.address, topic)
             .args(["--batch", "200ms", "--mode", "incremental", "--emit", "all"])
             .args(["--format", "tsv", "--top", "0", "--stats"])
             .stdout(Stdio::piped())
@@ -689,13 +658,8 @@ fn a_broker_that_lost_the_records_a_checkpoint_needs_is_an_error_naming_them() {
     let state = dir.path("state");
     let address = broker.address.clone();
     let run = || {
-        netwc()
-            .args(["--kafka", &address, "--topic", "g", "--from", "earliest"])
-            .args(["--batch-lines", "1000", "--mode", "incremental"])
-            .arg("--checkpoint")
-            .arg(&state)
+        checkpointed(&address, "g", 1000, &state)
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
             .spawn()
             .unwrap()
     };
@@ -725,25 +689,16 @@ fn a_cluster_whose_processes_are_killed_in_turn_counts_every_record_once() {
     let state = dir.path("state");
     let hosts = hostfile(&dir, 2);
     let start = |process: usize| {
-        netwc()
+        checkpointed(&broker.address, "c", 40, &state)
             .args([
-                "--kafka",
-                &broker.address,
-                "--topic",
-                "c",
-                "--from",
-                "earliest",
+                "--every-process-reads",
+                "-n",
+                "2",
+                "-p",
+                &process.to_string(),
             ])
-            .args(["--every-process-reads", "--batch-lines", "40"])
-            .args(["--mode", "incremental", "--emit", "all"])
-            .args(["--format", "tsv", "--top", "0", "-w", "2"])
-            .args(["-n", "2", "-p", &process.to_string()])
             .arg("--hostfile")
             .arg(&hosts)
-            .arg("--checkpoint")
-            .arg(&state)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
             .spawn()
             .unwrap()
     };
@@ -836,27 +791,7 @@ fn a_record_longer_than_the_line_limit_is_counted_exactly_and_restored_from_its_
     let dir = TempDir::new("kafka-big");
     let state = dir.path("state");
     let start = || {
-        netwc()
-            .args([
-                "--kafka",
-                &broker.address,
-                "--topic",
-                "big",
-                "--from",
-                "earliest",
-            ])
-            .args([
-                "--batch-lines",
-                "1000",
-                "--mode",
-                "incremental",
-                "--emit",
-                "all",
-            ])
-            .args(["--format", "tsv", "--top", "0", "-w", "2", "--checkpoint"])
-            .arg(&state)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+        checkpointed(&broker.address, "big", 1000, &state)
             .spawn()
             .unwrap()
     };

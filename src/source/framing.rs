@@ -330,13 +330,8 @@ mod tests {
     /// Seeded text with long lines, runs of spaces, blank lines and CRLF; no word is longer
     /// than 12 bytes.
     fn text(seed: u64, lines: usize) -> String {
-        let mut state = seed;
-        let mut next = move |n: u64| {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (state >> 33) % n
-        };
+        let mut rng = crate::test_rng::TestRng::new(seed);
+        let mut next = move |n: u64| rng.below(n);
         let mut out = String::new();
         for _ in 0..lines {
             let words = next(40);
