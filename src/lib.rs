@@ -44,6 +44,7 @@ mod numbers;
 mod output;
 mod report;
 mod reporter;
+mod rows;
 mod run;
 mod settings;
 mod shutdown;
