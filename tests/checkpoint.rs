@@ -12,11 +12,21 @@ use crate::util::*;
 
 /// Serves `text`, then keeps the connection open (if `hold`) or closes it.
 fn serve(text: String, hold: bool) -> u16 {
+    serve_parts(vec![text], Duration::ZERO, hold)
+}
+
+/// Serves `parts` to one client, `pause` apart, then holds the connection open (or closes it).
+fn serve_parts(parts: Vec<String>, pause: Duration, hold: bool) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || {
         let (mut stream, _) = listener.accept().unwrap();
-        stream.write_all(text.as_bytes()).unwrap();
+        for (i, part) in parts.iter().enumerate() {
+            if i > 0 {
+                std::thread::sleep(pause);
+            }
+            stream.write_all(part.as_bytes()).unwrap();
+        }
         if hold {
             std::thread::sleep(Duration::from_secs(30));
         }
@@ -335,14 +345,17 @@ fn every_reading_process_of_a_cluster_recovers_its_own_log() {
         .chain(["--checkpoint".into(), state.to_str().unwrap().into()])
         .collect()
     };
-    // First run: each process reads 100 lines from a server that stays connected; process 0
-    // takes a snapshot after 10 batches and announces it, and process 1 drops that part of its
-    // log.
-    let mut one = spawn(args(serve(text(1, 0, 100), true), 1));
-    let mut zero = spawn(args(serve(text(0, 0, 100), true), 0));
+    // First run: each process reads 100 lines, and 1.5 s later 50 more, from a server that
+    // stays connected; process 0 takes a snapshot (about once a second, at a report) and
+    // announces it, and process 1 drops that part of its log: it restarts without a snapshot
+    // of its own.
+    let parts = |p: usize| vec![text(p, 0, 100), text(p, 2, 50)];
+    let pause = Duration::from_millis(1_500);
+    let mut one = spawn(args(serve_parts(parts(1), pause, true), 1));
+    let mut zero = spawn(args(serve_parts(parts(0), pause, true), 0));
     let lines = stderr_lines(zero.stderr.take().unwrap());
     let mut reported = 0;
-    while reported < 98 {
+    while reported < 147 {
         let line = lines
             .recv_timeout(Duration::from_secs(30))
             .expect("batches are reported");
@@ -376,7 +389,14 @@ fn every_reading_process_of_a_cluster_recovers_its_own_log() {
     );
     assert!(stderr.contains("restored the checkpoint"), "{stderr}");
     let mut expected = Counts::new();
-    for (p, part, n) in [(0, 0, 100), (1, 0, 100), (0, 1, 20), (1, 1, 20)] {
+    for (p, part, n) in [
+        (0, 0, 100),
+        (1, 0, 100),
+        (0, 2, 50),
+        (1, 2, 50),
+        (0, 1, 20),
+        (1, 1, 20),
+    ] {
         for (word, count) in oracle_totals(&text(p, part, n)) {
             *expected.entry(word).or_default() += count;
         }
