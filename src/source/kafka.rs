@@ -244,12 +244,25 @@ async fn read_again(
             )
             .await
             .map_err(|_| {
-                lost(format!(
-                    "it gave no answer in {} s",
-                    FETCH_GIVEN_UP_AFTER.as_secs()
+                // Not a loss: the broker is slow or gone; a later restart may restore.
+                Error::runtime(format!(
+                    "cannot restore batch {epoch} of the checkpoint: partition {} of '{}' gave no answer in {} s when asked for offsets {next} to {} again; run again once the broker answers",
+                    partition.index,
+                    partition.topic,
+                    FETCH_GIVEN_UP_AFTER.as_secs(),
+                    at.next - 1
                 ))
             })?
-            .map_err(|e| lost(e.to_string()))?;
+            .map_err(|e| match e {
+                RsError::ServerError {
+                    protocol_error: ProtocolError::OffsetOutOfRange,
+                    ..
+                } => lost(e.to_string()),
+                e => Error::runtime(format!(
+                    "cannot restore batch {epoch} of the checkpoint: partition {} of '{}' could not be read ({e}); run again once the broker answers",
+                    partition.index, partition.topic
+                )),
+            })?;
             let before = next;
             for record in records {
                 if record.offset < next || record.offset >= at.next as i64 {
