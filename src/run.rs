@@ -52,7 +52,14 @@ pub fn run(config: Config) -> Result<Option<Summary>, Error> {
     // The checkpoint's lock first: a run refused there must not have read anything.
     let mut checkpoint = open_checkpoint(&config, &stop_words)?;
     let recovery = checkpoint.as_mut().and_then(|(_, r)| r.as_mut());
-    let (events, tails) = open_source(&config, &waker, &metrics, recovery)?;
+    let OpenedSource {
+        events,
+        tails,
+        started,
+    } = open_source(&config, &waker, &metrics, recovery)?;
+    if let Some((checkpoint, _)) = checkpoint.as_mut() {
+        checkpoint.note_starts(&started)?;
+    }
     let recovery = checkpoint.as_ref().and_then(|(_, r)| r.as_ref());
     let own = resume_of(&config, recovery)?;
     let (links, first) = cluster::join(&config, &stop_words, own)?;
@@ -243,6 +250,14 @@ fn open_checkpoint(
     Checkpoint::open(&dir, &settings, config.fsync, now, keeps_snapshots).map(Some)
 }
 
+/// A source, open.
+struct OpenedSource {
+    events: Receiver<source::Event>,
+    tails: source::Tails,
+    /// Where a replayable source started the partitions a checkpoint did not hold.
+    started: BTreeMap<u64, u64>,
+}
+
 /// Opens the source on a process that reads; a channel that never speaks on one that does
 /// not.
 fn open_source(
@@ -250,31 +265,40 @@ fn open_source(
     waker: &Waker,
     metrics: &Arc<Metrics>,
     recovery: Option<&mut Recovery>,
-) -> Result<(Receiver<source::Event>, source::Tails), Error> {
+) -> Result<OpenedSource, Error> {
+    let mut started = BTreeMap::new();
     if !config.cluster.reads_source() {
-        return Ok((
-            sync_channel(0).1,
-            source::Tails::new(config.cluster.process),
-        ));
+        return Ok(OpenedSource {
+            events: sync_channel(0).1,
+            tails: source::Tails::new(config.cluster.process),
+            started,
+        });
     }
     let none = BTreeMap::new();
     let resume = match recovery {
         Some(recovery) => source::Resumption {
             offsets: &recovery.source_offsets,
             replay: &mut recovery.replay,
+            started: &mut started,
         },
         None => source::Resumption {
             offsets: &none,
             replay: &mut [],
+            started: &mut started,
         },
     };
-    source::open(
+    let (events, tails) = source::open(
         &config.source,
         config.source_options(),
         (waker.clone(), metrics.clone()),
         config.cluster.process,
         resume,
-    )
+    )?;
+    Ok(OpenedSource {
+        events,
+        tails,
+        started,
+    })
 }
 
 /// What this process tells the cluster about its resumption.

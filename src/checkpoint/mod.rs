@@ -309,6 +309,20 @@ impl Checkpoint {
         }
     }
 
+    /// Notes where a replayable source starts the partitions the checkpoint did not hold (all of
+    /// them on a first start), on the disk before any of their records is logged: a restart
+    /// then reads each from there, whatever `--from` says, and a partition the checkpoint does
+    /// not hold is one added since, read from its earliest offset.
+    pub fn note_starts(&mut self, starts: &BTreeMap<u64, u64>) -> Result<(), Error> {
+        if starts.is_empty() {
+            return Ok(());
+        }
+        self.source_offsets.extend(starts);
+        let offsets = starts.iter().map(|(&p, &n)| (p, n)).collect();
+        self.wal.append(&Record::Offsets(offsets))?;
+        self.wal.sync()
+    }
+
     /// Notes that the report of `epoch` was printed.
     pub fn log_reported(&mut self, epoch: Epoch) -> Result<(), Error> {
         self.wal.append(&Record::Reported(epoch))

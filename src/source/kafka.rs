@@ -47,12 +47,13 @@ struct Partition {
 
 /// Connects to `source`'s brokers and starts reading every partition of its topics into
 /// `sender`.
-/// `resume` says where a checkpoint left each partition (key → next offset); the chunks of
-/// `replay` that a checkpoint logged as offsets get their text back from the brokers first.
+/// `resume` says where a checkpoint left each partition (key → next offset), and `started`
+/// gets where each partition it does not hold is started; the chunks of `replay` that a
+/// checkpoint logged as offsets get their text back from the brokers first.
 pub(crate) fn start(
     source: &KafkaSource,
     split: SplitRule,
-    resume: &BTreeMap<u64, u64>,
+    (resume, started): (&BTreeMap<u64, u64>, &mut BTreeMap<u64, u64>),
     replay: &mut [(Epoch, u64, Chunk)],
     sender: Sender,
 ) -> Result<(), Error> {
@@ -63,7 +64,7 @@ pub(crate) fn start(
     // A broker that is down is retried; one that takes the connection but never answers is
     // given up on the same way, at the timeout.
     let found = runtime.block_on(async {
-        tokio::time::timeout(source.connect_timeout, partitions(source, resume)).await
+        tokio::time::timeout(source.connect_timeout, partitions(source, resume, started)).await
     });
     let partitions = found.map_err(|_| {
         Error::runtime(format!(
@@ -93,10 +94,14 @@ pub(crate) fn start(
     Ok(())
 }
 
-/// Connects (retrying until the timeout) and finds where each partition starts.
+/// Connects (retrying until the timeout) and finds where each partition starts: where a
+/// checkpoint left it (`resume`); else, when resuming a checkpoint, at its earliest offset (the
+/// checkpoint noted every partition there was, so this one is new since); else where `--from`
+/// says. The partitions `resume` does not hold go into `started` with their start.
 async fn partitions(
     source: &KafkaSource,
     resume: &BTreeMap<u64, u64>,
+    started: &mut BTreeMap<u64, u64>,
 ) -> Result<Vec<Partition>, Error> {
     let brokers = source.brokers.join(",");
     let mut backoff = Duration::from_millis(50);
@@ -152,13 +157,21 @@ async fn partitions(
                     ))
                 })?;
             let key = (topic_index as u64) << 32 | index as u32 as u64;
+            let from = match resume.is_empty() {
+                true => source.from,
+                false => KafkaStart::Earliest,
+            };
             let next = match resume.get(&key) {
                 Some(&next) => next as i64,
-                None => start_offset(&partition, source.from).await.map_err(|e| {
-                    Error::runtime(format!(
-                        "could not find where partition {index} of '{topic}' starts: {e}"
-                    ))
-                })?,
+                None => {
+                    let next = start_offset(&partition, from).await.map_err(|e| {
+                        Error::runtime(format!(
+                            "could not find where partition {index} of '{topic}' starts: {e}"
+                        ))
+                    })?;
+                    started.insert(key, next as u64);
+                    next
+                }
             };
             partitions.push(Partition {
                 topic: topic.clone(),

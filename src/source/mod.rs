@@ -97,6 +97,10 @@ pub struct Resumption<'a> {
     /// The logged chunks to replay, in order: those logged as offsets (a replayable source's
     /// whole records) get their text from the source before it reads on.
     pub replay: &'a mut [(Epoch, u64, Chunk)],
+    /// Filled by a replayable source: where it starts each partition that `offsets` does not
+    /// hold, for the checkpoint to note before any of their records (so that a restart reads
+    /// them from there, not from wherever `--from` points then).
+    pub started: &'a mut BTreeMap<u64, u64>,
 }
 
 /// (partition key → next offset, from a checkpoint).
@@ -110,6 +114,7 @@ pub fn open(
     let Resumption {
         offsets: resume,
         replay,
+        started,
     } = resume;
     let (sender, receiver) = sync_channel(CHANNEL_CHUNKS);
     let tails = Tails::new(process);
@@ -140,10 +145,10 @@ pub fn open(
         }
         Source::Listen(address) => listen::start(address, split, options.max_connections, sender)?,
         #[cfg(feature = "kafka")]
-        Source::Kafka(kafka) => kafka::start(kafka, split, resume, replay, sender)?,
+        Source::Kafka(kafka) => kafka::start(kafka, split, (resume, started), replay, sender)?,
         #[cfg(not(feature = "kafka"))]
         Source::Kafka(_) => {
-            let _ = (resume, replay);
+            let _ = (resume, replay, started);
             return Err(Error::Usage(
                 "--kafka needs a netwc built with Kafka: `cargo build --release --features kafka`"
                     .into(),

@@ -248,3 +248,43 @@ fn a_record_longer_than_the_line_limit_is_counted_exactly_and_restored_from_its_
     let last = parse_tsv(&stdout_of(&output)).pop_last().map(|(_, c)| c);
     assert_eq!(last, Some(oracle_totals(&stream)));
 }
+
+#[test]
+fn records_sent_while_a_run_from_latest_is_down_are_counted_when_it_restarts() {
+    let broker = Broker::start();
+    broker.produce("l", 2, true, &text(91, 30));
+    let dir = TempDir::new("kafka-latest");
+    let state = dir.path("state");
+    let start = || {
+        netwc()
+            .args(["--kafka", &broker.address, "--topic", "l"])
+            .args(["--from", "latest", "--batch", "200ms"])
+            .args(["--mode", "incremental", "--emit", "all"])
+            .args(["--format", "tsv", "--top", "0", "--checkpoint"])
+            .arg(&state)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    // The first run starts at the partitions' ends and is killed before any record arrives:
+    // the checkpoint holds where it started, not a record.
+    let mut first = start();
+    let lines = stderr_lines(first.stderr.take().unwrap());
+    wait_for(&lines, "reading 2 partitions", 1);
+    std::thread::sleep(Duration::from_millis(500));
+    send_signal(first.id(), "KILL");
+    wait_output(first, Duration::from_secs(20));
+    // Records sent while it is down are counted by the next run, not skipped as `--from
+    // latest` would on a first start; those from before the first start are not.
+    let down = text(92, 40);
+    broker.produce("l", 2, false, &down);
+    let mut second = start();
+    let lines = stderr_lines(second.stderr.take().unwrap());
+    wait_for(&lines, "reading 2 partitions", 1);
+    std::thread::sleep(Duration::from_secs(2));
+    send_signal(second.id(), "TERM");
+    let output = wait_output(second, Duration::from_secs(20));
+    let last = parse_tsv(&stdout_of(&output)).pop_last().map(|(_, c)| c);
+    assert_eq!(last, Some(oracle_totals(&down)));
+}
