@@ -57,7 +57,10 @@ pub fn run(config: Config) -> Result<Option<Summary>, Error> {
         tails,
         started,
     } = open_source(&config, &waker, &metrics, recovery)?;
-    if let Some((checkpoint, _)) = checkpoint.as_mut() {
+    if let Some((checkpoint, recovery)) = checkpoint.as_mut() {
+        if let Some(recovery) = recovery {
+            checkpoint.reopen_if_due(recovery)?;
+        }
         checkpoint.note_starts(&started)?;
     }
     let recovery = checkpoint.as_ref().and_then(|(_, r)| r.as_ref());

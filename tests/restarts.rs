@@ -195,3 +195,34 @@ fn quick_restarts_merge_their_lines_into_the_batch_in_every_mode() {
         assert_eq!(reports, [(time, expected)], "{name}, the next interval");
     }
 }
+
+#[test]
+fn a_quick_restart_refused_at_its_source_reopens_no_batch() {
+    let dir = TempDir::new("quick-refused");
+    let state = dir.path("state");
+    let mode: &[&str] = &["--mode", "incremental", "--emit", "all"];
+    sleep_to_next_interval(5_000);
+    let interval = now_ms() / 5_000;
+    let first = one_run(&state, mode, "a\n");
+    assert_eq!(first.len(), 1);
+    // A quick restart whose source cannot be opened (nothing listens on the port) stops
+    // with exit 1, before it changes the checkpoint.
+    let refused = run(netwc()
+        .args(["127.0.0.1", &free_port().to_string()])
+        .args(["--batch", "5s", "--format", "jsonl", "--top", "0"])
+        .args(mode)
+        .arg("--checkpoint")
+        .arg(&state));
+    assert_eq!(refused.status.code(), Some(1));
+    assert_eq!(
+        now_ms() / 5_000,
+        interval,
+        "the runs took longer than the interval"
+    );
+    // The next run, in the next interval, reports its own batch only: the first run's batch
+    // was reported once and is not reported again.
+    sleep_to_next_interval(5_000);
+    let next = one_run(&state, mode, "b\n");
+    let expected: Counts = [("a".to_string(), 1), ("b".to_string(), 1)].into();
+    assert_eq!(next, [((interval + 2) * 5_000, expected)]);
+}

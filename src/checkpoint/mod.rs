@@ -95,6 +95,10 @@ pub struct Checkpoint {
     /// Whether this process writes the snapshots (process 0): another reading process of a
     /// cluster has none, and its log is compacted as far as process 0's snapshot covers.
     keeps_snapshots: bool,
+    /// A quick restart's batch to reopen (and how far the log was compacted), done by
+    /// [`Checkpoint::reopen_if_due`] once the source is open: a run refused at its source
+    /// leaves the checkpoint as it found it.
+    reopen_due: Option<(Epoch, Option<Epoch>)>,
 }
 
 impl Checkpoint {
@@ -151,22 +155,46 @@ impl Checkpoint {
             line_open_at: BTreeMap::new(),
             source_offsets: BTreeMap::new(),
             keeps_snapshots,
+            reopen_due: None,
         };
         if fresh {
             return Ok((checkpoint, None));
         }
         let compacted_through = opened.compacted_through;
-        let mut recovery = checkpoint.recover(opened)?;
-        let reopen = recovery
+        let recovery = checkpoint.recover(opened)?;
+        checkpoint.reopen_due = recovery
             .last_reported
-            .filter(|&last| now.is_some_and(|now| now <= last));
-        if let Some(last) = reopen.filter(|&last| last > 0) {
-            checkpoint.reopen(&recovery, last, compacted_through)?;
-            let (wal, opened) = Wal::open(&log)?;
-            checkpoint.wal = wal;
-            recovery = checkpoint.recover(opened)?;
-        }
+            .filter(|&last| now.is_some_and(|now| now <= last) && last > 0)
+            .map(|last| (last, compacted_through));
         Ok((checkpoint, Some(recovery)))
+    }
+
+    /// On a quick restart (see [`Checkpoint::open`]), reopens the last reported batch now that
+    /// the source is open, and makes `recovery` what the reopened checkpoint restores. The
+    /// log keeps the same chunks, so `recovery` keeps its own (with whatever text a source
+    /// gave back to those logged as offsets).
+    pub fn reopen_if_due(&mut self, recovery: &mut Recovery) -> Result<(), Error> {
+        let Some((last, compacted_through)) = self.reopen_due.take() else {
+            return Ok(());
+        };
+        self.reopen(recovery, last, compacted_through)?;
+        let (wal, opened) = Wal::open(&self.dir.join(LOG))?;
+        self.wal = wal;
+        let mut reopened = self.recover(opened)?;
+        let same = |a: &[(Epoch, u64, Chunk)], b: &[(Epoch, u64, Chunk)]| {
+            a.len() == b.len()
+                && a.iter()
+                    .zip(b)
+                    .all(|(x, y)| x.0 == y.0 && x.1 == y.1 && x.2.resume == y.2.resume)
+        };
+        if !same(&reopened.replay, &recovery.replay) {
+            return Err(Error::runtime(
+                "reopening the last batch changed what the checkpoint replays; this is a bug in netwc (please report it)",
+            ));
+        }
+        reopened.replay = std::mem::take(&mut recovery.replay);
+        *recovery = reopened;
+        Ok(())
     }
 
     /// Reads what a restart restores: the snapshot, and the log after it (noting where each
