@@ -180,9 +180,9 @@ fn for_each_ascii_word<'t>(text: &'t str, mut each: impl FnMut(&'t str)) {
                 i += 1;
             }
         }
-        // SAFETY: `start` and `i` are at ASCII bytes (or the end), so both are char
-        // boundaries of `text`.
-        each(unsafe { text.get_unchecked(start..i) });
+        // `start` and `i` are at ASCII bytes (or the end): char boundaries, which the slice
+        // checks in two byte compares.
+        each(&text[start..i]);
     }
 }
 

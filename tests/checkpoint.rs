@@ -2,8 +2,7 @@
 //! directory, send the rest: the counts equal those of everything sent, and no batch is printed
 //! twice. Also torn and corrupt files, and a directory written with other settings.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
@@ -13,25 +12,6 @@ use crate::util::*;
 /// Serves `text`, then keeps the connection open (if `hold`) or closes it.
 fn serve(text: String, hold: bool) -> u16 {
     serve_parts(vec![text], Duration::ZERO, hold)
-}
-
-/// Serves `parts` to one client, `pause` apart, then holds the connection open (or closes it).
-fn serve_parts(parts: Vec<String>, pause: Duration, hold: bool) -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        let (mut stream, _) = listener.accept().unwrap();
-        for (i, part) in parts.iter().enumerate() {
-            if i > 0 {
-                std::thread::sleep(pause);
-            }
-            stream.write_all(part.as_bytes()).unwrap();
-        }
-        if hold {
-            std::thread::sleep(Duration::from_secs(30));
-        }
-    });
-    port
 }
 
 fn start(port: u16, dir: &Path, mode: &[&str]) -> Child {
@@ -75,11 +55,8 @@ fn crash_and_resume(name: &str, mode: &[&str], seed: u64) -> (String, String, St
     for line in BufReader::new(stderr).lines().map_while(Result::ok) {
         log.push_str(&line);
         log.push('\n');
-        if let Some(lines) = line
-            .split_whitespace()
-            .find_map(|f| f.strip_prefix("lines="))
-        {
-            reported += lines.parse::<u64>().unwrap();
+        if let Some(lines) = stats_lines(&line) {
+            reported += lines as u64;
         }
         if reported >= 49 {
             break;
@@ -359,11 +336,8 @@ fn every_reading_process_of_a_cluster_recovers_its_own_log() {
         let line = lines
             .recv_timeout(Duration::from_secs(30))
             .expect("batches are reported");
-        if let Some(n) = line
-            .split_whitespace()
-            .find_map(|f| f.strip_prefix("lines="))
-        {
-            reported += n.parse::<u64>().unwrap();
+        if let Some(n) = stats_lines(&line) {
+            reported += n as u64;
         }
     }
     std::thread::sleep(Duration::from_millis(200));

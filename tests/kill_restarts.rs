@@ -3,8 +3,6 @@
 //! across all the runs, and each printed batch equals the oracle's count of its lines.
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::net::TcpListener;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -14,19 +12,6 @@ use crate::util::*;
 const N: usize = 7;
 /// Lines sent to each run: whole batches, so that all of them are reported before the kill.
 const PART: usize = 6 * N;
-
-/// Serves `text` to one client and holds the connection open (30 s at most).
-fn serve(text: String) -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        if let Ok((mut stream, _)) = listener.accept() {
-            let _ = stream.write_all(text.as_bytes());
-            std::thread::sleep(Duration::from_secs(30));
-        }
-    });
-    port
-}
 
 /// Line `i` of the stream: a few words, and every 150th one of 280 KB, longer than a reader
 /// holds, so that it reaches the log in pieces.
@@ -59,7 +44,10 @@ fn kill_and_restart_fifty_times(mode: &str, mode_args: &[&str], seed: u64) {
         lines.extend(part.iter().cloned());
         let last = run_number == 50;
         let mut child = netwc()
-            .args(["127.0.0.1", &serve(part.concat()).to_string()])
+            .args([
+                "127.0.0.1",
+                &serve_parts(vec![part.concat()], Duration::ZERO, true).to_string(),
+            ])
             .args([
                 "--batch-lines",
                 &N.to_string(),

@@ -469,3 +469,35 @@ pub fn browser_dom(ui: u16) -> String {
         .expect("chromium (Debian's package) is installed: .ci/run installs it");
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
+
+/// The lines a `--stats` batch line says its batch counted (`lines=N`); `None` for any other
+/// line of the log.
+pub fn stats_lines(line: &str) -> Option<usize> {
+    line.split_whitespace()
+        .find_map(|f| f.strip_prefix("lines="))
+        .and_then(|n| n.parse().ok())
+}
+
+/// Serves `parts` to one client on a loopback port, `pause` apart, then holds the connection
+/// open for 30 s (or closes it).
+pub fn serve_parts(parts: Vec<String>, pause: Duration, hold: bool) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let Ok((mut stream, _)) = listener.accept() else {
+            return;
+        };
+        for (i, part) in parts.iter().enumerate() {
+            if i > 0 {
+                std::thread::sleep(pause);
+            }
+            if stream.write_all(part.as_bytes()).is_err() {
+                return;
+            }
+        }
+        if hold {
+            std::thread::sleep(Duration::from_secs(30));
+        }
+    });
+    port
+}

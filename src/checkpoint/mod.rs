@@ -265,17 +265,18 @@ impl Checkpoint {
         compacted_through: Option<Epoch>,
     ) -> Result<(), Error> {
         let before = epoch - 1;
-        let mut records: Vec<Record> = recovery
+        let chunks = recovery
             .replay
             .iter()
             .map(|(epoch, lines, chunk)| Record::Chunk {
                 epoch: *epoch,
                 lines: *lines,
                 chunk: chunk.clone(),
-            })
+            });
+        let records: Vec<Record> = std::iter::once(Record::Offsets(self.offsets()))
+            .chain(chunks)
+            .chain([Record::Reported(before)])
             .collect();
-        records.push(Record::Reported(before));
-        records.insert(0, Record::Offsets(self.offsets()));
         self.wal
             .rewrite(&records, compacted_through.map(|c| c.min(before)))?;
         if let Some(state) = recovery

@@ -50,8 +50,8 @@ pub enum Record {
 impl Record {
     /// Whether a chunk is logged without its text: a chunk of whole records of a replayable
     /// source (Kafka) is the records of offsets `from..next` of its partition, which a restart
-    /// reads again from the source, so the log holds offsets, not data. A piece of a record
-    /// cut at the line limit is logged with its text.
+    /// reads again from the source, so the log holds offsets, not data. A piece of such a
+    /// chunk that a line batch cut holds only some of its records: it is logged with its text.
     pub fn text_left_out(chunk: &Chunk) -> bool {
         chunk.resume.is_some_and(|at| at.from.is_some())
             && !chunk.continues_line

@@ -87,10 +87,10 @@ impl Sender {
     }
 }
 
-/// Connects, opens or binds `source` and starts its reader threads. The events arrive on the
-/// returned receiver; `waker` is woken after each. The readers' partial lines are in the
-/// returned [`Tails`]. A replayable source (Kafka) resumes its partitions at `resume`
-/// What a checkpoint hands a source when a run resumes.
+/// What a checkpoint hands a source when a run resumes (only a replayable source, Kafka, uses
+/// it; the others resume from the log alone).
+// Read only by the Kafka source, which the default build leaves out.
+#[cfg_attr(not(feature = "kafka"), allow(dead_code))]
 pub struct Resumption<'a> {
     /// Where each partition of a replayable source resumes (partition key → next offset).
     pub offsets: &'a BTreeMap<u64, u64>,
@@ -103,7 +103,9 @@ pub struct Resumption<'a> {
     pub started: &'a mut BTreeMap<u64, u64>,
 }
 
-/// (partition key → next offset, from a checkpoint).
+/// Connects, opens or binds `source` and starts its reader threads. The events arrive on the
+/// returned receiver; `waker` is woken after each. The readers' partial lines are in the
+/// returned [`Tails`]. A replayable source resumes as `resume` says.
 pub fn open(
     source: &Source,
     options: SourceOptions,
@@ -111,11 +113,6 @@ pub fn open(
     process: usize,
     resume: Resumption<'_>,
 ) -> Result<(Receiver<Event>, Tails), Error> {
-    let Resumption {
-        offsets: resume,
-        replay,
-        started,
-    } = resume;
     let (sender, receiver) = sync_channel(CHANNEL_CHUNKS);
     let tails = Tails::new(process);
     let sender = Sender {
@@ -145,10 +142,10 @@ pub fn open(
         }
         Source::Listen(address) => listen::start(address, split, options.max_connections, sender)?,
         #[cfg(feature = "kafka")]
-        Source::Kafka(kafka) => kafka::start(kafka, split, (resume, started), replay, sender)?,
+        Source::Kafka(kafka) => kafka::start(kafka, split, resume, sender)?,
         #[cfg(not(feature = "kafka"))]
         Source::Kafka(_) => {
-            let _ = (resume, replay, started);
+            let _ = resume;
             return Err(Error::Usage(
                 "--kafka needs a netwc built with Kafka: `cargo build --release --features kafka`"
                     .into(),

@@ -6,6 +6,15 @@ use std::time::{Duration, Instant};
 
 use super::*;
 
+/// Lets `run` read its partitions for `reading`, then kills it (SIGKILL).
+fn kill_once_reading(mut run: Child, reading: Duration) {
+    let lines = stderr_lines(run.stderr.take().unwrap());
+    wait_for(&lines, "reading 2 partitions", 1);
+    std::thread::sleep(reading);
+    send_signal(run.id(), "KILL");
+    wait_output(run, Duration::from_secs(20));
+}
+
 #[test]
 fn kill_9_at_random_moments_with_a_checkpoint_counts_every_record_exactly_once() {
     let broker = Broker::start();
@@ -67,11 +76,8 @@ fn kill_9_at_random_moments_with_a_checkpoint_counts_every_record_exactly_once()
         let line = lines
             .recv_timeout(Duration::from_secs(30))
             .expect("the last run reports");
-        if let Some(n) = line
-            .split_whitespace()
-            .find_map(|f| f.strip_prefix("lines="))
-        {
-            counted += n.parse::<usize>().unwrap();
+        if let Some(n) = stats_lines(&line) {
+            counted += n;
         }
         assert!(started.elapsed() < Duration::from_secs(60));
     }
@@ -95,12 +101,7 @@ fn a_broker_that_lost_the_records_a_checkpoint_needs_is_an_error_naming_them() {
             .unwrap()
     };
     // The records are read and logged (as offsets) in a batch that never completes.
-    let mut first = run();
-    let lines = stderr_lines(first.stderr.take().unwrap());
-    wait_for(&lines, "reading 2 partitions", 1);
-    std::thread::sleep(Duration::from_millis(1500));
-    send_signal(first.id(), "KILL");
-    wait_output(first, Duration::from_secs(20));
+    kill_once_reading(run(), Duration::from_millis(1500));
     // The broker forgets its topics (memory storage); the topic is made anew, empty.
     broker.restart(Duration::ZERO);
     broker.produce("g", 2, true, "");
@@ -269,12 +270,7 @@ fn records_sent_while_a_run_from_latest_is_down_are_counted_when_it_restarts() {
     };
     // The first run starts at the partitions' ends and is killed before any record arrives:
     // the checkpoint holds where it started, not a record.
-    let mut first = start();
-    let lines = stderr_lines(first.stderr.take().unwrap());
-    wait_for(&lines, "reading 2 partitions", 1);
-    std::thread::sleep(Duration::from_millis(500));
-    send_signal(first.id(), "KILL");
-    wait_output(first, Duration::from_secs(20));
+    kill_once_reading(start(), Duration::from_millis(500));
     // Records sent while it is down are counted by the next run, not skipped as `--from
     // latest` would on a first start; those from before the first start are not.
     let down = text(92, 40);

@@ -54,12 +54,9 @@ impl Watched {
                 .stats
                 .recv_timeout(Duration::from_secs(30))
                 .expect("stats");
-            match line
-                .split_whitespace()
-                .find_map(|f| f.strip_prefix("lines="))
-            {
+            match stats_lines(&line) {
                 Some(n) => {
-                    self.counted += n.parse::<usize>().unwrap();
+                    self.counted += n;
                     self.batches += 1;
                 }
                 None => self.logs.push(line),

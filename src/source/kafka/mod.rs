@@ -8,6 +8,7 @@
 //! reader, as a connection is), into the source's channel. A broker that goes away mid-run is
 //! retried with backoff, said once, and read again from where it was.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,12 +17,12 @@ use rskafka::client::partition::{OffsetAt, PartitionClient, UnknownTopicHandling
 use rskafka::client::{Client, ClientBuilder};
 use rskafka::BackoffConfig;
 
-use std::collections::BTreeMap;
+mod restore;
 
-use super::{lock, Chunk, Event, LineFramer, Sender, SourceOffset};
+use super::{lock, Event, LineFramer, Resumption, Sender, SourceOffset};
 use crate::config::{KafkaSource, KafkaStart, SplitRule};
-use crate::dataflow::Epoch;
 use crate::error::Error;
+use restore::read_again;
 
 /// Bytes a fetch asks for at most, per partition.
 const FETCH_BYTES: i32 = 1 << 20;
@@ -47,16 +48,20 @@ struct Partition {
 
 /// Connects to `source`'s brokers and starts reading every partition of its topics into
 /// `sender`.
-/// `resume` says where a checkpoint left each partition (key → next offset), and `started`
-/// gets where each partition it does not hold is started; the chunks of `replay` that a
-/// checkpoint logged as offsets get their text back from the brokers first.
+/// `resume` says where a checkpoint left each partition and gets where each partition it
+/// does not hold is started; the chunks it replays that a checkpoint logged as offsets get
+/// their text back from the brokers first.
 pub(crate) fn start(
     source: &KafkaSource,
     split: SplitRule,
-    (resume, started): (&BTreeMap<u64, u64>, &mut BTreeMap<u64, u64>),
-    replay: &mut [(Epoch, u64, Chunk)],
+    resume: Resumption<'_>,
     sender: Sender,
 ) -> Result<(), Error> {
+    let Resumption {
+        offsets: resume,
+        replay,
+        started,
+    } = resume;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -209,101 +214,6 @@ fn append_record(text: &mut Vec<u8>, value: &[u8]) {
     if !value.ends_with(b"\n") {
         text.push(b'\n');
     }
-}
-
-/// Gives each chunk of `replay` that a checkpoint logged as offsets (see
-/// `Record::text_left_out`) its text again: the records of its offsets, read from its
-/// partition as they were read the first time. A partition that no longer holds them (the
-/// broker's retention removed them, or it lost them) is an error: the batches they were counted
-/// in cannot be restored exactly.
-async fn read_again(
-    partitions: &[Partition],
-    replay: &mut [(Epoch, u64, Chunk)],
-) -> Result<(), Error> {
-    let mut read = 0;
-    for (epoch, lines, chunk) in replay.iter_mut() {
-        let Some((at, from)) = chunk
-            .resume
-            .and_then(|at| Some((at, at.from?)))
-            .filter(|_| chunk.text.is_empty() && *lines > 0)
-        else {
-            continue;
-        };
-        read += 1;
-        let Some(partition) = partitions.iter().find(|p| p.key == at.partition) else {
-            return Err(Error::runtime(format!(
-                "the checkpoint holds batch {epoch} of partition {} of topic {} of --topic, which this run does not read: resume with the topics the checkpoint was written with",
-                at.partition as u32,
-                (at.partition >> 32) + 1
-            )));
-        };
-        let lost = |why: String| {
-            Error::runtime(format!(
-                "cannot restore batch {epoch} of the checkpoint: partition {} of '{}' must give offsets {} to {} again, but {why}; the broker no longer holds what the checkpoint counted (retention, or a lost topic), so it cannot be resumed exactly: start afresh with another --checkpoint directory",
-                partition.index,
-                partition.topic,
-                from,
-                at.next - 1
-            ))
-        };
-        let mut text = Vec::new();
-        let mut next = from as i64;
-        while next < at.next as i64 {
-            let (records, high_watermark) = tokio::time::timeout(
-                FETCH_GIVEN_UP_AFTER,
-                partition
-                    .client
-                    .fetch_records(next, 1..FETCH_BYTES, FETCH_WAIT_MS),
-            )
-            .await
-            .map_err(|_| {
-                // Not a loss: the broker is slow or gone; a later restart may restore.
-                Error::runtime(format!(
-                    "cannot restore batch {epoch} of the checkpoint: partition {} of '{}' gave no answer in {} s when asked for offsets {next} to {} again; run again once the broker answers",
-                    partition.index,
-                    partition.topic,
-                    FETCH_GIVEN_UP_AFTER.as_secs(),
-                    at.next - 1
-                ))
-            })?
-            .map_err(|e| match e {
-                RsError::ServerError {
-                    protocol_error: ProtocolError::OffsetOutOfRange,
-                    ..
-                } => lost(e.to_string()),
-                e => Error::runtime(format!(
-                    "cannot restore batch {epoch} of the checkpoint: partition {} of '{}' could not be read ({e}); run again once the broker answers",
-                    partition.index, partition.topic
-                )),
-            })?;
-            let before = next;
-            for record in records {
-                if record.offset < next || record.offset >= at.next as i64 {
-                    continue;
-                }
-                next = record.offset + 1;
-                append_record(&mut text, &record.record.value.unwrap_or_default());
-            }
-            if next == before {
-                if high_watermark >= at.next as i64 {
-                    // The rest of the range holds no records (compacted away, or markers).
-                    break;
-                }
-                return Err(lost(format!("it now ends at offset {high_watermark}")));
-            }
-        }
-        if super::lines::count_line_ends(&text) != *lines {
-            return Err(lost(format!(
-                "they now hold {} lines, not the {lines} counted",
-                super::lines::count_line_ends(&text)
-            )));
-        }
-        chunk.text = text;
-    }
-    if read > 0 {
-        log!("read the records of {read} logged chunks again from the brokers");
-    }
-    Ok(())
 }
 
 /// Reads every partition until the run stops.
