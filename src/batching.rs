@@ -13,7 +13,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::config::Batching;
-use crate::dataflow::Epoch;
+use crate::vocab::Epoch;
 
 /// Microseconds since the Unix epoch.
 pub fn unix_micros() -> u64 {

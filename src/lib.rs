@@ -39,6 +39,7 @@ mod dataflow;
 mod driver;
 mod duration;
 mod error;
+mod lines;
 mod metrics;
 mod numbers;
 mod output;
@@ -55,6 +56,7 @@ mod table;
 mod test_rng;
 mod tokenize;
 mod ui;
+mod vocab;
 mod worker_budget;
 
 pub use config::Config;
@@ -65,8 +67,9 @@ pub use stats::Summary;
 /// The hot paths and the demo generator, for the benchmarks and examples; the job itself is
 /// [`run()`] over a [`Config`].
 pub mod parts {
-    pub use crate::dataflow::{NameChange, WordId, WordKey};
+    pub use crate::dataflow::{NameChange, WordKey};
     pub use crate::report::ResultTable;
-    pub use crate::source::{Chunk, LineFramer, Zipf, MAX_PENDING, VOCABULARY};
+    pub use crate::source::{LineFramer, Zipf, MAX_PENDING, VOCABULARY};
     pub use crate::tokenize::{split_like_java, StopWords, Tokenizer};
+    pub use crate::vocab::{Chunk, WordId};
 }

@@ -14,10 +14,11 @@ use std::collections::{BTreeSet, HashMap};
 use foldhash::fast::RandomState;
 
 use crate::config::Emit;
-use crate::dataflow::{NameChange, Word, WordId};
+use crate::dataflow::NameChange;
 use crate::rows::top_rows;
 pub use crate::rows::Rows;
 use crate::table::Table;
+use crate::vocab::{Word, WordId};
 
 /// How many changes ahead of applying one its row's lookup starts (two steps: its slot of the
 /// table's index, then the row; see [`Table`]).

@@ -14,11 +14,12 @@ use timely::dataflow::ProbeHandle;
 
 use crate::batching::{unix_micros, BatchClock};
 use crate::config::{Config, Mode};
-use crate::dataflow::{Epoch, Gathered, Word, WordId};
+use crate::dataflow::Gathered;
 use crate::metrics::{Metrics, TopRow, TOP_ROWS};
 use crate::output::{printer, Printer, Report};
 use crate::report::{ResultTable, Rows, TableError};
 use crate::stats::{BatchStats, EpochTally, Summary};
+use crate::vocab::{Epoch, Word, WordId};
 
 /// What the reading worker saw of an epoch, kept for its `--stats` line.
 #[derive(Debug, Clone, Copy)]

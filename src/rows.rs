@@ -3,7 +3,7 @@
 
 use std::cmp::Ordering;
 
-use crate::dataflow::Word;
+use crate::vocab::Word;
 
 /// The rows of one report, in order: count descending, then word ascending (by code point).
 /// The words are borrowed from the table: a report of every word of a batch copies no name

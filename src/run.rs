@@ -148,7 +148,7 @@ impl Job {
         let wc = dataflow::build(
             worker,
             self.tokenizer.clone(),
-            config.mode.retraction_delay(),
+            dataflow::Retraction::after(config.mode.retraction_delay()),
             self.progress.clone(),
             self.word_key,
         );

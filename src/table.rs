@@ -17,7 +17,7 @@ use compact_str::CompactString;
 use foldhash::fast::RandomState;
 use std::hash::BuildHasher;
 
-use crate::dataflow::WordId;
+use crate::vocab::WordId;
 
 /// What a table can be keyed by: how a key is looked up (its borrowed form), hashed and
 /// compared.

@@ -10,8 +10,8 @@ use std::collections::HashSet;
 use foldhash::fast::RandomState;
 
 use crate::config::SplitRule;
-use crate::source::lines::split_lines;
-use crate::source::Chunk;
+use crate::lines::split_lines;
+use crate::vocab::Chunk;
 
 /// Words to drop, compared after case folding.
 pub type StopWords = HashSet<String, RandomState>;

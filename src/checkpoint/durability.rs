@@ -11,10 +11,10 @@ use timely::dataflow::InputHandleVec;
 
 use super::snapshot_writer::SnapshotWriter;
 use super::{Checkpoint, SNAPSHOT_INTERVAL};
-use crate::dataflow::{Epoch, Word};
 use crate::error::Error;
 use crate::reporter::ReportHooks;
-use crate::source::Chunk;
+use crate::vocab::Chunk;
+use crate::vocab::{Epoch, Word};
 
 /// A run's durable side.
 pub struct Durability {

@@ -31,10 +31,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Fsync;
-use crate::dataflow::Epoch;
 use crate::error::Error;
 use crate::settings::Settings;
-use crate::source::Chunk;
+use crate::vocab::{Chunk, Epoch, LoggedChunk};
 
 pub use directory::check_cluster_layout;
 pub use durability::Durability;
@@ -181,11 +180,11 @@ impl Checkpoint {
         let (wal, opened) = Wal::open(&self.dir.join(LOG))?;
         self.wal = wal;
         let mut reopened = self.recover(opened)?;
-        let same = |a: &[(Epoch, u64, Chunk)], b: &[(Epoch, u64, Chunk)]| {
+        let same = |a: &[LoggedChunk], b: &[LoggedChunk]| {
             a.len() == b.len()
-                && a.iter()
-                    .zip(b)
-                    .all(|(x, y)| x.0 == y.0 && x.1 == y.1 && x.2.resume == y.2.resume)
+                && a.iter().zip(b).all(|(x, y)| {
+                    x.epoch == y.epoch && x.lines == y.lines && x.chunk.resume == y.chunk.resume
+                })
         };
         if !same(&reopened.replay, &recovery.replay) {
             return Err(Error::runtime(
@@ -236,7 +235,11 @@ impl Checkpoint {
                     self.epoch_starts.entry(epoch).or_insert(offset);
                     self.note_line(offset, &chunk);
                     self.note_offset(&chunk);
-                    logged.push((epoch, lines, chunk));
+                    logged.push(LoggedChunk {
+                        epoch,
+                        lines,
+                        chunk,
+                    });
                 }
                 Record::Reported(epoch) => {
                     recovery.last_reported = recovery.last_reported.max(Some(epoch));
@@ -265,14 +268,11 @@ impl Checkpoint {
         compacted_through: Option<Epoch>,
     ) -> Result<(), Error> {
         let before = epoch - 1;
-        let chunks = recovery
-            .replay
-            .iter()
-            .map(|(epoch, lines, chunk)| Record::Chunk {
-                epoch: *epoch,
-                lines: *lines,
-                chunk: chunk.clone(),
-            });
+        let chunks = recovery.replay.iter().map(|logged| Record::Chunk {
+            epoch: logged.epoch,
+            lines: logged.lines,
+            chunk: logged.chunk.clone(),
+        });
         let records: Vec<Record> = std::iter::once(Record::Offsets(self.offsets()))
             .chain(chunks)
             .chain([Record::Reported(before)])

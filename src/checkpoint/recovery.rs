@@ -1,8 +1,9 @@
 //! What a restart finds in a checkpoint directory, and which of it to replay.
 
 use super::State;
-use crate::dataflow::{Epoch, Word};
-use crate::source::Chunk;
+#[cfg(test)]
+use crate::vocab::Chunk;
+use crate::vocab::{Epoch, LoggedChunk, Word};
 
 /// What a restart does, decided from what it found: the driver carries it out.
 #[derive(Debug, Default)]
@@ -10,8 +11,8 @@ pub struct RestorePlan {
     /// Counts that go back into the dataflow, at the batches they arrived in (the mode
     /// retracts them as any other arrival).
     pub restore: Vec<(Epoch, Vec<(Word, isize)>)>,
-    /// Chunks logged after the snapshot: (epoch, lines, chunk), replayed into their epochs.
-    pub replay: Vec<(Epoch, u64, Chunk)>,
+    /// Chunks logged after the snapshot, replayed into their epochs.
+    pub replay: Vec<LoggedChunk>,
     /// Readers whose last logged chunk was a piece of a line: the crash cut that line, which
     /// ends in the first batch printed.
     pub cut_lines: Vec<u64>,
@@ -31,8 +32,8 @@ pub struct Recovery {
     pub snapshot: Option<State>,
     /// The last batch a snapshot covers: this process's own, or process 0's in a cluster.
     pub covered: Option<Epoch>,
-    /// Chunks logged after the snapshot: (epoch, lines, chunk), in order.
-    pub replay: Vec<(Epoch, u64, Chunk)>,
+    /// Chunks logged after the snapshot, in order.
+    pub replay: Vec<LoggedChunk>,
     /// The last batch whose report was printed.
     pub last_reported: Option<Epoch>,
     /// Where each partition of a replayable source (Kafka) resumes.
@@ -58,11 +59,11 @@ impl Recovery {
         let after = self
             .replay
             .iter()
-            .position(|(epoch, _, _)| *epoch > covered)
+            .position(|logged| logged.epoch > covered)
             .unwrap_or(self.replay.len());
         // Each reader's pieces since its last whole chunk, before `after`.
         let mut open: std::collections::BTreeMap<u64, Vec<usize>> = Default::default();
-        for (at, (_, _, chunk)) in self.replay[..after].iter().enumerate() {
+        for (at, LoggedChunk { chunk, .. }) in self.replay[..after].iter().enumerate() {
             let pieces = open.entry(chunk.reader).or_default();
             if chunk.ends_mid_line && !chunk.cuts_line {
                 pieces.push(at);
@@ -85,7 +86,7 @@ impl Recovery {
         if let Some(covered) = self.covered {
             return Some(covered + 1);
         }
-        let logged = self.replay.first().map(|(epoch, _, _)| *epoch);
+        let logged = self.replay.first().map(|logged| logged.epoch);
         let unreported = self.last_reported.map(|e| e + 1);
         match (logged, unreported) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -114,7 +115,7 @@ impl Recovery {
             .map(|(epoch, _)| *epoch)
             .fold(open, Epoch::min);
         let mut open_lines = std::collections::BTreeMap::new();
-        for (_, _, chunk) in &self.replay {
+        for LoggedChunk { chunk, .. } in &self.replay {
             open_lines.insert(chunk.reader, chunk.ends_mid_line);
         }
         let cut_lines = open_lines
@@ -141,6 +142,14 @@ impl Recovery {
 mod tests {
     use super::*;
 
+    fn logged(epoch: Epoch, lines: u64, chunk: Chunk) -> LoggedChunk {
+        LoggedChunk {
+            epoch,
+            lines,
+            chunk,
+        }
+    }
+
     fn chunk(reader: u64, ends_mid_line: bool) -> Chunk {
         Chunk {
             text: b"a b ".to_vec(),
@@ -163,9 +172,9 @@ mod tests {
             snapshot: Some(state),
             covered: Some(9),
             replay: vec![
-                (10, 0, chunk(1, true)),
-                (10, 1, chunk(2, true)),
-                (11, 1, chunk(2, false)),
+                logged(10, 0, chunk(1, true)),
+                logged(10, 1, chunk(2, true)),
+                logged(11, 1, chunk(2, false)),
             ],
             last_reported: Some(10),
             ..Recovery::default()

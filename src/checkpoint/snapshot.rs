@@ -15,8 +15,8 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::framing;
-use crate::dataflow::{Epoch, Word};
 use crate::error::Error;
+use crate::vocab::{Epoch, Word};
 
 /// What the snapshot file's header starts with.
 pub const MAGIC: &[u8; 8] = b"NETWCSNP";

@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use super::snapshot::{self, Entry, State, ENTRIES_PER_RECORD};
-use crate::dataflow::{Epoch, Word};
 use crate::error::Error;
+use crate::vocab::{Epoch, Word};
 
 enum Message {
     /// The changes of a batch, by word, in batch order.

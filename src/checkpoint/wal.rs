@@ -11,9 +11,9 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use super::framing::{self, FILE_HEADER};
-use crate::dataflow::Epoch;
 use crate::error::Error;
-use crate::source::{Chunk, SourceOffset};
+use crate::vocab::Epoch;
+use crate::vocab::{Chunk, SourceOffset};
 
 /// What the log's header starts with.
 const MAGIC: &[u8; 8] = b"NETWCLOG";

@@ -56,6 +56,96 @@ struct Peer {
     writer: TcpStream,
 }
 
+/// The most a hello line may take: a stranger that sends more is dropped.
+const MAX_HELLO: usize = 64 * 1024;
+
+/// How long a connection that reached us may take to say its hello.
+const HELLO_WITHIN: Duration = Duration::from_secs(3);
+
+/// A connection from a higher process, accepted but not heard yet: it must say a netwc hello
+/// before it hears ours (which carries the job's word key), within [`HELLO_WITHIN`] and
+/// [`MAX_HELLO`] bytes. Anything else on the port is a stranger, dropped with a log line while
+/// the start goes on.
+struct Arriving {
+    stream: TcpStream,
+    said: Vec<u8>,
+    by: Instant,
+}
+
+/// What an arriving connection turned out to be.
+enum Heard {
+    /// Still saying its hello.
+    Waiting,
+    /// A netwc hello, whole.
+    Hello(Hello, TcpStream),
+    /// Not a netwc process (or too slow, or too long): why, for the log.
+    Stranger(String),
+}
+
+impl Arriving {
+    fn new(stream: TcpStream) -> Arriving {
+        Arriving {
+            stream,
+            said: Vec::new(),
+            by: Instant::now() + HELLO_WITHIN,
+        }
+    }
+
+    /// Reads what has arrived, without waiting.
+    fn listen(&mut self) -> Heard {
+        let mut buffer = [0u8; 4096];
+        loop {
+            match self.stream.read(&mut buffer) {
+                Ok(0) => return Heard::Stranger("it closed before saying who it is".into()),
+                Ok(n) => self.said.extend_from_slice(&buffer[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Heard::Stranger(format!("reading its hello failed: {e}")),
+            }
+            if let Some(end) = self.said.iter().position(|&b| b == b'\n') {
+                // A netwc peer sends nothing after its hello until it has heard ours.
+                if end + 1 != self.said.len() {
+                    return Heard::Stranger("it said more than a hello".into());
+                }
+                return match serde_json::from_slice::<Hello>(&self.said[..end]) {
+                    Ok(hello) if hello.magic == MAGIC => match self.stream.try_clone() {
+                        Ok(stream) => Heard::Hello(hello, stream),
+                        Err(e) => Heard::Stranger(format!("cannot keep its connection: {e}")),
+                    },
+                    _ => Heard::Stranger("what it said is not a netwc hello".into()),
+                };
+            }
+            if self.said.len() > MAX_HELLO {
+                return Heard::Stranger(format!("it sent over {MAX_HELLO} bytes without a hello"));
+            }
+        }
+        if Instant::now() >= self.by {
+            return Heard::Stranger(format!(
+                "it said no hello within {} s",
+                HELLO_WITHIN.as_secs()
+            ));
+        }
+        Heard::Waiting
+    }
+}
+
+/// One process's side of the meeting: whom it has met, and what it found wrong.
+struct Meeting<'a> {
+    me: usize,
+    addresses: &'a [String],
+    settings: &'a Settings,
+    /// Our hello line, newline included.
+    hello: String,
+    deadline: Instant,
+    listener: TcpListener,
+    peers: BTreeMap<usize, Peer>,
+    arriving: Vec<Arriving>,
+    /// Settings that differ, by peer.
+    problems: Vec<String>,
+    /// How process 0 resumes (ours, if we are process 0).
+    first: Resume,
+}
+
 /// Meets every other process or fails by `deadline`. Returns how process 0 resumes, and a
 /// connection to every other process, in process order (`None` at `me`), ready for timely.
 pub fn meet(
@@ -66,114 +156,226 @@ pub fn meet(
     deadline: Instant,
 ) -> Result<(Resume, Vec<Option<TcpStream>>), Error> {
     let waited = deadline.saturating_duration_since(Instant::now());
-    let listener = TcpListener::bind(&addresses[me]).map_err(|e| {
-        Error::runtime(format!(
-            "cannot listen on {} (process {me}'s address in the hostfile): {e}",
-            addresses[me]
-        ))
-    })?;
-    listener
-        .set_nonblocking(true)
-        .map_err(|e| Error::runtime(format!("cannot listen on {}: {e}", addresses[me])))?;
-    let hello = serde_json::to_string(&Hello {
-        magic: MAGIC.into(),
-        process: me,
-        settings: settings.clone(),
-        resume,
-    })
-    .expect("settings serialize");
-
-    let mut peers: BTreeMap<usize, Peer> = BTreeMap::new();
-    let mut problems = Vec::new();
-    let mut first = if me == 0 { resume } else { Resume::default() };
-    while peers.len() + 1 < addresses.len() && Instant::now() < deadline {
-        let mut progressed = false;
-        // Connect to every lower process not met yet.
-        for (j, address) in addresses.iter().enumerate().take(me) {
-            if peers.contains_key(&j) {
-                continue;
-            }
-            if let Some(stream) = try_connect(address) {
-                let (process, peer, theirs) =
-                    exchange(stream, &hello, settings, deadline, &mut problems)?;
-                if process == 0 {
-                    first = theirs;
-                }
-                if process != j {
-                    return Err(Error::Usage(format!(
-                        "{address} is process {j} in this hostfile, but the process there says it is process {process}: every process needs the same hostfile"
-                    )));
-                }
-                peers.insert(j, peer);
-                progressed = true;
-            }
-        }
-        // Accept higher processes.
-        match listener.accept() {
-            Ok((stream, _)) => {
-                let _ = stream.set_nonblocking(false);
-                let (process, peer, _) =
-                    exchange(stream, &hello, settings, deadline, &mut problems)?;
-                if process <= me || process >= addresses.len() || peers.contains_key(&process) {
-                    return Err(Error::Usage(format!(
-                        "a process that says it is process {process} connected to process {me}: every process needs the same hostfile and its own --process index"
-                    )));
-                }
-                peers.insert(process, peer);
-                progressed = true;
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-            Err(e) => {
-                return Err(Error::runtime(format!(
-                    "accepting a cluster peer failed: {e}"
-                )))
-            }
-        }
-        if !problems.is_empty() {
-            break;
-        }
-        if !progressed {
+    let mut meeting = Meeting::open(me, addresses, settings, resume, deadline)?;
+    while !meeting.everyone_met() && meeting.problems.is_empty() && Instant::now() < deadline {
+        let connected = meeting.connect_lower()?;
+        let accepted = meeting.accept_higher()?;
+        let heard = meeting.hear_arriving()?;
+        if !(connected || accepted || heard) {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
-    if !problems.is_empty() {
-        return Err(Error::Usage(format!(
-            "the processes of the cluster were started with different settings: {}; start every process with the same --workers, --mode, --window, --slide, batching and counting flags",
-            problems.join("; ")
-        )));
-    }
-    let missing: Vec<String> = (0..addresses.len())
-        .filter(|j| *j != me && !peers.contains_key(j))
-        .map(|j| format!("process {j} ({})", addresses[j]))
-        .collect();
-    if !missing.is_empty() {
-        return Err(Error::runtime(format!(
-            "{} never joined the cluster (waited {}): start every process with the same --hostfile and its own --process index, or wait longer with --connect-timeout",
-            missing.join(", "),
-            crate::duration::format_millis(waited.as_millis() as u64)
-        )));
-    }
-    // No one else may connect now; every peer says it has met everyone.
-    drop(listener);
-    for peer in peers.values_mut() {
-        let _ = peer.writer.write_all(READY);
-    }
-    let mut connections: Vec<Option<TcpStream>> = (0..addresses.len()).map(|_| None).collect();
-    for (j, peer) in peers {
-        let stream = read_ready(peer.reader).ok_or_else(|| {
+    meeting.check(waited)?;
+    let first = meeting.first;
+    Ok((first, meeting.ready()?))
+}
+
+impl<'a> Meeting<'a> {
+    /// Listens on our own address.
+    fn open(
+        me: usize,
+        addresses: &'a [String],
+        settings: &'a Settings,
+        resume: Resume,
+        deadline: Instant,
+    ) -> Result<Meeting<'a>, Error> {
+        let listener = TcpListener::bind(&addresses[me]).map_err(|e| {
             Error::runtime(format!(
-                "process {j} ({}) left the cluster during start",
-                addresses[j]
+                "cannot listen on {} (process {me}'s address in the hostfile): {e}",
+                addresses[me]
             ))
         })?;
-        // As timely's own connections are: blocking, no timeout, no delay for small messages.
-        stream
-            .set_read_timeout(None)
-            .and_then(|()| stream.set_nodelay(true))
-            .map_err(|e| Error::runtime(format!("cluster connection to process {j}: {e}")))?;
-        connections[j] = Some(stream);
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| Error::runtime(format!("cannot listen on {}: {e}", addresses[me])))?;
+        let hello = serde_json::to_string(&Hello {
+            magic: MAGIC.into(),
+            process: me,
+            settings: settings.clone(),
+            resume,
+        })
+        .expect("settings serialize");
+        Ok(Meeting {
+            me,
+            addresses,
+            settings,
+            hello: format!("{hello}\n"),
+            deadline,
+            listener,
+            peers: BTreeMap::new(),
+            arriving: Vec::new(),
+            problems: Vec::new(),
+            first: if me == 0 { resume } else { Resume::default() },
+        })
     }
-    Ok((first, connections))
+
+    fn everyone_met(&self) -> bool {
+        self.peers.len() + 1 >= self.addresses.len()
+    }
+
+    /// Connects to every lower process not met yet: we say our hello first, then read theirs.
+    /// True if one was met.
+    fn connect_lower(&mut self) -> Result<bool, Error> {
+        let mut met = false;
+        for (j, address) in self.addresses.iter().enumerate().take(self.me) {
+            if self.peers.contains_key(&j) {
+                continue;
+            }
+            let Some(stream) = try_connect(address) else {
+                continue;
+            };
+            let writer = clone_of(&stream)?;
+            send(&writer, &self.hello)?;
+            let (theirs, reader) = read_hello(stream, self.deadline)?;
+            if theirs.process == 0 {
+                self.first = theirs.resume;
+            }
+            if theirs.process != j {
+                return Err(Error::Usage(format!(
+                    "{address} is process {j} in this hostfile, but the process there says it is process {}: every process needs the same hostfile",
+                    theirs.process
+                )));
+            }
+            self.compare(&theirs);
+            self.peers.insert(j, Peer { reader, writer });
+            met = true;
+        }
+        Ok(met)
+    }
+
+    /// Takes every connection waiting at our address, to be heard before it hears us. True
+    /// if one arrived.
+    fn accept_higher(&mut self) -> Result<bool, Error> {
+        let mut arrived = false;
+        loop {
+            match self.listener.accept() {
+                Ok((stream, _)) => {
+                    // Read without waiting: a silent stranger holds up nobody.
+                    if stream.set_nonblocking(true).is_ok() {
+                        self.arriving.push(Arriving::new(stream));
+                        arrived = true;
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(arrived),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    // Out of descriptors, or a connection reset before it was taken: the
+                    // start goes on, and a real peer tries again.
+                    log!("cluster: accepting a connection failed: {e}");
+                    return Ok(arrived);
+                }
+            }
+        }
+    }
+
+    /// Hears what arriving connections said: a peer's hello is answered with ours, a stranger
+    /// is logged and closed. True if one was heard out.
+    fn hear_arriving(&mut self) -> Result<bool, Error> {
+        let mut heard_out = false;
+        let mut still = Vec::with_capacity(self.arriving.len());
+        for mut arriving in std::mem::take(&mut self.arriving) {
+            let peer = arriving.stream.peer_addr().map(|a| a.to_string());
+            match arriving.listen() {
+                Heard::Waiting => still.push(arriving),
+                Heard::Stranger(why) => {
+                    heard_out = true;
+                    log!(
+                        "cluster: closed a connection from {} that is not a netwc process of this cluster: {why}",
+                        peer.unwrap_or_else(|_| "an unknown address".into())
+                    );
+                }
+                Heard::Hello(theirs, stream) => {
+                    heard_out = true;
+                    self.welcome(theirs, stream)?;
+                }
+            }
+        }
+        self.arriving = still;
+        Ok(heard_out)
+    }
+
+    /// A higher process said its hello: check who it is, then answer with ours.
+    fn welcome(&mut self, theirs: Hello, stream: TcpStream) -> Result<(), Error> {
+        let process = theirs.process;
+        let (me, processes) = (self.me, self.addresses.len());
+        if process <= me || process >= processes || self.peers.contains_key(&process) {
+            return Err(Error::Usage(format!(
+                "a process that says it is process {process} connected to process {me}: every process needs the same hostfile and its own --process index"
+            )));
+        }
+        stream
+            .set_nonblocking(false)
+            .map_err(|e| Error::runtime(format!("cluster handshake failed: {e}")))?;
+        self.compare(&theirs);
+        // Settings that differ are an error on both sides: the peer hears ours either way.
+        let writer = clone_of(&stream)?;
+        send(&writer, &self.hello)?;
+        let reader = BufReader::new(stream);
+        self.peers.insert(process, Peer { reader, writer });
+        Ok(())
+    }
+
+    /// Notes how a peer's settings differ from ours.
+    fn compare(&mut self, theirs: &Hello) {
+        for difference in self.settings.differences(&theirs.settings) {
+            self.problems
+                .push(format!("process {}: {difference}", theirs.process));
+        }
+    }
+
+    /// Fails if settings differ or a process never came (after waiting `waited`).
+    fn check(&self, waited: Duration) -> Result<(), Error> {
+        if !self.problems.is_empty() {
+            return Err(Error::Usage(format!(
+                "the processes of the cluster were started with different settings: {}; start every process with the same --workers, --mode, --window, --slide, batching and counting flags",
+                self.problems.join("; ")
+            )));
+        }
+        let missing: Vec<String> = (0..self.addresses.len())
+            .filter(|j| *j != self.me && !self.peers.contains_key(j))
+            .map(|j| format!("process {j} ({})", self.addresses[j]))
+            .collect();
+        if !missing.is_empty() {
+            return Err(Error::runtime(format!(
+                "{} never joined the cluster (waited {}): start every process with the same --hostfile and its own --process index, or wait longer with --connect-timeout",
+                missing.join(", "),
+                crate::duration::format_millis(waited.as_millis() as u64)
+            )));
+        }
+        Ok(())
+    }
+
+    /// Closes the door (no one else may connect now), says `ready` to every peer and waits
+    /// for theirs: the connections, in process order, as timely takes them.
+    fn ready(self) -> Result<Vec<Option<TcpStream>>, Error> {
+        let Meeting {
+            addresses,
+            listener,
+            mut peers,
+            ..
+        } = self;
+        drop(listener);
+        for peer in peers.values_mut() {
+            let _ = peer.writer.write_all(READY);
+        }
+        let mut connections: Vec<Option<TcpStream>> = (0..addresses.len()).map(|_| None).collect();
+        for (j, peer) in peers {
+            let stream = read_ready(peer.reader).ok_or_else(|| {
+                Error::runtime(format!(
+                    "process {j} ({}) left the cluster during start",
+                    addresses[j]
+                ))
+            })?;
+            // As timely's own connections are: blocking, no timeout, no delay for small
+            // messages.
+            stream
+                .set_read_timeout(None)
+                .and_then(|()| stream.set_nodelay(true))
+                .map_err(|e| Error::runtime(format!("cluster connection to process {j}: {e}")))?;
+            connections[j] = Some(stream);
+        }
+        Ok(connections)
+    }
 }
 
 /// What each process says once it has met every other.
@@ -202,41 +404,41 @@ fn try_connect(address: &str) -> Option<TcpStream> {
     TcpStream::connect_timeout(&target, Duration::from_millis(200)).ok()
 }
 
-/// Sends our hello and reads the peer's; a settings difference is added to `problems`.
-/// Returns the peer's index, the connection and how it resumes.
-fn exchange(
+fn clone_of(stream: &TcpStream) -> Result<TcpStream, Error> {
+    stream
+        .try_clone()
+        .map_err(|e| Error::runtime(format!("cluster handshake failed: {e}")))
+}
+
+fn send(mut writer: &TcpStream, hello: &str) -> Result<(), Error> {
+    writer
+        .write_all(hello.as_bytes())
+        .map_err(|e| Error::runtime(format!("cluster handshake failed: {e}")))
+}
+
+/// Reads the hello of a lower process we connected to (at most [`MAX_HELLO`] bytes, by
+/// `deadline`).
+fn read_hello(
     stream: TcpStream,
-    hello: &str,
-    settings: &Settings,
     deadline: Instant,
-    problems: &mut Vec<String>,
-) -> Result<(usize, Peer, Resume), Error> {
+) -> Result<(Hello, BufReader<TcpStream>), Error> {
     let wait = deadline
         .saturating_duration_since(Instant::now())
         .max(Duration::from_millis(100));
     let _ = stream.set_read_timeout(Some(wait));
-    let mut writer = stream
-        .try_clone()
-        .map_err(|e| Error::runtime(format!("cluster handshake failed: {e}")))?;
-    writer
-        .write_all(format!("{hello}\n").as_bytes())
-        .map_err(|e| Error::runtime(format!("cluster handshake failed: {e}")))?;
     let mut reader = BufReader::new(stream);
-    let mut line = String::new();
-    reader
-        .read_line(&mut line)
+    let mut line = Vec::new();
+    (&mut reader)
+        .take(MAX_HELLO as u64)
+        .read_until(b'\n', &mut line)
         .map_err(|e| Error::runtime(format!("cluster handshake failed: {e}")))?;
-    let theirs: Hello = serde_json::from_str(&line)
+    let theirs = serde_json::from_slice::<Hello>(&line)
         .ok()
         .filter(|h: &Hello| h.magic == MAGIC)
         .ok_or_else(|| {
             Error::runtime(
-                "something that is not a netwc process answered at a cluster address; check the hostfile"
-                    .to_string(),
+                "something that is not a netwc process answered at a cluster address; check the hostfile",
             )
         })?;
-    for difference in settings.differences(&theirs.settings) {
-        problems.push(format!("process {}: {difference}", theirs.process));
-    }
-    Ok((theirs.process, Peer { reader, writer }, theirs.resume))
+    Ok((theirs, reader))
 }

@@ -18,22 +18,12 @@
 //! arrangement, merges and `count_total` move half the bytes per key, about 9 % of the work
 //! at 10 ms batches.
 
-use std::hash::{Hash, Hasher};
+use std::hash::Hasher;
 
 use serde::{Deserialize, Serialize};
 use siphasher::sip::SipHasher13;
 
-/// A word's id: differential's key.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct WordId(u64);
-
-impl WordId {
-    /// The id's bits: ids order by them, and they are uniform (a table takes them as its
-    /// hash, and a sort buckets by their top bits).
-    pub fn high(&self) -> u64 {
-        self.0
-    }
-}
+pub use crate::vocab::WordId;
 
 /// The secret under which one job hashes its words.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,23 +52,7 @@ impl WordKey {
     pub fn id(&self, word: &str) -> WordId {
         let mut hasher = SipHasher13::new_with_keys(self.0[0], self.0[1]);
         hasher.write(word.as_bytes());
-        WordId(hasher.finish())
-    }
-}
-
-impl std::fmt::Display for WordId {
-    /// The id as 16 hexadecimal digits.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:016x}", self.0)
-    }
-}
-
-impl Hash for WordId {
-    /// The id: a keyed hash, so a sender cannot aim words at one worker. (The exchange mixes
-    /// it again, so that which worker counts a word does not follow its top bits, by which
-    /// each worker's tables place it.)
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u64(self.0);
+        WordId::from_bits(hasher.finish())
     }
 }
 

@@ -22,6 +22,7 @@ mod open_lines;
 mod pre_aggregate;
 mod sorted_runs;
 mod stop;
+mod worker_batches;
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -42,11 +43,13 @@ pub use dictionary::NameChange;
 pub use gather::Gathered;
 pub use heartbeat::Heartbeat;
 pub use key::{WordId, WordKey};
+pub use mode::Retraction;
 pub use pre_aggregate::RoundRobin;
 pub use stop::StopSignal;
 
-use crate::source::{Chunk, Waker};
+use crate::source::Waker;
 use crate::tokenize::Tokenizer;
+pub use crate::vocab::{Chunk, Epoch, Word};
 
 /// How many chunks the workers of this process have split, so that the reading worker hands
 /// out only a bounded number ahead of them; each worker wakes it as it finishes some.
@@ -75,12 +78,6 @@ impl ChunkProgress {
         self.waker.wake();
     }
 }
-
-/// A batch's number in the dataflow (a timely timestamp).
-pub type Epoch = u64;
-
-/// A word's text, shared between a worker's dictionary and worker 0's table.
-pub type Word = std::sync::Arc<str>;
 
 /// A worker's handles on its copy of the dataflow.
 pub struct WordCount {
@@ -115,13 +112,13 @@ impl RestoreInput {
     }
 }
 
-/// Builds the word count dataflow on this worker. `retraction_delay` is how many batches after
-/// its arrival a word stops counting (`None`: never); `key` is the job's key for word ids, the
+/// Builds the word count dataflow on this worker. `retraction` says when a word stops
+/// counting after its arrival (the mode); `key` is the job's key for word ids, the
 /// same on every worker of every process.
 pub fn build(
     worker: &mut Worker,
     tokenizer: Tokenizer,
-    retraction_delay: Option<u64>,
+    retraction: Retraction,
     progress: Arc<ChunkProgress>,
     key: WordKey,
 ) -> WordCount {
@@ -141,11 +138,10 @@ pub fn build(
                     input.for_each(|cap, data| output.session(&cap).give_container(data));
                 }
             });
-        let words =
-            pre_aggregate::pre_aggregate(chunks, tokenizer, progress, key, retraction_delay);
+        let words = pre_aggregate::pre_aggregate(chunks, tokenizer, progress, key, retraction);
         // A checkpoint's counts come back as arrivals, and the mode retracts them here; the
         // workers' own words come with their retractions already netted in.
-        let restored = mode::live(restore.to_stream(scope).as_collection(), retraction_delay);
+        let restored = mode::live(restore.to_stream(scope).as_collection(), retraction);
         let changes = words
             .words
             .as_collection()

@@ -1,15 +1,12 @@
 //! What one worker's batch changes: the counts it brings, minus the counts it retracts.
 //!
 //! Each mode retracts a batch's counts a fixed number of batches after they arrived (one for
-//! per-batch counts, the window's length, never for running totals). A worker keeps the sorted
-//! list of counts of each of its batches until that list is due, and then emits the batch's
-//! own counts and the due list negated as one sorted, consolidated run: one update per word
+//! per-batch counts, the window's length, never for running totals: `mode::Retraction`). A
+//! worker keeps the sorted list of counts of each of its batches until that list is due
+//! (`worker_batches`), and then emits the batch's own counts and the due list negated as one
+//! sorted, consolidated run: one update per word
 //! that changed, where a retraction stream beside the arrivals would give two (and the
 //! arrangement would merge them). Differential's `count_total` then counts as before.
-
-use std::collections::BTreeMap;
-
-use timely::dataflow::operators::Capability;
 
 use super::sorted_runs::Update;
 use super::{Epoch, WordId};
@@ -101,52 +98,6 @@ pub fn net(
             }
             (None, None) => break,
         }
-    }
-}
-
-/// Batches' counts held until they are retracted.
-pub struct Retractions {
-    /// Batches after which counts are retracted (`None`: never).
-    delay: Option<u64>,
-    /// By the batch they are due in: the capability to emit them then, and the counts.
-    due: BTreeMap<Epoch, (Capability<Epoch>, Counts)>,
-}
-
-impl Retractions {
-    /// Retractions `delay` batches after arrival (never when `None`).
-    pub fn new(delay: Option<u64>) -> Retractions {
-        Retractions {
-            delay,
-            due: BTreeMap::new(),
-        }
-    }
-
-    /// The first batch in which counts are due.
-    pub fn first_due(&self) -> Option<Epoch> {
-        self.due.first_key_value().map(|(&epoch, _)| epoch)
-    }
-
-    /// The counts due in `epoch`, with the capability to emit them.
-    pub fn take(&mut self, epoch: Epoch) -> Option<(Capability<Epoch>, Counts)> {
-        self.due.remove(&epoch)
-    }
-
-    /// Holds `counts`, which batch `epoch` brought (emitted with `cap`), until they are due.
-    /// Gives them back when they never will be (running totals), to be reused.
-    pub fn hold(
-        &mut self,
-        epoch: Epoch,
-        cap: &Capability<Epoch>,
-        counts: Counts,
-    ) -> Option<Counts> {
-        let Some(due) = self.delay.and_then(|delay| epoch.checked_add(delay)) else {
-            return Some(counts);
-        };
-        if counts.is_empty() {
-            return Some(counts);
-        }
-        self.due.insert(due, (cap.delayed(&due), counts));
-        None
     }
 }
 

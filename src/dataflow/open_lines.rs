@@ -11,9 +11,9 @@ use std::collections::{BTreeMap, HashMap};
 use foldhash::fast::RandomState;
 
 use super::Word;
-use crate::source::Chunk;
 use crate::stats::EpochTally;
 use crate::tokenize::Tokenizer;
+use crate::vocab::Chunk;
 
 /// The most memory (bytes of distinct words, with [`WAITING_WORD_OVERHEAD`] each) that the
 /// counts of one unfinished line may take while they wait for its end (64 pieces' worth).

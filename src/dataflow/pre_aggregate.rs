@@ -9,19 +9,19 @@ use timely::container::CapacityContainerBuilder;
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
 use timely::dataflow::operators::generic::OutputBuilder;
-use timely::dataflow::operators::Capability;
+use timely::dataflow::operators::{Capability, InputCapability};
 use timely::dataflow::StreamVec;
 
 use std::sync::Arc;
 
-use super::dictionary::{BatchWords, Dictionary, NameChange};
-use super::net::{self, Counts, Retractions};
-use super::open_lines::{OpenLine, OpenLines};
+use super::dictionary::NameChange;
+use super::mode::Retraction;
 use super::sorted_runs::Update;
+use super::worker_batches::WorkerBatches;
 use super::{ChunkProgress, Epoch, WordId, WordKey};
-use crate::source::Chunk;
 use crate::stats::EpochTally;
 use crate::tokenize::Tokenizer;
+use crate::vocab::Chunk;
 
 /// Which worker splits each chunk: the next one, round-robin, except that every piece of an
 /// over-long line goes to the worker that got its first piece (per reader), which holds the
@@ -54,22 +54,6 @@ impl RoundRobin {
     }
 }
 
-/// Waiting counts join batch `epoch` (their line ended there, or waited too long).
-fn count_in(line: OpenLine, epoch: Epoch, batch: &mut OpenEpoch, dictionary: &mut Dictionary) {
-    for (word, count) in line.counts {
-        dictionary.add(&word, count, epoch, &mut batch.words);
-    }
-    batch.tally += line.tally;
-}
-
-/// One batch's words on one worker, held until the batch is complete.
-struct OpenEpoch {
-    words_cap: Capability<Epoch>,
-    tally_cap: Capability<Epoch>,
-    words: BatchWords,
-    tally: EpochTally,
-}
-
 /// The streams out of pre-aggregation.
 pub struct PreAggregated<'scope> {
     /// `((id, ()), batch, change)`: each word whose count a batch of this worker changed, once,
@@ -90,7 +74,7 @@ pub fn pre_aggregate<'scope>(
     tokenizer: Tokenizer,
     progress: Arc<ChunkProgress>,
     key: WordKey,
-    retraction_delay: Option<u64>,
+    retraction: Retraction,
 ) -> PreAggregated<'scope> {
     let mut builder = OperatorBuilder::new("SplitAndCombine".to_owned(), chunks.scope());
     // The driver mirrors the routing to know which chunks its own process's workers split
@@ -113,49 +97,14 @@ pub fn pre_aggregate<'scope>(
         // 0 at once, before any count that needs the name (none can be earlier than the
         // frontier), whether or not a batch of this worker's is open.
         let mut names_cap: Option<Capability<Epoch>> = Some(initial_capabilities.swap_remove(1));
-        let mut open: BTreeMap<Epoch, OpenEpoch> = BTreeMap::new();
-        let mut spare: Vec<BatchWords> = Vec::new();
-        let mut open_lines = OpenLines::default();
-        let mut dictionary = Dictionary::new(key);
-        let mut retractions = Retractions::new(retraction_delay);
-        let (mut brought, mut scratch, mut changes): (Counts, Counts, Vec<_>) = Default::default();
+        let mut batches = WorkerBatches::new(tokenizer, key, retraction);
+        let mut caps = BatchCaps::default();
         move |frontiers| {
             input.for_each(|cap, data| {
                 let Some(&epoch) = cap.least() else { return };
-                let entry = open.entry(epoch).or_insert_with(|| OpenEpoch {
-                    words_cap: cap.delayed(&epoch, 0),
-                    tally_cap: cap.delayed(&epoch, 2),
-                    words: spare.pop().unwrap_or_default(),
-                    tally: EpochTally::default(),
-                });
+                caps.arrived(epoch, &cap);
                 for chunk in data.iter() {
-                    if chunk.cuts_line {
-                        // The line's counts so far go into this batch; it goes on.
-                        if let Some(line) = open_lines.end(chunk.reader) {
-                            count_in(line, epoch, entry, &mut dictionary);
-                        }
-                        continue;
-                    }
-                    if chunk.ends_mid_line {
-                        // A piece of a line that has not ended yet counts where the line ends;
-                        // what may wait no longer counts here.
-                        if let Some(line) = open_lines.add_piece(chunk, &tokenizer) {
-                            count_in(line, epoch, entry, &mut dictionary);
-                        }
-                        continue;
-                    }
-                    // The words stay borrowed from the text until counted.
-                    let text = Tokenizer::text(chunk);
-                    let mut counting = dictionary.counting(epoch, &mut entry.words);
-                    entry.tally +=
-                        tokenizer.for_each_word_in(&text, chunk, |word| counting.add(word));
-                    drop(counting);
-                    // The end of a line whose pieces went before: their counts join it.
-                    if chunk.continues_line {
-                        if let Some(line) = open_lines.end(chunk.reader) {
-                            count_in(line, epoch, entry, &mut dictionary);
-                        }
-                    }
+                    batches.absorb(epoch, chunk);
                 }
                 progress.add(data.len() as u64);
             });
@@ -169,68 +118,37 @@ pub fn pre_aggregate<'scope>(
             if let Some(cap) = &names_cap {
                 names_handle
                     .session(cap)
-                    .give_container(&mut dictionary.take_learned());
+                    .give_container(&mut batches.take_learned());
             }
-            // Batches complete, in order: those with words here, and those in which words of
-            // an earlier batch are retracted.
-            loop {
-                let first_batch = open.first_key_value().map(|(&epoch, _)| epoch);
-                let first_due = retractions.first_due();
-                let Some(epoch) = first_batch.into_iter().chain(first_due).min() else {
-                    break;
-                };
-                if frontier.less_equal(&epoch) {
-                    break;
-                }
-                let batch = (first_batch == Some(epoch)).then(|| open.pop_first().unwrap().1);
-                let due = retractions.take(epoch);
-                let (cap, batch) = match (batch, due.as_ref()) {
-                    (Some(mut batch), _) => {
-                        dictionary.drain(epoch, &mut batch.words, |id, count| {
-                            brought.push((id, count));
-                        });
-                        net::sort_by_id(&mut brought, &mut scratch);
-                        (batch.words_cap.clone(), Some(batch))
+            batches.complete(
+                |epoch| frontier.less_equal(&epoch),
+                |done| {
+                    let (cap, tally_cap) = caps.take(done.epoch);
+                    words_handle.session(&cap).give_container(done.changes);
+                    if let (Some(tally), Some(tally_cap)) = (done.tally, tally_cap) {
+                        tally_handle.session(&tally_cap).give(tally);
                     }
-                    (None, Some((cap, _))) => (cap.clone(), None),
-                    (None, None) => unreachable!("an epoch with a batch or retractions"),
-                };
-                let retracted = due.as_ref().map_or(&[][..], |(_, counts)| &counts[..]);
-                net::net(&brought, retracted, epoch, &mut changes);
-                words_handle.session(&cap).give_container(&mut changes);
-                if let Some(batch) = batch {
-                    tally_handle.session(&batch.tally_cap).give(batch.tally);
-                    spare.push(batch.words.emptied());
-                }
-                let used = brought.len();
-                let kept = std::mem::take(&mut brought);
-                brought = match retractions.hold(epoch, &cap, kept) {
-                    Some(unheld) => unheld,
-                    None => due.map(|(_, counts)| counts).unwrap_or_default(),
-                };
-                // Emptied for the next batch; a burst's capacity is given back once batches are
-                // small again.
-                net::trim(&mut brought, used);
-                net::trim(&mut scratch, used);
-                net::trim(&mut changes, used);
-            }
+                    if let Some(later) = done.retracted_in {
+                        caps.retracts(later, &cap);
+                    }
+                },
+            );
             let Some(&next) = frontier.frontier().first() else {
                 // The input is done, and every batch drained: nothing more to tell.
                 names_cap = None;
                 return;
             };
-            // The dictionary may forget what it has not seen lately (what open batches count
-            // stays; long lines count by name), also when the batches just completed brought
-            // this worker nothing. Worker 0 hears of it at the input's frontier now: after
-            // every batch that counted those words.
+            // The dictionary may forget what it has not seen lately, also when the batches
+            // just completed brought this worker nothing. Worker 0 hears of it at the input's
+            // frontier now: after every batch that counted those words.
             if let Some(complete) = next.checked_sub(1) {
-                dictionary.sweep(complete);
+                batches.sweep(complete);
             }
             if let Some(cap) = &mut names_cap {
                 cap.downgrade(&next);
                 names_handle
                     .session(cap)
-                    .give_container(&mut dictionary.take_learned());
+                    .give_container(&mut batches.take_learned());
             }
         }
     });
@@ -239,5 +157,41 @@ pub fn pre_aggregate<'scope>(
         words,
         names,
         tallies,
+    }
+}
+
+/// The capabilities to emit at the batches `WorkerBatches` holds: for each batch that brought
+/// words, one for its changes and one for its tally; for each batch in which earlier counts
+/// are retracted, one for its changes.
+#[derive(Default)]
+struct BatchCaps {
+    arrived: BTreeMap<Epoch, (Capability<Epoch>, Capability<Epoch>)>,
+    retracting: BTreeMap<Epoch, Capability<Epoch>>,
+}
+
+impl BatchCaps {
+    /// Words arrived in `epoch`, with `cap`.
+    fn arrived(&mut self, epoch: Epoch, cap: &InputCapability<Epoch>) {
+        self.arrived
+            .entry(epoch)
+            .or_insert_with(|| (cap.delayed(&epoch, 0), cap.delayed(&epoch, 2)));
+    }
+
+    /// Counts emitted with `cap` are retracted in batch `later`.
+    fn retracts(&mut self, later: Epoch, cap: &Capability<Epoch>) {
+        self.retracting.insert(later, cap.delayed(&later));
+    }
+
+    /// The capabilities for `epoch`, which is complete: its changes', and its tally's if it
+    /// brought words.
+    fn take(&mut self, epoch: Epoch) -> (Capability<Epoch>, Option<Capability<Epoch>>) {
+        let retracting = self.retracting.remove(&epoch);
+        match self.arrived.remove(&epoch) {
+            Some((words, tally)) => (words, Some(tally)),
+            None => (
+                retracting.expect("a complete batch brought words or retracts some"),
+                None,
+            ),
+        }
     }
 }

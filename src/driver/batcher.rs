@@ -6,9 +6,10 @@
 
 use crate::batching::BatchClock;
 use crate::config::Batching;
-use crate::dataflow::Epoch;
-use crate::source::lines::end_of_lines;
-use crate::source::{Chunk, Framed, SourceOffset};
+use crate::lines::end_of_lines;
+use crate::source::Framed;
+use crate::vocab::{Chunk, SourceOffset};
+use crate::vocab::{Epoch, LoggedChunk};
 
 /// What the driver does next, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -201,7 +202,12 @@ impl Batcher {
 
     /// A chunk from a checkpoint's log, back into the epoch it was logged in (closing the
     /// epochs before it), as it was cut then.
-    pub fn replay(&mut self, epoch: Epoch, lines: u64, chunk: Chunk, steps: &mut Vec<Step>) {
+    pub fn replay(&mut self, logged: LoggedChunk, steps: &mut Vec<Step>) {
+        let LoggedChunk {
+            epoch,
+            lines,
+            chunk,
+        } = logged;
         while self.open < epoch {
             self.close(steps);
         }
@@ -293,7 +299,7 @@ mod tests {
                 text: text.as_bytes().to_vec(),
                 ..Chunk::default()
             },
-            lines: crate::source::lines::count_line_ends(text.as_bytes()),
+            lines: crate::lines::count_line_ends(text.as_bytes()),
             cut_words: 0,
         }
     }
@@ -421,7 +427,14 @@ mod tests {
     fn replay_goes_back_into_logged_epochs_and_fills_line_batches() {
         let mut batcher = lines(2, None);
         let mut steps = Vec::new();
-        batcher.replay(0, 2, framed("a\nb\n").chunk, &mut steps);
+        batcher.replay(
+            LoggedChunk {
+                epoch: 0,
+                lines: 2,
+                chunk: framed("a\nb\n").chunk,
+            },
+            &mut steps,
+        );
         batcher.replayed(&mut steps);
         assert_eq!(steps, [send("a\nb\n", 2), Step::Close { epoch: 0 }]);
     }

@@ -6,9 +6,9 @@ use std::time::Instant;
 
 use super::{Driver, Step};
 use crate::batching::unix_micros;
-use crate::dataflow::Epoch;
 use crate::reporter::EpochMeta;
-use crate::source::Chunk;
+use crate::vocab::Chunk;
+use crate::vocab::Epoch;
 
 impl Driver {
     /// Carries out the batcher's steps, in order.

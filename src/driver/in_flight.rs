@@ -6,7 +6,7 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use crate::dataflow::{ChunkProgress, RoundRobin};
-use crate::source::Chunk;
+use crate::vocab::Chunk;
 
 /// Chunks handed to this process's workers and not yet split, mirrored from the dataflow's
 /// routing.

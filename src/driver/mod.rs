@@ -26,13 +26,15 @@ pub use batcher::{Batcher, Step};
 use crate::batching::{unix_micros, BatchClock};
 use crate::checkpoint::{Checkpoint, Durability, Recovery};
 use crate::config::Config;
-use crate::dataflow::{ChunkProgress, Epoch, Heartbeat, RestoreInput, StopSignal, WordCount};
+use crate::dataflow::{ChunkProgress, Heartbeat, RestoreInput, StopSignal, WordCount};
 use crate::error::Error;
 use crate::metrics::Metrics;
 use crate::reporter::{EpochMeta, ReportFailure, ReportHooks, Reporter, ReporterParts, Results};
 use crate::shutdown::Shutdown;
-use crate::source::{Chunk, Event, Tails};
+use crate::source::{Event, Tails};
 use crate::stats::Summary;
+use crate::vocab::Chunk;
+use crate::vocab::Epoch;
 use in_flight::InFlight;
 
 /// Chunks handed to the dataflow but not yet split, per worker, before ingest waits: enough

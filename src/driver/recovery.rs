@@ -3,7 +3,8 @@
 
 use super::Driver;
 use crate::checkpoint::Recovery;
-use crate::source::{Chunk, Framed};
+use crate::source::Framed;
+use crate::vocab::Chunk;
 
 impl Driver {
     /// Restores a checkpoint: the snapshot's counts go back in at the batches they arrived in,
@@ -24,8 +25,8 @@ impl Driver {
             }
         }
         self.set_replaying(true);
-        for (epoch, lines, chunk) in plan.replay {
-            self.batcher.replay(epoch, lines, chunk, &mut self.steps);
+        for logged in plan.replay {
+            self.batcher.replay(logged, &mut self.steps);
             self.apply_steps();
         }
         self.set_replaying(false);

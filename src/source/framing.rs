@@ -16,10 +16,9 @@
 //! ends right after such a run, its spaces count as empty words although Java would drop them
 //! as trailing. Runs of spaces shorter than the limit, and every other input, are exact.
 
-use serde::{Deserialize, Serialize};
-
-use super::lines::{count_line_ends, last_line_end};
 use crate::config::SplitRule;
+use crate::lines::{count_line_ends, last_line_end};
+use crate::vocab::Chunk;
 
 /// The most bytes of one line that are held before a piece of it is handed out; also the
 /// longest word that is counted whole.
@@ -27,47 +26,6 @@ pub const MAX_PENDING: usize = 256 * 1024;
 
 /// How much is read from the source at a time.
 pub const READ_SIZE: usize = 64 * 1024;
-
-/// Whole lines of text (each ended by `\n`, except possibly the last), the unit of work that
-/// is spread over the workers.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Chunk {
-    /// The bytes, as read: not yet decoded, CR not yet stripped.
-    pub text: Vec<u8>,
-    /// True when the first line of `text` is the rest of a line whose start was handed out in
-    /// an earlier chunk (a cut over-long line); it is then no blank line of its own.
-    pub continues_line: bool,
-    /// True when the last line of `text` does not end there: the chunk is a piece of an
-    /// over-long line, cut just after a word separator.
-    pub ends_mid_line: bool,
-    /// The reader that read it (unique in the cluster; 0 for none): the pieces of a line are
-    /// kept together per reader.
-    #[serde(default)]
-    pub reader: u64,
-    /// True for an empty chunk that cuts the reader's open line for `--checkpoint`: the counts
-    /// of its pieces so far go into this batch (as past the waiting bound), so that a snapshot
-    /// covers them and the log may let them go; the line goes on in later pieces.
-    #[serde(default)]
-    pub cuts_line: bool,
-    /// For a replayable source (Kafka): where the source resumes once this chunk is counted,
-    /// kept in `--checkpoint`'s log with the chunk, so that a restart reads on from there.
-    #[serde(default)]
-    pub resume: Option<SourceOffset>,
-}
-
-/// Where a chunk of a replayable source's partition came from, and where the partition resumes
-/// after it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SourceOffset {
-    /// The partition, as a key stable across runs (topic index << 32 | partition).
-    pub partition: u64,
-    /// The offset the chunk's records start at, when it holds every record of offsets
-    /// `from..next` (gaps allowed), so that it can be read again from the source; `None` for
-    /// the last piece of a chunk cut where a line batch ended, which holds only some of them.
-    pub from: Option<u64>,
-    /// The offset of the next record to read.
-    pub next: u64,
-}
 
 /// A chunk and how many lines end in it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -13,7 +13,6 @@ mod demo;
 mod framing;
 #[cfg(feature = "kafka")]
 mod kafka;
-pub mod lines;
 mod listen;
 mod reconnect;
 mod tails;
@@ -28,14 +27,14 @@ use std::sync::{Arc, Mutex};
 use std::thread::Thread;
 
 pub use demo::{Zipf, VOCABULARY};
-pub use framing::{Chunk, Framed, LineFramer, SourceOffset, MAX_PENDING, READ_SIZE};
+pub use framing::{Framed, LineFramer, MAX_PENDING, READ_SIZE};
 use tails::lock;
 pub use tails::Tails;
 
 use crate::config::{Source, SourceOptions, SplitRule};
-use crate::dataflow::Epoch;
 use crate::error::Error;
 use crate::metrics::Metrics;
+use crate::vocab::LoggedChunk;
 
 /// Chunks that may wait between the readers and the workers; the bound is the backpressure.
 pub const CHANNEL_CHUNKS: usize = 16;
@@ -96,7 +95,7 @@ pub struct Resumption<'a> {
     pub offsets: &'a BTreeMap<u64, u64>,
     /// The logged chunks to replay, in order: those logged as offsets (a replayable source's
     /// whole records) get their text from the source before it reads on.
-    pub replay: &'a mut [(Epoch, u64, Chunk)],
+    pub replay: &'a mut [LoggedChunk],
     /// Filled by a replayable source: where it starts each partition that `offsets` does not
     /// hold, for the checkpoint to note before any of their records (so that a restart reads
     /// them from there, not from wherever `--from` points then).

@@ -19,9 +19,10 @@ use rskafka::BackoffConfig;
 
 mod restore;
 
-use super::{lock, Event, LineFramer, Resumption, Sender, SourceOffset};
+use super::{lock, Event, LineFramer, Resumption, Sender};
 use crate::config::{KafkaSource, KafkaStart, SplitRule};
 use crate::error::Error;
+use crate::vocab::SourceOffset;
 use restore::read_again;
 
 /// Bytes a fetch asks for at most, per partition.

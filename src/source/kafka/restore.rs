@@ -3,10 +3,9 @@
 use rskafka::client::error::{Error as RsError, ProtocolError};
 
 use super::{append_record, Partition, FETCH_BYTES, FETCH_GIVEN_UP_AFTER, FETCH_WAIT_MS};
-use crate::dataflow::Epoch;
 use crate::error::Error;
-use crate::source::lines::count_line_ends;
-use crate::source::Chunk;
+use crate::lines::count_line_ends;
+use crate::vocab::LoggedChunk;
 
 /// Gives each chunk of `replay` that a checkpoint logged as offsets (see
 /// `Record::text_left_out`) its text again: the records of its offsets, read from its
@@ -15,10 +14,15 @@ use crate::source::Chunk;
 /// in cannot be restored exactly.
 pub(super) async fn read_again(
     partitions: &[Partition],
-    replay: &mut [(Epoch, u64, Chunk)],
+    replay: &mut [LoggedChunk],
 ) -> Result<(), Error> {
     let mut read = 0;
-    for (epoch, lines, chunk) in replay.iter_mut() {
+    for LoggedChunk {
+        epoch,
+        lines,
+        chunk,
+    } in replay.iter_mut()
+    {
         let Some((at, from)) = chunk
             .resume
             .and_then(|at| Some((at, at.from?)))
