@@ -19,6 +19,8 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 /// the system after about a second, skipping the "muzzy" stage (jemalloc's default is 10 s, and
 /// only when the program allocates again, so an idle netwc would keep a burst's pages).
 #[cfg(not(target_env = "msvc"))]
+// An exported symbol is `unsafe_code` to the compiler; this one is the allocator's own hook.
+#[allow(unsafe_code)]
 #[export_name = "_rjem_malloc_conf"]
 static MALLOC_CONF: Option<&'static u8> =
     Some(&b"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0\0"[0]);

@@ -273,6 +273,7 @@ impl<K: Key, V> Table<K, V> {
 /// A hint to the memory that the line at `address` will be read soon (nothing where the
 /// target has no such hint on stable Rust).
 #[inline(always)]
+#[allow(unsafe_code)]
 fn prefetch(address: *const u8) {
     #[cfg(target_arch = "x86_64")]
     {

@@ -444,7 +444,7 @@ pub fn holding_server(text: impl Into<Vec<u8>>) -> (u16, std::sync::mpsc::Sender
     let text = text.into();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let (release, released) = std::sync::mpsc::channel::<()>();
+    let (release, released) = channel::<()>();
     std::thread::spawn(move || {
         let (mut stream, _) = listener.accept().unwrap();
         stream.write_all(&text).unwrap();

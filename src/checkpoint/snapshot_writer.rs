@@ -378,7 +378,7 @@ mod tests {
             }
             writer.request(39);
             assert_eq!(writer.finish().unwrap(), Some(39));
-            let mut read = super::super::snapshot::read(&path).unwrap().unwrap();
+            let mut read = snapshot::read(&path).unwrap().unwrap();
             assert_eq!(read.reported, Some(39));
             read.reported = None;
             assert_eq!(read, mirror.state, "delay {delay:?}");

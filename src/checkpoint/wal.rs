@@ -356,7 +356,7 @@ impl Wal {
             bytes.len() as u64
         };
         let mut reader = File::open(&self.path).map_err(fail)?;
-        std::io::Seek::seek(&mut reader, io::SeekFrom::Start(from)).map_err(fail)?;
+        io::Seek::seek(&mut reader, io::SeekFrom::Start(from)).map_err(fail)?;
         reader.read_to_end(&mut bytes).map_err(fail)?;
         let temporary = self.path.with_file_name(super::directory::LOG_TEMPORARY);
         super::write_atomically(&temporary, &self.path, &bytes).map_err(fail)?;

@@ -25,7 +25,7 @@ fn live_counts(
         let mut wc = build(
             worker,
             tokenizer,
-            super::Retraction::after(delay),
+            Retraction::after(delay),
             progress,
             WordKey::from_seed([9; 16]),
         );

@@ -209,11 +209,11 @@ mod tests {
         }
     }
 
-    /// Each complete batch's changes by word id, its tally's words, and where it retracts.
-    fn completed(
-        batches: &mut WorkerBatches,
-        through: Epoch,
-    ) -> Vec<(Epoch, HashMap<WordId, isize>, Option<u64>, Option<Epoch>)> {
+    /// A complete batch: its epoch, changes by word id, its tally's words, where it retracts.
+    type Done = (Epoch, HashMap<WordId, isize>, Option<u64>, Option<Epoch>);
+
+    /// Each batch complete through `through`.
+    fn completed(batches: &mut WorkerBatches, through: Epoch) -> Vec<Done> {
         let mut out = Vec::new();
         batches.complete(
             |epoch| epoch > through,
