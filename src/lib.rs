@@ -43,6 +43,7 @@ mod lines;
 mod metrics;
 mod numbers;
 mod output;
+mod process;
 mod report;
 mod reporter;
 mod rows;
@@ -61,6 +62,7 @@ mod worker_budget;
 
 pub use config::Config;
 pub use error::Error;
+pub use process::ProcessEffects;
 pub use run::run;
 pub use stats::Summary;
 

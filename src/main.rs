@@ -4,7 +4,7 @@
 use clap::{CommandFactory, Parser};
 
 use netwc::cli::Args;
-use netwc::Config;
+use netwc::{Config, ProcessEffects};
 
 /// The allocator: jemalloc, which gives memory that netwc frees back to the system (glibc's
 /// malloc kept tens of MiB of a burst's freed pages in its arenas), so that a burst of fresh
@@ -63,7 +63,8 @@ fn main() {
             Args::command().error(kind, e.message).exit();
         }
     };
-    match netwc::run(config) {
+    let outcome = ProcessEffects::install(&config).and_then(|effects| netwc::run(config, effects));
+    match outcome {
         Ok(Some(summary)) if !summary.output_closed => netwc::log::line(format_args!("{summary}")),
         Ok(_) => {}
         Err(error) => {
