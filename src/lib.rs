@@ -6,24 +6,33 @@
 //!
 //! # Layout
 //! (Private modules are named in code spans; `cargo doc --document-private-items` shows them.)
+//! - `vocab`: the types every layer names (epochs, word ids and texts, chunks, logged chunks),
+//!   a leaf that imports nothing of the crate; `lines`: where lines end.
 //! - [`cli`]: the command line as typed (clap); [`config`]: the job's vocabulary and the
 //!   validated job ([`Config`]), with `cli::from_args` the one place flags are checked.
-//! - `source`: readers (socket, `--listen`, stdin, file, demo), line framing, where lines end.
+//! - `source`: readers (socket, `--listen`, stdin, file, demo, and with the feature `kafka`,
+//!   `source::kafka`), line framing; sources know nothing of timely.
+//! - `run`: one run's phases (`run::open` opens what can fail at once, `run::job` is the
+//!   workers' side); `process`: what a run does to its process ([`ProcessEffects`]), which
+//!   `main` installs.
 //! - `driver`: the reading worker's loop (feed, advance, step, report); `driver::batcher`
 //!   decides when epochs close; `driver::intake` takes what the source read.
-//! - `dataflow`: the timely/differential dataflow; `dataflow::mode` is the three modes as one
-//!   function over collections; `dataflow::stop` carries a signal to every process,
-//!   `dataflow::heartbeat` notices a silent one.
+//! - `dataflow`: the timely/differential dataflow; `dataflow::worker_batches` is the combine
+//!   step as plain state, `dataflow::mode` the three modes' one retraction rule;
+//!   `dataflow::stop` carries a signal to every process, `dataflow::heartbeat` notices a
+//!   silent one.
 //! - `reporter`: worker 0's reports, each epoch once and in order; `report`: the table of
-//!   current counts; `output`: the `spark`, `jsonl` and `tsv` formats; `table`: the hash table
-//!   whose lookups start ahead (the dictionaries' and the report table's).
+//!   current counts; `rows`: a report's rows and their order; `output`: the `spark`, `jsonl`
+//!   and `tsv` formats; `table`: the hash table whose lookups start ahead (the dictionaries'
+//!   and the report table's).
 //! - `checkpoint`: `--checkpoint` (the write-ahead log, snapshots, the directory and its lock,
 //!   recovery; `checkpoint::durability` is what the driver and reporter call while running).
-//! - `cluster`: the handshake, whose connections timely's network runs on; `settings`: what processes
-//!   and checkpoints must agree on, in plain words.
+//! - `cluster`: the handshake, whose connections timely's network runs on; `settings`: what
+//!   processes and checkpoints must agree on, in plain words.
 //! - `metrics`: what the job has done, in one place; `ui`: the live view (`--ui`).
 //! - `batching` (epochs, batch names, the clock), `tokenize` (lines to words), `numbers` and
-//!   `duration` (bounded flag values), `worker_budget` (whether `-w` threads fit), `stats`, `shutdown` (signals), `error`, [`mod@log`].
+//!   `duration` (bounded flag values), `worker_budget` (whether `-w` threads fit), `stats`,
+//!   `shutdown` (signals), `error`, [`mod@log`].
 
 #![warn(missing_docs)]
 

@@ -41,7 +41,7 @@ impl std::fmt::Display for TableError {
         match self {
             TableError::Collision(a, b) => write!(
                 f,
-                "the words '{a}' and '{b}' have the same 64-bit id, so their counts cannot be told apart (by chance about once in 3.7 × 10^11 jobs of a million words in use); run the job again: each run draws new ids"
+                "the words '{a}' and '{b}' have the same 64-bit id, so their counts cannot be told apart (by chance about once in 3.7 × 10^7 jobs of a million words in use); run the job again: each run draws new ids"
             ),
             TableError::Unnamed(id) => write!(
                 f,

@@ -179,6 +179,17 @@ fn kafka_of(args: &Args, brokers: &str) -> Result<Source, ConfigError> {
             "--kafka needs --topic TOPIC (comma-separated for several)".into(),
         ));
     };
+    if let Some((i, topic)) = topics
+        .iter()
+        .enumerate()
+        .find(|(i, topic)| topics[..*i].contains(topic))
+    {
+        return Err(invalid(format!(
+            "invalid value for '--topic': '{topic}' is named twice (as topic {} and {}); name each topic once, comma-separated",
+            topics.iter().position(|t| t == topic).unwrap_or(0) + 1,
+            i + 1
+        )));
+    }
     Ok(Source::Kafka(KafkaSource {
         brokers,
         topics,

@@ -246,7 +246,8 @@ pub struct Args {
     #[arg(long, help_heading = "Cluster")]
     pub every_process_reads: bool,
 
-    /// How long processes wait at start for the other processes of the cluster [default: 30s].
+    /// How long processes wait at start for the other processes of the cluster, and how long
+    /// `--kafka` tries to reach its brokers and find every partition [default: 30s].
     #[arg(long, value_name = "DUR", value_parser = parse_duration, allow_hyphen_values = true, help_heading = "Cluster")]
     pub connect_timeout: Option<Duration>,
 

@@ -11,8 +11,8 @@
 //! processes in the handshake: nobody who sends words can know it, so nobody can choose two
 //! words with one id, nor words that all land on one worker (the exchange routes by the id).
 //! Snapshots and the log hold text, so a restart may draw another key. Two words in use at once
-//! share an id by chance with probability about n²/2^65 for n such words (one in 3.7 × 10^11
-//! for a million, one in 3.7 × 10^5 for a hundred million); worker 0 notices if it ever happens
+//! share an id by chance with probability about n²/2^65 for n such words (one in 3.7 × 10^7
+//! for a million, one in 3,700 for a hundred million); worker 0 notices if it ever happens
 //! and stops the job with an error naming both words, never merging their counts (see
 //! `report`), and the restart draws another key. 64 bits rather than 128: differential's
 //! arrangement, merges and `count_total` move half the bytes per key, about 9 % of the work

@@ -66,8 +66,8 @@ pub struct PreAggregated<'scope> {
 }
 
 /// Spreads `chunks` over the workers round-robin, splits them into words and, once a batch is
-/// complete, emits what it changes: each distinct word's count, minus the counts of the batch
-/// `retraction_delay` before it (see [`net`]), sorted by id. Also emits what the dictionary
+/// complete, emits what it changes: each distinct word's count, minus the counts that
+/// `retraction` retracts in that batch (see `worker_batches`), sorted by id. Also emits what the dictionary
 /// learned and forgot, and each worker's tally per batch.
 pub fn pre_aggregate<'scope>(
     chunks: StreamVec<'scope, Epoch, Chunk>,

@@ -2,7 +2,7 @@
 //! built-in demo generator.
 //!
 //! Each source runs on threads of its own, off the timely workers, so that a blocking read never
-//! stalls the dataflow. Sources frame bytes into [`Chunk`]s of whole lines and send them as
+//! stalls the dataflow. Sources frame bytes into [`Chunk`](crate::vocab::Chunk)s of whole lines and send them as
 //! [`Event`]s through one bounded channel: when the workers fall behind, the channel fills, the
 //! reader stops reading, and TCP flow control slows the producer. Nothing is dropped.
 //!
@@ -28,8 +28,8 @@ use std::thread::Thread;
 
 pub use demo::{Zipf, VOCABULARY};
 pub use framing::{Framed, LineFramer, MAX_PENDING, READ_SIZE};
-use tails::lock;
 pub use tails::Tails;
+use tails::{lock, Tail};
 
 use crate::config::{Source, SourceOptions, SplitRule};
 use crate::error::Error;
