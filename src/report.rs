@@ -177,8 +177,18 @@ impl ResultTable {
         &mut self,
         names: Vec<(WordId, NameChange)>,
         changes: Vec<(WordId, isize)>,
-        mut each: Option<OnChange<'_>>,
+        each: Option<OnChange<'_>>,
     ) -> Result<(), TableError> {
+        let forgets = self.learn_names(names)?;
+        self.change_counts(&changes, each)?;
+        self.forget(forgets);
+        self.drop_unused();
+        Ok(())
+    }
+
+    /// Takes the names the dictionaries learned; returns the ids they forgot, to be let go
+    /// once the batch's counts are in.
+    fn learn_names(&mut self, names: Vec<(WordId, NameChange)>) -> Result<Vec<WordId>, TableError> {
         let mut forgets = Vec::new();
         for (id, change) in names {
             let name = match change {
@@ -203,6 +213,15 @@ impl ResultTable {
                 }
             }
         }
+        Ok(forgets)
+    }
+
+    /// Adds each change to its word's count (the lookups started a few changes ahead).
+    fn change_counts(
+        &mut self,
+        changes: &[(WordId, isize)],
+        mut each: Option<OnChange<'_>>,
+    ) -> Result<(), TableError> {
         let track = self.emit == Emit::Changes;
         for i in 0..changes.len() {
             if let Some((id, _)) = changes.get(i + 2 * LOOK_AHEAD) {
@@ -243,14 +262,17 @@ impl ResultTable {
                 self.changed.entry(id).or_insert(before);
             }
         }
+        Ok(())
+    }
+
+    /// Lets go of the rows whose names a dictionary forgot (dropped once unused).
+    fn forget(&mut self, forgets: Vec<WordId>) {
         for id in forgets {
             if let Some(row) = self.rows.get_mut(&id).filter(|row| !row.gone) {
                 row.held = row.held.saturating_sub(1);
                 self.unused.push(id);
             }
         }
-        self.drop_unused();
-        Ok(())
     }
 
     /// Forgets the rows that fell out of use, except those whose change a report still owes.

@@ -29,7 +29,7 @@ use std::thread::Thread;
 pub use demo::{Zipf, VOCABULARY};
 pub use framing::{Framed, LineFramer, MAX_PENDING, READ_SIZE};
 pub use tails::Tails;
-use tails::{lock, Tail};
+use tails::lock;
 
 use crate::config::{Source, SourceOptions, SplitRule};
 use crate::error::Error;

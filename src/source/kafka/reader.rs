@@ -12,7 +12,8 @@ use super::{
     append_record, Partition, FETCH_BYTES, FETCH_GIVEN_UP_AFTER, FETCH_WAIT_MS, MAX_BACKOFF,
 };
 use crate::config::SplitRule;
-use crate::source::{lock, Event, LineFramer, Sender, Tail};
+use crate::source::tails::Tail;
+use crate::source::{lock, Event, LineFramer, Sender};
 use crate::vocab::SourceOffset;
 
 /// The first wait before a failed fetch is tried again.
