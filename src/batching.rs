@@ -10,17 +10,81 @@
 //! [`BatchClock::resumed_at`] shift, so that the first batch is still named by the interval
 //! the clock is in, never by one in the future.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::config::Batching;
 use crate::vocab::Epoch;
 
-/// Microseconds since the Unix epoch.
+/// How far the wall clock may step back before it is said in the log.
+const STEP_BACK_SAID: u64 = 100_000;
+
+/// Microseconds since the Unix epoch, as batches see them: the wall clock, except that it
+/// never goes back. When the wall clock steps back (a clock set by hand, a virtual machine
+/// resumed), time goes on at its own pace from where it was, so that batches keep closing,
+/// and the log says so once; when the wall clock has caught up, it is followed again. (A wall
+/// clock that stood still would otherwise hold every batch back for the length of the step.)
 pub fn unix_micros() -> u64 {
+    static STEADY: Mutex<Option<Steady>> = Mutex::new(None);
+    let mut steady = STEADY.lock().unwrap_or_else(|e| e.into_inner());
+    let (micros, said) = Steady::next(steady.take(), wall_micros(), Instant::now());
+    if let Some(said) = said {
+        log!("{said}");
+    }
+    *steady = Some(micros);
+    micros.returned
+}
+
+/// The wall clock, in microseconds since the Unix epoch.
+fn wall_micros() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_micros() as u64)
         .unwrap_or(0)
+}
+
+/// What [`unix_micros`] last said, and when.
+#[derive(Debug, Clone, Copy)]
+struct Steady {
+    returned: u64,
+    at: Instant,
+    /// The wall clock is behind: by how much it was when it stepped back.
+    behind: Option<u64>,
+}
+
+impl Steady {
+    /// The time after `last`, given the wall clock `wall` at `now`; and what to log.
+    fn next(last: Option<Steady>, wall: u64, now: Instant) -> (Steady, Option<String>) {
+        let Some(last) = last else {
+            let first = Steady {
+                returned: wall,
+                at: now,
+                behind: None,
+            };
+            return (first, None);
+        };
+        let steady = last.returned + now.saturating_duration_since(last.at).as_micros() as u64;
+        let (returned, behind, said) = if wall + STEP_BACK_SAID < steady {
+            let said = last.behind.is_none().then(|| {
+                format!(
+                    "warning: the wall clock went back by {:.1} s; batches go on at their pace, named from where the clock was",
+                    (steady - wall) as f64 / 1e6
+                )
+            });
+            (steady, Some(last.behind.unwrap_or(steady - wall)), said)
+        } else {
+            let said = last
+                .behind
+                .map(|_| "the wall clock has caught up; batches follow it again".to_string());
+            (wall.max(last.returned), None, said)
+        };
+        let next = Steady {
+            returned,
+            at: now,
+            behind,
+        };
+        (next, said)
+    }
 }
 
 /// Maps between epochs, wall-clock time and batch names.
@@ -117,6 +181,27 @@ impl BatchClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_wall_clock_that_steps_back_is_followed_at_its_pace_until_it_catches_up() {
+        let start = Instant::now();
+        let at = |ms: u64| start + Duration::from_millis(ms);
+        let (first, said) = Steady::next(None, 10_000_000, at(0));
+        assert_eq!((first.returned, said), (10_000_000, None));
+        // Stepped back 5 s: time goes on from where it was.
+        let (back, said) = Steady::next(Some(first), 5_000_000, at(10));
+        assert_eq!(back.returned, 10_010_000);
+        assert!(said.unwrap().contains("went back by 5.0 s"));
+        let (later, said) = Steady::next(Some(back), 5_100_000, at(110));
+        assert_eq!((later.returned, said), (10_110_000, None));
+        // Caught up: the wall clock again.
+        let (caught, said) = Steady::next(Some(later), 10_200_000, at(200));
+        assert_eq!(caught.returned, 10_200_000);
+        assert!(said.unwrap().contains("caught up"));
+        // A small step back is no step: time stands still, said nowhere.
+        let (small, said) = Steady::next(Some(caught), 10_150_000, at(201));
+        assert_eq!((small.returned, said), (10_200_000, None));
+    }
 
     #[test]
     fn time_batches_are_named_by_their_aligned_end() {

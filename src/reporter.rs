@@ -100,9 +100,10 @@ struct Position {
     /// After a restart: epochs up to this one were reported before; they are recomputed
     /// without printing.
     silent_through: Option<Epoch>,
-    /// After a restart: batches that passed while netwc was down, taken in one step without
-    /// printing (window mode retracts what left the window at once).
-    skipped: Option<std::ops::Range<Epoch>>,
+    /// Batches that passed while netwc was down (after a restart) or that the clock jumped
+    /// over, in order: each range is taken in one step without printing (window mode
+    /// retracts what left the window at once).
+    skipped: std::collections::VecDeque<std::ops::Range<Epoch>>,
 }
 
 /// Turns gathered changes into reports.
@@ -180,7 +181,7 @@ impl Reporter {
                 next: parts.first_epoch,
                 owed: None,
                 silent_through: None,
-                skipped: None,
+                skipped: Default::default(),
             },
             summary: Summary::default(),
         }
@@ -196,7 +197,7 @@ impl Reporter {
     /// The batches `epochs` passed while netwc was down, without input: they are taken in one
     /// step, silently, once the probe has passed them all.
     pub fn skip(&mut self, epochs: std::ops::Range<Epoch>) {
-        self.position.skipped = Some(epochs);
+        self.position.skipped.push_back(epochs);
     }
 
     /// The last epoch processed (reported, or recomputed after a restart).
@@ -270,13 +271,13 @@ impl Reporter {
                 }
                 return Ok(());
             }
-            if let Some(skipped) = self.position.skipped.clone().filter(|s| s.start == epoch) {
-                let last = skipped.end - 1;
+            let skipped = self.position.skipped.front().filter(|s| s.start == epoch);
+            if let Some(last) = skipped.map(|s| s.end - 1) {
                 if self.results.probe.less_equal(&last) {
                     return Ok(());
                 }
                 self.take_skipped(last, hooks)?;
-                self.position.skipped = None;
+                self.position.skipped.pop_front();
                 continue;
             }
             // Epochs that only other processes closed have no record here.

@@ -66,11 +66,17 @@ impl Settings {
     }
 
     /// The settings a checkpoint must share with the run that resumes it: those that shape
-    /// the counts, not how many workers or processes compute them.
+    /// the counts, not how many workers or processes compute them. With
+    /// `--every-process-reads` the number of processes stays: each process's checkpoint holds
+    /// its own source's log (and its share of Kafka's partitions), so a cluster resumed at
+    /// another size would drop a log or read a partition again.
     pub fn for_checkpoint(config: &Config, stop_words: &StopWords) -> Settings {
         let mut settings = Settings::of(config, stop_words);
+        let keep_processes = config.cluster.every_process_reads && config.cluster.processes > 1;
         for name in CLUSTER_ONLY {
-            settings.0.remove(name);
+            if !(keep_processes && name == "--processes") {
+                settings.0.remove(name);
+            }
         }
         settings
     }

@@ -68,11 +68,17 @@ pub(super) fn refuse_foreign(dir: &Path) -> Result<(), Error> {
         return Ok(());
     }
     let processes = names.iter().filter(|n| n.starts_with("process-")).count();
-    if processes > 0 && dir.join("process-0").join(META).exists() {
+    if processes > 1 && dir.join("process-0").join(META).exists() {
         return Err(Error::Usage(format!(
-            "--checkpoint '{}' holds the checkpoint of a cluster of {processes} processes (process-0 … process-{}): resume it with --processes {processes}, or choose another directory",
+            "--checkpoint '{}' holds the checkpoint of a cluster of {processes} processes that all read (process-0 … process-{}): resume it with --processes {processes} --every-process-reads, or choose another directory",
             dir.display(),
             processes - 1
+        )));
+    }
+    if processes == 1 && dir.join("process-0").join(META).exists() {
+        return Err(Error::Usage(format!(
+            "--checkpoint '{}' holds the checkpoint of a cluster whose process 0 read the input (process-0): resume it as a cluster, with --processes and --hostfile as it ran, or choose another directory",
+            dir.display()
         )));
     }
     Err(Error::runtime(format!(
@@ -91,6 +97,23 @@ pub fn check_cluster_layout(
         return Err(Error::Usage(format!(
             "--checkpoint '{}' holds the checkpoint of a single process: resume it without --processes, or choose another directory",
             dir.display()
+        )));
+    }
+    // Processes that would not read in this cluster would never replay their logs.
+    let readers = match cluster.every_process_reads {
+        true => cluster.processes,
+        false => 1,
+    };
+    let beyond: Vec<String> = (readers..)
+        .map(|i| format!("process-{i}"))
+        .take_while(|name| dir.join(name).join(META).exists())
+        .collect();
+    if cluster.processes > 1 && !beyond.is_empty() {
+        let written = readers + beyond.len();
+        return Err(Error::Usage(format!(
+            "--checkpoint '{}' holds the checkpoints of {written} processes that all read, but this cluster would have {readers} read: the input logged by {} would be lost. Resume it with --processes {written} --every-process-reads, or choose another directory",
+            dir.display(),
+            beyond.join(", "),
         )));
     }
     Ok(())

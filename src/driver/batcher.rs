@@ -44,6 +44,10 @@ pub enum Step {
     },
 }
 
+/// Batches that the clock may pass at once before they are jumped in one step, not closed
+/// one by one (reported empty, each costs some microseconds).
+const JUMP_ABOVE: u64 = 10_000;
+
 /// The open epoch and what decides when it closes.
 #[derive(Debug)]
 pub struct Batcher {
@@ -128,6 +132,16 @@ impl Batcher {
             return false;
         }
         let now = self.clock.epoch_at(now_micros);
+        let passed = now.saturating_sub(self.open);
+        if passed > JUMP_ABOVE && self.stop_after.is_none() {
+            // Walking them one by one would take seconds to minutes (a wall clock stepped an
+            // hour forward at 1 ms batches): they are passed in one step, as a restart does.
+            log!(
+                "warning: the clock moved {passed} batches ahead at once (the wall clock stepped forward, or netwc did not run): the open batch is reported, the empty batches between are passed in one step"
+            );
+            self.jump_to(now, steps);
+            return false;
+        }
         while self.open < now {
             if self.stop_after == Some(self.closed + 1) {
                 self.batches_done = true;
@@ -338,6 +352,34 @@ mod tests {
         steps.clear();
         batcher.jump_to(3_600_011, &mut steps);
         assert!(steps.is_empty());
+    }
+
+    #[test]
+    fn a_clock_far_ahead_is_jumped_but_a_few_batches_are_closed_one_by_one() {
+        let batching = Batching::Time { interval_ms: 1 };
+        let mut batcher = Batcher::new(BatchClock::new(batching), batching, None, 10);
+        let mut steps = Vec::new();
+        // Three batches passed (a slow step): each is closed, to be reported.
+        batcher.tick(13_000, &mut steps);
+        assert_eq!(
+            steps,
+            (10..13)
+                .map(|epoch| Step::Close { epoch })
+                .collect::<Vec<_>>()
+        );
+        steps.clear();
+        // An hour at once (the wall clock stepped forward): one step.
+        batcher.tick(3_600_013_000, &mut steps);
+        assert_eq!(
+            steps,
+            [
+                Step::Close { epoch: 13 },
+                Step::Skip {
+                    from: 14,
+                    to: 3_600_013
+                }
+            ]
+        );
     }
 
     #[test]

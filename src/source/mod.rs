@@ -28,8 +28,8 @@ use std::thread::Thread;
 
 pub use demo::{Zipf, VOCABULARY};
 pub use framing::{Framed, LineFramer, MAX_PENDING, READ_SIZE};
-pub use tails::Tails;
 use tails::lock;
+pub use tails::Tails;
 
 use crate::config::{Source, SourceOptions, SplitRule};
 use crate::error::Error;
