@@ -45,6 +45,7 @@ pub mod cli;
 mod cluster;
 pub mod config;
 mod dataflow;
+mod descriptors;
 mod driver;
 mod duration;
 mod error;

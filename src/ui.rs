@@ -9,7 +9,8 @@
 //! Anyone who can reach the port may be hostile, so the server is built to cost the job
 //! nothing whatever its clients do. It is hyper's HTTP/1 server on a one-thread tokio runtime
 //! of its own (one thread, however many clients: a request is a task, not a thread), with at
-//! most [`MAX_CONNECTIONS`] connections (past that a new one is accepted and closed at once),
+//! most [`MAX_CONNECTIONS`] connections (past that a new one takes the slot of a client that
+//! has sent no whole request, so slow clients cannot starve a scrape),
 //! request headers of at most [`MAX_REQUEST_BYTES`], a deadline for a request's headers and a
 //! lifetime for each connection (so a client that never reads holds its slot for a while, not
 //! for ever), and pipelined requests answered one after another on their connection. It only
@@ -18,6 +19,7 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,14 +30,15 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use serde::Serialize;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 
 use crate::config::{Batching, Config, Source};
 use crate::duration::format_millis;
 use crate::error::Error;
 use crate::metrics::Metrics;
 
-/// Connections served at once; past this a new connection is closed as soon as it is accepted.
+/// Connections served at once, at most (fewer under a tight descriptor limit: see
+/// `descriptors`). Past the bound a new connection takes the slot of the oldest one that has
+/// not sent a whole request yet (a slow or silent client), else of the oldest one.
 pub const MAX_CONNECTIONS: usize = 64;
 
 /// The most bytes of a request's line and headers (hyper's read buffer).
@@ -127,7 +130,12 @@ impl Job {
 
 /// Starts serving on `address`; returns the address it listens on (a port 0 is chosen by the
 /// system).
-pub fn serve(address: &str, metrics: Arc<Metrics>, job: &Job) -> Result<SocketAddr, Error> {
+pub fn serve(
+    address: &str,
+    slots: usize,
+    metrics: Arc<Metrics>,
+    job: &Job,
+) -> Result<SocketAddr, Error> {
     let cannot = |e: std::io::Error| {
         Error::runtime(format!(
             "cannot serve --ui on {address}: {e} (expected a free address such as 127.0.0.1:4040)"
@@ -144,13 +152,18 @@ pub fn serve(address: &str, metrics: Arc<Metrics>, job: &Job) -> Result<SocketAd
     let page = Bytes::from(page(job));
     std::thread::Builder::new()
         .name("netwc:ui".into())
-        .spawn(move || runtime.block_on(accept_loop(listener, metrics, page)))
+        .spawn(move || runtime.block_on(accept_loop(listener, slots, metrics, page)))
         .map_err(|e| Error::runtime(format!("could not start the --ui thread: {e}")))?;
     Ok(bound)
 }
 
-/// Accepts connections for ever, serving at most [`MAX_CONNECTIONS`] at once.
-async fn accept_loop(listener: std::net::TcpListener, metrics: Arc<Metrics>, page: Bytes) {
+/// Accepts connections for ever, serving at most `slots` at once.
+async fn accept_loop(
+    listener: std::net::TcpListener,
+    slots: usize,
+    metrics: Arc<Metrics>,
+    page: Bytes,
+) {
     let listener = match TcpListener::from_std(listener) {
         Ok(listener) => listener,
         Err(e) => {
@@ -158,11 +171,11 @@ async fn accept_loop(listener: std::net::TcpListener, metrics: Arc<Metrics>, pag
             return;
         }
     };
-    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(HEADER_DEADLINE)
         .max_buf_size(MAX_REQUEST_BYTES);
+    let mut served = Served::new(slots.max(1));
     let mut warned = false;
     loop {
         let stream = match listener.accept().await {
@@ -176,21 +189,57 @@ async fn accept_loop(listener: std::net::TcpListener, metrics: Arc<Metrics>, pag
                 continue;
             }
         };
-        let Ok(slot) = slots.clone().try_acquire_owned() else {
-            // Full: closed at once (the drop), costing nothing while it waits.
-            continue;
-        };
-        let (metrics, page) = (metrics.clone(), page.clone());
+        served.make_room();
+        let heard = Arc::new(AtomicBool::new(false));
+        let (metrics, page, asked) = (metrics.clone(), page.clone(), heard.clone());
         let service = hyper::service::service_fn(move |request| {
+            asked.store(true, Ordering::Relaxed);
             let answer = answer(&request, &metrics, &page);
             async move { Ok::<_, Infallible>(answer) }
         });
         let connection = http.serve_connection(TokioIo::new(stream), service);
-        tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             // A client that went away, sent too much or too slowly is no error of the job's.
             let _ = tokio::time::timeout(CONNECTION_LIFETIME, connection).await;
-            drop(slot);
         });
+        served.push(heard, task.abort_handle());
+    }
+}
+
+/// The connections being served, oldest first.
+struct Served {
+    slots: usize,
+    connections: std::collections::VecDeque<(Arc<AtomicBool>, tokio::task::AbortHandle)>,
+}
+
+impl Served {
+    fn new(slots: usize) -> Served {
+        Served {
+            slots,
+            connections: Default::default(),
+        }
+    }
+
+    /// Frees a slot for a new connection: the oldest that has sent no whole request yet
+    /// (slow or silent) is closed, else the oldest (a page reconnects by itself), so that a
+    /// scrape is answered however many clients hold connections open.
+    fn make_room(&mut self) {
+        self.connections.retain(|(_, task)| !task.is_finished());
+        if self.connections.len() < self.slots {
+            return;
+        }
+        let silent = self
+            .connections
+            .iter()
+            .position(|(heard, _)| !heard.load(Ordering::Relaxed))
+            .unwrap_or(0);
+        if let Some((_, task)) = self.connections.remove(silent) {
+            task.abort();
+        }
+    }
+
+    fn push(&mut self, heard: Arc<AtomicBool>, task: tokio::task::AbortHandle) {
+        self.connections.push_back((heard, task));
     }
 }
 

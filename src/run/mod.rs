@@ -24,7 +24,7 @@ use job::Job;
 /// Runs the job described by `config` to its end and says what it did. Results go to stdout
 /// (`effects` says which descriptor) or the `-o` file (on process 0 only); logs and statistics
 /// go to stderr. The summary is `None` on a process of a cluster that reads no source.
-pub fn run(config: Config, effects: ProcessEffects) -> Result<Option<Summary>, Error> {
+pub fn run(mut config: Config, effects: ProcessEffects) -> Result<Option<Summary>, Error> {
     // Before anything is opened: a `-w` this machine cannot start is refused at once.
     crate::worker_budget::check(
         config.workers,
@@ -35,14 +35,16 @@ pub fn run(config: Config, effects: ProcessEffects) -> Result<Option<Summary>, E
     open::warn_of_too_many_workers(config.workers);
     let shutdown = effects.shutdown;
     let waker = Waker::default();
-    let live_view = config.ui.as_ref().filter(|_| config.cluster.process == 0);
-    let metrics = Metrics::new(live_view.is_some());
+    let serves_ui = config.ui.is_some() && config.cluster.process == 0;
+    let ui_slots = open::share_descriptors(&mut config, serves_ui);
+    let live_view = config.ui.as_ref().filter(|_| serves_ui);
+    let metrics = Metrics::new(serves_ui);
     let (checkpoint, source) = open::open_inputs(&config, &stop_words, &waker, &metrics)?;
     let recovery = checkpoint.as_ref().and_then(|(_, r)| r.as_ref());
     let own = open::resume_of(&config, recovery)?;
     let (links, first) = cluster::join(&config, &stop_words, own)?;
     if let Some(address) = live_view {
-        open::serve_live_view(&config, address, &metrics)?;
+        open::serve_live_view(&config, address, ui_slots, &metrics)?;
     }
     // Every reading process replays only what process 0's snapshot does not cover.
     let checkpoint = checkpoint

@@ -12,6 +12,7 @@ use crate::checkpoint::{self, Checkpoint, Recovery};
 use crate::cluster::Resume;
 use crate::config::{Config, Source, StopAfter};
 use crate::dataflow::WordKey;
+use crate::descriptors::ConnectionBudget;
 use crate::error::Error;
 use crate::metrics::Metrics;
 use crate::settings::Settings;
@@ -26,6 +27,24 @@ pub(super) fn warn_of_too_many_workers(workers: usize) {
             "warning: -w {workers} is far more worker threads than the {cores} cores here: each costs memory and start-up time (timely connects every pair of workers) and adds no speed"
         );
     }
+}
+
+/// Caps the connections strangers may hold (producers with `--listen`, clients of `--ui`)
+/// below the descriptor limit, keeping what the job needs; says so when `--max-connections`
+/// does not fit. Returns the live view's slots.
+pub(super) fn share_descriptors(config: &mut Config, live_view: bool) -> usize {
+    let listens = matches!(config.source, Source::Listen(_)) && config.cluster.reads_source();
+    let requested = if listens { config.max_connections } else { 0 };
+    let ui_wanted = if live_view { ui::MAX_CONNECTIONS } else { 0 };
+    let budget = ConnectionBudget::of_this_process(requested, ui_wanted);
+    if listens && budget.producers < requested {
+        log!(
+            "--max-connections {requested} does not fit under this process's descriptor limit (ulimit -n) beside what the job keeps for itself: at most {} producers are accepted at once (raise the limit for more)",
+            budget.producers
+        );
+        config.max_connections = budget.producers;
+    }
+    budget.ui
 }
 
 /// A checkpoint, open, with what a restart found in it.
@@ -141,9 +160,10 @@ pub(super) fn resume_of(config: &Config, recovery: Option<&Recovery>) -> Result<
 pub(super) fn serve_live_view(
     config: &Config,
     address: &str,
+    slots: usize,
     metrics: &Arc<Metrics>,
 ) -> Result<(), Error> {
-    let bound = ui::serve(address, metrics.clone(), &ui::Job::of(config))?;
+    let bound = ui::serve(address, slots, metrics.clone(), &ui::Job::of(config))?;
     log!("live view on http://{bound}/ (the batches at /api/batches, Prometheus metrics at /metrics)");
     if config.source == Source::Demo && config.stop == StopAfter::default() {
         log!("--demo with --ui runs until interrupted (Ctrl-C)");

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use super::{pump, Event, LineFramer, Sender};
 use crate::config::SplitRule;
 use crate::error::Error;
+use crate::log::Repeats;
 
 /// Binds `address` and accepts up to `max_connections` producers at once on a thread of its
 /// own, until the process exits.
@@ -34,20 +35,20 @@ pub(crate) fn start(
     Ok(())
 }
 
+/// Accepts producers, at most `max_connections` at once: past that (or out of descriptors) a
+/// connection is refused and said in the log, a few times a burst, never the job's end.
 fn accept_loop(listener: TcpListener, split: SplitRule, max_connections: usize, sender: Sender) {
     let active = Arc::new(AtomicUsize::new(0));
+    let mut said = Repeats::default();
     for connection in listener.incoming() {
         match connection {
             Ok(stream) => {
                 if active.load(Ordering::Acquire) >= max_connections {
                     // Closed before a byte is read: the producer sees the refusal at once.
-                    let peer = stream
-                        .peer_addr()
-                        .map(|a| a.to_string())
-                        .unwrap_or_default();
-                    log!(
-                        "refused {peer}: --max-connections {max_connections} producers are connected"
-                    );
+                    drop(stream);
+                    said.line(format!(
+                        "refused a producer: {max_connections} producers are connected, the most this process accepts at once (--max-connections, and the descriptor limit)"
+                    ));
                     continue;
                 }
                 active.fetch_add(1, Ordering::AcqRel);
@@ -65,7 +66,7 @@ fn accept_loop(listener: TcpListener, split: SplitRule, max_connections: usize, 
                 }
             }
             Err(e) => {
-                log!("accepting a producer failed: {e}");
+                said.line(format!("accepting a producer failed: {e}"));
                 std::thread::sleep(std::time::Duration::from_millis(50));
             }
         }
