@@ -16,6 +16,9 @@ use super::snapshot::{self, Entry, State, ENTRIES_PER_RECORD};
 use crate::error::Error;
 use crate::vocab::{Epoch, Word};
 
+/// The size below which a snapshot file is never rewritten whole for its length alone.
+const SMALL_FILE: u64 = 64 << 10;
+
 enum Message {
     /// The changes of a batch, by word, in batch order.
     Batch(Epoch, Vec<(Word, isize)>),
@@ -57,7 +60,7 @@ impl SnapshotWriter {
             file: None,
             length: 0,
             mirror: Mirror::new(delay),
-            appended: 0,
+            full_length: 0,
             buffer: Vec::new(),
         };
         let shared = progress.clone();
@@ -153,9 +156,10 @@ struct Store {
     /// Bytes in the file.
     length: u64,
     mirror: Mirror,
-    /// Entries appended since the last full snapshot: past the state's size, the next
-    /// snapshot is full again, so that the file stays within twice the state.
-    appended: usize,
+    /// Bytes of the last full snapshot: once the file is twice that (or [`SMALL_FILE`]), the
+    /// next snapshot is full again, so that the file stays within about twice the state,
+    /// also when the state is small and snapshots come often (an idle job, batch mode).
+    full_length: u64,
     buffer: Vec<u8>,
 }
 
@@ -183,13 +187,8 @@ impl Store {
     /// Writes the snapshot after `reported`: what changed since the last one, or the whole
     /// state when this run has written none yet or the changes outgrew the state.
     fn write(&mut self, reported: Epoch) -> Result<(), Error> {
-        let full =
-            self.file.is_none() || self.appended > self.mirror.size().max(ENTRIES_PER_RECORD);
-        if full {
-            self.appended = 0;
-        }
+        let full = self.file.is_none() || self.length >= (2 * self.full_length).max(SMALL_FILE);
         let entries = self.mirror.take_changes(full);
-        self.appended += entries.iter().map(entry_size).sum::<usize>();
         self.buffer.clear();
         snapshot::encode(reported, full, &entries, &mut self.buffer, self.length);
         let fail = |e: std::io::Error| {
@@ -207,19 +206,13 @@ impl Store {
                     .map_err(fail)?,
             );
             self.length = self.buffer.len() as u64;
+            self.full_length = self.length;
         } else if let Some(file) = &mut self.file {
             file.write_all(&self.buffer).map_err(fail)?;
             file.sync_data().map_err(fail)?;
             self.length += self.buffer.len() as u64;
         }
         Ok(())
-    }
-}
-
-fn entry_size(entry: &Entry) -> usize {
-    match entry {
-        Entry::Totals(counts) | Entry::Batch { counts, .. } => counts.len(),
-        _ => 1,
     }
 }
 
@@ -304,17 +297,6 @@ impl Mirror {
         last
     }
 
-    /// Entries in the state.
-    fn size(&self) -> usize {
-        self.state.totals.len()
-            + self
-                .state
-                .batches
-                .iter()
-                .map(|(_, c)| c.len())
-                .sum::<usize>()
-    }
-
     /// The entries of a snapshot: the whole state (`full`), or what changed since the last.
     fn take_changes(&mut self, full: bool) -> Vec<Entry> {
         let changed = std::mem::take(&mut self.changed);
@@ -382,6 +364,31 @@ mod tests {
             assert_eq!(read.reported, Some(39));
             read.reported = None;
             assert_eq!(read, mirror.state, "delay {delay:?}");
+        }
+    }
+
+    #[test]
+    fn the_file_stays_within_twice_the_state_however_many_snapshots() {
+        for delay in [None, Some(1)] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("snapshot.log");
+            let mut writer = SnapshotWriter::start(path.clone(), delay);
+            let mut largest = 0;
+            // A snapshot a batch, each batch with a few words (batch mode holds one batch;
+            // running totals hold the 50 words): the file is rewritten whole as it grows.
+            for epoch in 0..5_000u64 {
+                writer.batch(epoch, changes(&[(&format!("w{}", epoch % 50), 1)]));
+                writer.request(epoch);
+                while writer.durable().unwrap() != Some(epoch) {
+                    std::thread::yield_now();
+                }
+                largest = largest.max(std::fs::metadata(&path).unwrap().len());
+            }
+            assert!(
+                largest <= 2 * SMALL_FILE,
+                "delay {delay:?}: the file grew to {largest} bytes"
+            );
+            writer.finish().unwrap();
         }
     }
 }
