@@ -16,7 +16,7 @@ use crate::batching::{unix_micros, BatchClock};
 use crate::config::{Config, Mode};
 use crate::dataflow::Gathered;
 use crate::metrics::{Metrics, TopRow, TOP_ROWS};
-use crate::output::{printer, Printer, Report};
+use crate::output::{printer, Printer, Report, Sink};
 use crate::report::{ResultTable, Rows, TableError};
 use crate::stats::{BatchStats, EpochTally, Summary};
 use crate::vocab::{Epoch, Word, WordId};
@@ -64,7 +64,7 @@ pub struct ReporterParts {
     /// Where its results come from.
     pub results: Results,
     /// The output: stdout or the `-o` file.
-    pub out: Box<dyn Write + Send>,
+    pub out: Sink,
     /// What the job has done, for whoever watches.
     pub metrics: Arc<Metrics>,
     /// Names batches.
@@ -76,7 +76,7 @@ pub struct ReporterParts {
 /// Where reports go.
 struct Output {
     printer: Box<dyn Printer + Send>,
-    out: Box<dyn Write + Send>,
+    out: Sink,
     metrics: Arc<Metrics>,
     /// `--stats`: a line on stderr per batch.
     print_stats: bool,
@@ -140,8 +140,9 @@ pub trait ReportHooks {
     fn wants_changes(&self) -> bool;
     /// The changes of `epoch` by word (empty unless wanted), reported or recomputed silently.
     fn batch(&mut self, epoch: Epoch, changes: Vec<(Word, isize)>);
-    /// `epoch` was reported (its report, if `due`, printed and flushed).
-    fn printed(&mut self, epoch: Epoch, due: bool);
+    /// `epoch` was reported (its report, if `due`, printed and flushed; the `-o` file then
+    /// held `output_length` bytes).
+    fn printed(&mut self, epoch: Epoch, due: bool, output_length: Option<u64>);
     /// The batches up to `last` since the last one told were skipped (empty while netwc was
     /// down); `changes` are their changes together (what left a window).
     fn skipped(&mut self, last: Epoch, changes: Vec<(Word, isize)>);
@@ -152,7 +153,7 @@ impl ReportHooks for () {
         false
     }
     fn batch(&mut self, _: Epoch, _: Vec<(Word, isize)>) {}
-    fn printed(&mut self, _: Epoch, _: bool) {}
+    fn printed(&mut self, _: Epoch, _: bool, _: Option<u64>) {}
     fn skipped(&mut self, _: Epoch, _: Vec<(Word, isize)>) {}
 }
 
@@ -309,7 +310,7 @@ impl Reporter {
             if let Some(rows) = &rows {
                 print(&mut self.output, time, rows)?;
             }
-            hooks.printed(epoch, due);
+            hooks.printed(epoch, due, self.output.out.length());
             self.summary.batches += 1;
             self.summary.lines += meta.lines;
             self.summary.tally += tally;

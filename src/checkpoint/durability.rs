@@ -225,8 +225,8 @@ impl ReportHooks for Durability {
         }
     }
 
-    fn printed(&mut self, epoch: Epoch, due: bool) {
-        let noted = self.checkpoint.log_reported(epoch);
+    fn printed(&mut self, epoch: Epoch, due: bool, output_length: Option<u64>) {
+        let noted = self.checkpoint.log_reported(epoch, output_length);
         self.keep(noted);
         if due {
             self.last_printed = Some(epoch);

@@ -46,7 +46,7 @@ pub use wal::{Record, Wal};
 /// The version of the files in a checkpoint directory: 3 checksums every file and keeps
 /// snapshots as chains of changes (1 and 2 kept a JSON snapshot, unchecked); 4 logs a Kafka
 /// partition's whole records as their offsets, not their text. Only 4 is read.
-pub const FORMAT: u32 = 4;
+pub const FORMAT: u32 = 5;
 
 /// How often a snapshot is taken, at most (at a report, when the last one is on the disk).
 pub const SNAPSHOT_INTERVAL: Duration = Duration::from_secs(1);
@@ -98,6 +98,8 @@ pub struct Checkpoint {
     /// [`Checkpoint::reopen_if_due`] once the source is open: a run refused at its source
     /// leaves the checkpoint as it found it.
     reopen_due: Option<(Epoch, Option<Epoch>)>,
+    /// The last report whose output length was noted (`-o`), carried over compactions.
+    reported_at: Option<(Epoch, u64)>,
 }
 
 impl Checkpoint {
@@ -155,6 +157,7 @@ impl Checkpoint {
             source_offsets: BTreeMap::new(),
             keeps_snapshots,
             reopen_due: None,
+            reported_at: None,
         };
         if fresh {
             return Ok((checkpoint, None));
@@ -244,10 +247,19 @@ impl Checkpoint {
                 Record::Reported(epoch) => {
                     recovery.last_reported = recovery.last_reported.max(Some(epoch));
                 }
+                Record::ReportedAt { epoch, length } => {
+                    recovery.last_reported = recovery.last_reported.max(Some(epoch));
+                    self.reported_at = self.reported_at.max(Some((epoch, length)));
+                }
                 Record::Offsets(offsets) => self.source_offsets.extend(offsets),
             }
         }
         recovery.source_offsets = self.source_offsets.clone();
+        // The output's length is known only if the last report noted it.
+        recovery.output_length = self
+            .reported_at
+            .filter(|&(epoch, _)| Some(epoch) == recovery.last_reported)
+            .map(|(_, length)| length);
         recovery.replay = logged;
         recovery = recovery.covered_by_epoch(covered);
         recovery.snapshot = snapshot;
@@ -352,9 +364,16 @@ impl Checkpoint {
         self.wal.sync()
     }
 
-    /// Notes that the report of `epoch` was printed.
-    pub fn log_reported(&mut self, epoch: Epoch) -> Result<(), Error> {
-        self.wal.append(&Record::Reported(epoch))
+    /// Notes that the report of `epoch` was printed (and, writing to `-o`, the file's length
+    /// after it).
+    pub fn log_reported(&mut self, epoch: Epoch, output_length: Option<u64>) -> Result<(), Error> {
+        match output_length {
+            Some(length) => {
+                self.reported_at = Some((epoch, length));
+                self.wal.append(&Record::ReportedAt { epoch, length })
+            }
+            None => self.wal.append(&Record::Reported(epoch)),
+        }
     }
 
     /// Where each partition of a replayable source resumes.
@@ -392,7 +411,9 @@ impl Checkpoint {
             return Ok(pinning);
         }
         let offsets = self.offsets();
-        let moved = self.wal.truncate_before(keep_from, covered, &offsets)?;
+        let moved = self
+            .wal
+            .truncate_before(keep_from, covered, &offsets, self.reported_at)?;
         for open in self.line_open_at.values_mut() {
             *open -= moved;
         }

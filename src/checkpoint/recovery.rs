@@ -38,6 +38,8 @@ pub struct Recovery {
     pub last_reported: Option<Epoch>,
     /// Where each partition of a replayable source (Kafka) resumes.
     pub source_offsets: std::collections::BTreeMap<u64, u64>,
+    /// The `-o` file's length after the last report, when the checkpoint noted it.
+    pub output_length: Option<u64>,
 }
 
 impl Recovery {

@@ -27,6 +27,8 @@ const KIND_CHUNK: u8 = 3;
 /// Where each partition of a replayable source resumes, as of the records a compaction
 /// dropped.
 const KIND_OFFSETS: u8 = 4;
+/// A report, and the output file's length after it.
+const KIND_REPORTED_AT: u8 = 5;
 
 /// One record of the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +44,14 @@ pub enum Record {
     },
     /// The report of `epoch` was written and flushed.
     Reported(Epoch),
+    /// The report of `epoch` was written and flushed, and the `-o` file then held `length`
+    /// bytes: a restart cuts what a run that failed mid-report left after it.
+    ReportedAt {
+        /// The batch reported.
+        epoch: Epoch,
+        /// The output file's length after its report.
+        length: u64,
+    },
     /// Where a replayable source's partitions resume (partition, next offset), as of the
     /// chunks before this record that a compaction dropped.
     Offsets(Vec<(u64, u64)>),
@@ -91,6 +101,11 @@ impl Record {
             Record::Reported(epoch) => {
                 out.push(KIND_REPORTED);
                 out.extend_from_slice(&epoch.to_le_bytes());
+            }
+            Record::ReportedAt { epoch, length } => {
+                out.push(KIND_REPORTED_AT);
+                out.extend_from_slice(&epoch.to_le_bytes());
+                out.extend_from_slice(&length.to_le_bytes());
             }
             Record::Offsets(offsets) => {
                 out.push(KIND_OFFSETS);
@@ -155,6 +170,10 @@ impl Record {
                     .collect::<Option<_>>()?,
             )),
             KIND_REPORTED if payload.len() == 9 => Some(Record::Reported(epoch(1)?)),
+            KIND_REPORTED_AT if payload.len() == 17 => Some(Record::ReportedAt {
+                epoch: epoch(1)?,
+                length: epoch(9)?,
+            }),
             _ => None,
         }
     }
@@ -324,6 +343,7 @@ impl Wal {
         from: u64,
         covered: Epoch,
         offsets: &[(u64, u64)],
+        reported_at: Option<(Epoch, u64)>,
     ) -> Result<u64, Error> {
         let fail = |e: io::Error| {
             Error::runtime(format!(
@@ -337,6 +357,10 @@ impl Wal {
         let mut bytes = framing::file_header(MAGIC, covered + 1).to_vec();
         if !offsets.is_empty() {
             Record::Offsets(offsets.to_vec()).encode(&mut bytes, 0);
+        }
+        if let Some((epoch, length)) = reported_at {
+            let at = bytes.len() as u64;
+            Record::ReportedAt { epoch, length }.encode(&mut bytes, at);
         }
         let target = if from < self.length {
             let at = bytes.len() as u64;
@@ -466,7 +490,7 @@ mod tests {
             wal.append(&Record::Reported(epoch)).unwrap();
         }
         let moved = wal
-            .truncate_before(positions[600], 599, &[(7, 70)])
+            .truncate_before(positions[600], 599, &[(7, 70)], Some((599, 4096)))
             .unwrap();
         assert_eq!(
             moved % framing::PAGE,
@@ -476,7 +500,13 @@ mod tests {
         wal.append(&Record::Reported(1000)).unwrap();
         let (_, opened) = Wal::open(&path).unwrap();
         assert_eq!(opened.compacted_through, Some(599));
-        let mut expected = vec![Record::Offsets(vec![(7, 70)])];
+        let mut expected = vec![
+            Record::Offsets(vec![(7, 70)]),
+            Record::ReportedAt {
+                epoch: 599,
+                length: 4096,
+            },
+        ];
         expected.extend((600..=1000).map(Record::Reported));
         assert_eq!(records(&path), expected);
     }

@@ -13,7 +13,7 @@ mod in_flight;
 mod intake;
 mod recovery;
 
-use std::io::{self, Write};
+use std::io;
 use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -29,6 +29,7 @@ use crate::config::Config;
 use crate::dataflow::{ChunkProgress, Heartbeat, RestoreInput, StopSignal, WordCount};
 use crate::error::Error;
 use crate::metrics::Metrics;
+use crate::output::Sink;
 use crate::reporter::{EpochMeta, ReportFailure, ReportHooks, Reporter, ReporterParts, Results};
 use crate::shutdown::Shutdown;
 use crate::source::{Event, Tails};
@@ -63,7 +64,7 @@ pub struct Ends {
     /// How far the workers are with the chunks handed to them.
     pub progress: Arc<ChunkProgress>,
     /// The output: stdout or the `-o` file.
-    pub out: Box<dyn Write + Send>,
+    pub out: Sink,
     /// Whether `out` is a file that already holds output (TSV then writes no header).
     pub appending: bool,
     /// Signals.

@@ -2,8 +2,11 @@
 //! `io::Write`, so tests write into a `Vec<u8>`.
 
 mod jsonl;
+mod sink;
 mod spark;
 mod tsv;
+
+pub use sink::Sink;
 
 use std::io::{self, Write};
 

@@ -31,7 +31,6 @@ pub fn run(mut config: Config, effects: ProcessEffects) -> Result<Option<Summary
         crate::worker_budget::Limits::of_this_process(),
     )?;
     let stop_words = open::load_stop_words(&config)?;
-    let (out, appending) = open::open_output(&config, effects.results)?;
     open::warn_of_too_many_workers(config.workers);
     let shutdown = effects.shutdown;
     let waker = Waker::default();
@@ -41,6 +40,8 @@ pub fn run(mut config: Config, effects: ProcessEffects) -> Result<Option<Summary
     let metrics = Metrics::new(serves_ui);
     let (checkpoint, source) = open::open_inputs(&config, &stop_words, &waker, &metrics)?;
     let recovery = checkpoint.as_ref().and_then(|(_, r)| r.as_ref());
+    let cut_to = recovery.and_then(|r| r.output_length);
+    let (out, appending) = open::open_output(&config, effects.results, cut_to)?;
     let own = open::resume_of(&config, recovery)?;
     let (links, first) = cluster::join(&config, &stop_words, own)?;
     if let Some(address) = live_view {

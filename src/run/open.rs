@@ -2,8 +2,8 @@
 //! message: the stop-word list, the output, the checkpoint (its lock first), the source.
 
 use std::collections::BTreeMap;
-use std::fs::{File, OpenOptions};
-use std::io::{BufWriter, Read, Write};
+use std::fs::File;
+use std::io::{BufWriter, Read};
 use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::Arc;
 
@@ -15,6 +15,7 @@ use crate::dataflow::WordKey;
 use crate::descriptors::ConnectionBudget;
 use crate::error::Error;
 use crate::metrics::Metrics;
+use crate::output::Sink;
 use crate::settings::Settings;
 use crate::source::{self, Waker};
 use crate::tokenize::StopWords;
@@ -206,31 +207,31 @@ pub(super) fn load_stop_words(config: &Config) -> Result<StopWords, Error> {
         .collect())
 }
 
-/// Opens stdout (or its copy) or the `-o` file (appending); says whether a file already held
-/// output.
+/// Opens stdout (or its copy) or the `-o` file (appending), cut back to `cut_to` bytes (the
+/// end of the last report a checkpoint noted); says whether a file already held reports.
 pub(super) fn open_output(
     config: &Config,
     stdout: Option<File>,
-) -> Result<(Box<dyn Write + Send>, bool), Error> {
+    cut_to: Option<u64>,
+) -> Result<(Sink, bool), Error> {
     if config.cluster.process != 0 {
         // Only process 0 reports; the others' stdout stays empty.
-        return Ok((Box::new(std::io::sink()), false));
+        return Ok((Sink::Nowhere, false));
     }
-    match &config.output {
-        None => Ok(match stdout {
-            Some(file) => (Box::new(BufWriter::new(file)), false),
-            None => (Box::new(BufWriter::new(std::io::stdout())), false),
-        }),
-        Some(path) => {
-            let file = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .map_err(|e| {
-                    Error::runtime(format!("cannot write --output '{}': {e}", path.display()))
-                })?;
-            let appending = file.metadata().map(|m| m.len() > 0).unwrap_or(false);
-            Ok((Box::new(BufWriter::new(file)), appending))
-        }
+    let Some(path) = &config.output else {
+        return Ok(match stdout {
+            Some(file) => (Sink::StdoutCopy(BufWriter::new(file)), false),
+            None => (Sink::Stdout(BufWriter::new(std::io::stdout())), false),
+        });
+    };
+    let (sink, cut) = Sink::append_to(path, cut_to)
+        .map_err(|e| Error::runtime(format!("cannot write --output '{}': {e}", path.display())))?;
+    if cut > 0 {
+        log!(
+            "cut {cut} bytes from the end of --output '{}': what the last run wrote after its last whole report (a write that failed); that report comes again whole",
+            path.display()
+        );
     }
+    let appending = sink.holds_reports();
+    Ok((sink, appending))
 }

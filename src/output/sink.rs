@@ -1,0 +1,120 @@
+//! Where reports go: stdout, a copy of it (in a cluster), the `-o` file, or nowhere (a
+//! process other than 0). Writing to `-o`, the file's length after each report is known, so
+//! that `--checkpoint` can note it and a restart can cut what a failed write left (a full
+//! disk leaves part of a row; the next run would glue its first row to it).
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufWriter, Stdout, Write};
+use std::path::Path;
+
+/// The output of reports.
+pub enum Sink {
+    /// Standard output.
+    Stdout(BufWriter<Stdout>),
+    /// A copy of the real standard output (descriptor 1 writes to stderr).
+    StdoutCopy(BufWriter<File>),
+    /// The `-o` file, appended to.
+    File(BufWriter<Counted>),
+    /// Nowhere: only process 0 reports.
+    Nowhere,
+}
+
+impl Sink {
+    /// Opens `path` for appending, first cut to `cut_to` bytes when it is longer (what a run
+    /// that failed mid-report left after its last whole report). Returns the sink and the
+    /// bytes cut.
+    pub fn append_to(path: &Path, cut_to: Option<u64>) -> io::Result<(Sink, u64)> {
+        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let mut length = file.metadata()?.len();
+        let mut cut = 0;
+        if let Some(keep) = cut_to.filter(|&keep| keep < length) {
+            file.set_len(keep)?;
+            file.sync_data()?;
+            cut = length - keep;
+            length = keep;
+        }
+        let counted = Counted { file, length };
+        Ok((Sink::File(BufWriter::new(counted)), cut))
+    }
+
+    /// The `-o` file's length, all that was written having been flushed (`None` for other
+    /// outputs).
+    pub fn length(&self) -> Option<u64> {
+        match self {
+            Sink::File(writer) => Some(writer.get_ref().length + writer.buffer().len() as u64),
+            _ => None,
+        }
+    }
+
+    /// Whether the output is a file that already holds reports (TSV then writes no header).
+    pub fn holds_reports(&self) -> bool {
+        self.length().is_some_and(|length| length > 0)
+    }
+
+    /// The writer under the sink (`None`: nowhere).
+    fn writer(&mut self) -> Option<&mut dyn Write> {
+        match self {
+            Sink::Stdout(writer) => Some(writer),
+            Sink::StdoutCopy(writer) => Some(writer),
+            Sink::File(writer) => Some(writer),
+            Sink::Nowhere => None,
+        }
+    }
+}
+
+impl Write for Sink {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.writer().map_or(Ok(bytes.len()), |w| w.write(bytes))
+    }
+
+    fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.writer().map_or(Ok(()), |w| w.write_all(bytes))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.writer().map_or(Ok(()), |w| w.flush())
+    }
+}
+
+/// A file that counts the bytes written to it: its length, as nobody else writes to it.
+pub struct Counted {
+    file: File,
+    length: u64,
+}
+
+impl Write for Counted {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        let written = self.file.write(bytes)?;
+        self.length += written as u64;
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_is_cut_back_to_its_last_whole_report_and_its_length_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.tsv");
+        std::fs::write(&path, "time\tword\tcount\n1\ta\t1\n2\tb").unwrap();
+        let (mut sink, cut) = Sink::append_to(&path, Some(22)).unwrap();
+        assert_eq!((cut, sink.length()), (3, Some(22)));
+        assert!(sink.holds_reports());
+        sink.write_all(b"2\tb\t1\n").unwrap();
+        sink.flush().unwrap();
+        assert_eq!(sink.length(), Some(28));
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "time\tword\tcount\n1\ta\t1\n2\tb\t1\n"
+        );
+        // A file shorter than the noted length (edited since) is left as it is.
+        let (sink, cut) = Sink::append_to(&path, Some(1000)).unwrap();
+        assert_eq!((cut, sink.length()), (0, Some(28)));
+    }
+}
