@@ -112,6 +112,10 @@ pub struct Records<'a> {
     pub records: Vec<(u64, &'a [u8])>,
     /// Where a torn tail starts: the file is whole up to there.
     pub torn_at: Option<u64>,
+    /// Where a tail of zeros starts that holds no record (what a power cut leaves of writes
+    /// that were not yet on the disk: the file's length was, its data was not). The caller
+    /// decides whether that is past what was synced (a power cut) or damage.
+    pub zeros_at: Option<u64>,
 }
 
 /// Reads the records of `bytes` (the file at `path`) after its header.
@@ -119,58 +123,76 @@ pub fn read_records<'a>(bytes: &'a [u8], path: &Path) -> Result<Records<'a>, Err
     let mut records = Vec::new();
     let mut at = FILE_HEADER.min(bytes.len());
     while at < bytes.len() {
-        let torn = |records| Records {
-            records,
-            torn_at: Some(at as u64),
-        };
-        let padding = padding_before(at as u64);
-        if padding > 0 {
-            let Some(zeros) = bytes.get(at..at + padding) else {
-                return Err(corrupt(path, at as u64, "bytes after the last record"));
-            };
-            if zeros.iter().any(|&b| b != 0) {
-                return Err(corrupt(
-                    path,
-                    at as u64,
-                    "the padding before a page is not zeros",
-                ));
+        match next_record(bytes, at) {
+            Ok(Next::Record(offset, payload)) => {
+                records.push((offset as u64, payload));
+                at = offset + RECORD_HEADER + payload.len();
             }
-            if at + padding == bytes.len() {
-                // A write cut at the page boundary: the record after it never reached the file.
-                return Ok(torn(records));
+            Ok(Next::Torn) => {
+                return Ok(Records {
+                    records,
+                    torn_at: Some(at as u64),
+                    zeros_at: None,
+                })
             }
+            Err(_) if bytes[at..].iter().all(|&b| b == 0) => {
+                return Ok(Records {
+                    records,
+                    torn_at: None,
+                    zeros_at: Some(at as u64),
+                })
+            }
+            Err((offset, what)) => return Err(corrupt(path, offset as u64, what)),
         }
-        let header_at = at + padding;
-        let rest = &bytes[header_at..];
-        let Some(header) = rest.get(..RECORD_HEADER) else {
-            return Err(corrupt(
-                path,
-                header_at as u64,
-                "bytes after the last record",
-            ));
-        };
-        let word = |i: usize| u32::from_le_bytes(header[i..i + 4].try_into().expect("4 bytes"));
-        if crc32(&header[..8]) != word(8) {
-            return Err(corrupt(
-                path,
-                header_at as u64,
-                "a record header's checksum fails",
-            ));
-        }
-        let length = word(0) as usize;
-        let Some(payload) = rest.get(RECORD_HEADER..RECORD_HEADER + length) else {
-            return Ok(torn(records));
-        };
-        if crc32(payload) != word(4) {
-            return Err(corrupt(path, header_at as u64, "a record's checksum fails"));
-        }
-        records.push((header_at as u64, payload));
-        at = header_at + RECORD_HEADER + length;
     }
     Ok(Records {
         records,
         torn_at: None,
+        zeros_at: None,
     })
+}
+
+/// What follows a record's end.
+enum Next<'a> {
+    /// A whole record: its offset and payload.
+    Record(usize, &'a [u8]),
+    /// A last record cut short: its header is whole, its payload stops at the file's end.
+    Torn,
+}
+
+/// Reads the record after offset `at` (padding, header, payload), or says where and how the
+/// bytes there are damaged.
+fn next_record(bytes: &[u8], at: usize) -> Result<Next<'_>, (usize, &'static str)> {
+    let padding = padding_before(at as u64);
+    if padding > 0 {
+        let Some(zeros) = bytes.get(at..at + padding) else {
+            return Err((at, "bytes after the last record"));
+        };
+        if zeros.iter().any(|&b| b != 0) {
+            return Err((at, "the padding before a page is not zeros"));
+        }
+        if at + padding == bytes.len() {
+            // A write cut at the page boundary: the record after it never reached the file.
+            return Ok(Next::Torn);
+        }
+    }
+    let header_at = at + padding;
+    let rest = &bytes[header_at..];
+    let Some(header) = rest.get(..RECORD_HEADER) else {
+        return Err((header_at, "bytes after the last record"));
+    };
+    let word = |i: usize| u32::from_le_bytes(header[i..i + 4].try_into().expect("4 bytes"));
+    if crc32(&header[..8]) != word(8) {
+        return Err((header_at, "a record header's checksum fails"));
+    }
+    let length = word(0) as usize;
+    let Some(payload) = rest.get(RECORD_HEADER..RECORD_HEADER + length) else {
+        return Ok(Next::Torn);
+    };
+    if crc32(payload) != word(4) {
+        return Err((header_at, "a record's checksum fails"));
+    }
+    Ok(Next::Record(header_at, payload))
 }
 
 /// The error for damage found in the file at `path` at `offset`.
@@ -233,11 +255,15 @@ mod tests {
             assert_eq!(read.records.len(), 1, "cut at {cut}");
             assert_eq!(read.torn_at, Some(last));
         }
-        // Extra bytes, zeros or not, are damage.
-        for extra in [&[0u8][..], &[0; 40], b"x"] {
+        // Extra zeros are a tail for the caller to judge (a power cut, or damage before the
+        // last sync); any other extra byte is damage.
+        for extra in [&[0u8][..], &[0; 40]] {
             let longer = [&whole[..], extra].concat();
-            assert!(read_records(&longer, path).is_err(), "{extra:?}");
+            let read = read_records(&longer, path).unwrap();
+            assert_eq!(read.zeros_at, Some(whole.len() as u64), "{extra:?}");
+            assert_eq!(read.records.len(), 2);
         }
+        assert!(read_records(&[&whole[..], b"x"].concat(), path).is_err());
     }
 
     #[test]
@@ -254,8 +280,9 @@ mod tests {
         // Cut at the page: only the padding was written.
         let read = read_records(&whole[..next_header], path).unwrap();
         assert_eq!(read.torn_at, Some(next_header as u64 - 5));
-        // Cut inside the padding, or padding that is not zeros: damage.
-        assert!(read_records(&whole[..next_header - 2], path).is_err());
+        // Cut inside the padding: zeros to judge; padding that is not zeros: damage.
+        let read = read_records(&whole[..next_header - 2], path).unwrap();
+        assert_eq!(read.zeros_at, Some(next_header as u64 - 5));
         let mut dirty = whole.clone();
         dirty[next_header - 3] = 1;
         assert!(read_records(&dirty, path).is_err());

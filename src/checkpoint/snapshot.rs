@@ -201,6 +201,16 @@ pub fn read(path: &Path) -> Result<Option<State>, Error> {
     };
     framing::check_file_header(&bytes, MAGIC, path)?;
     let read = framing::read_records(&bytes, path)?;
+    if let Some(zeros) = read.zeros_at {
+        // Each snapshot is synced before the next begins: zeros can only stand for the last
+        // one's writes, which a power cut kept from the disk. The one before it is restored
+        // (the log still holds what the lost one would have let go).
+        log!(
+            "warning: ignored {} bytes of zeros at the end of '{}' (from offset {zeros}): a power cut or system crash kept the last snapshot's writes from the disk; the one before it is restored",
+            bytes.len() as u64 - zeros,
+            path.display()
+        );
+    }
     let mut state = State::default();
     let mut open: Option<(u64, Epoch, Vec<Entry>)> = None;
     for (offset, payload) in read.records {

@@ -247,6 +247,19 @@ impl Wal {
             records.push((offset, record));
         }
         let mut length = bytes.len() as u64;
+        if let Some(zeros) = read.zeros_at {
+            // What ext4 (data=writeback) and XFS leave of writes after the last sync: the
+            // file's new length reached the disk, its data did not. (Records are checksummed
+            // and never hold a zero header, so no record is taken for zeros.)
+            log!(
+                "warning: dropped {} bytes of zeros at the end of '{}' (from offset {zeros}): a power cut or system crash kept the last writes from the disk",
+                length - zeros,
+                path.display()
+            );
+            file.set_len(zeros).map_err(|e| fail("repair", e))?;
+            file.sync_all().map_err(|e| fail("repair", e))?;
+            length = zeros;
+        }
         if let Some(torn) = read.torn_at {
             log!(
                 "warning: dropped a torn last record ({} bytes at offset {torn}) of '{}': a crash interrupted its write",
@@ -475,6 +488,40 @@ mod tests {
             .expect("corruption is reported")
             .to_string();
         assert!(error.contains("corrupt at offset 24"), "{error}");
+    }
+
+    #[test]
+    fn a_tail_of_zeros_is_a_power_cut_and_other_damage_an_error() {
+        for zeros in [100, 4096, 65536] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("wal.log");
+            Wal::create(&path).unwrap();
+            let (mut wal, _) = Wal::open(&path).unwrap();
+            wal.append(&Record::Reported(1)).unwrap();
+            wal.sync().unwrap();
+            let synced = wal.position();
+            wal.append(&Record::Reported(2)).unwrap();
+            drop(wal);
+            // What ext4 (data=writeback) or XFS leave of writes after the last sync.
+            let mut bytes = std::fs::read(&path).unwrap();
+            bytes.extend(std::iter::repeat_n(0, zeros));
+            std::fs::write(&path, &bytes).unwrap();
+            assert_eq!(records(&path), [Record::Reported(1), Record::Reported(2)]);
+            // Zeros from the first record past the sync (a lost page): that record is lost,
+            // as unsynced.
+            let mut bytes = std::fs::read(&path).unwrap();
+            let cut = synced as usize;
+            bytes[cut..].fill(0);
+            std::fs::write(&path, &bytes).unwrap();
+            assert_eq!(records(&path), [Record::Reported(1)]);
+            assert!(std::fs::metadata(&path).unwrap().len() <= cut as u64);
+            // Zeros with a byte of something else after them: damage, not a power cut.
+            let mut bytes = std::fs::read(&path).unwrap();
+            bytes.extend([0, 0, 0, 1]);
+            std::fs::write(&path, &bytes).unwrap();
+            let error = Wal::open(&path).err().expect("damage is found").to_string();
+            assert!(error.contains("corrupt at offset"), "{error}");
+        }
     }
 
     #[test]
