@@ -44,7 +44,7 @@ impl Shutdown {
                     let name = if signal == SIGINT { "SIGINT" } else { "SIGTERM" };
                     if state.waiting.load(Ordering::SeqCst) {
                         log!(
-                            "{name} while waiting for the input to open or for the rest of the cluster: stopping (nothing was counted yet)"
+                            "{name} while starting (reading the checkpoint, opening the input or waiting for the rest of the cluster): stopping; this run counted nothing, and a checkpoint restores as before"
                         );
                         std::process::exit(128 + signal);
                     }

@@ -104,11 +104,23 @@ pub struct RestoreInput {
 }
 
 impl RestoreInput {
-    /// Feeds `count` of `word` back in at batch `epoch`; returns the word's id.
-    pub fn send(&mut self, word: &str, epoch: Epoch, count: isize) -> WordId {
-        let id = self.key.id(word);
-        self.input.send((id, epoch, count));
-        id
+    /// Feeds the counts of batch `epoch` back in, sorted by id (so that they reach the
+    /// arrangement as one sorted run, which it merges without sorting: in the order of the
+    /// snapshot they cost a merge of every run so far every few thousand words, minutes for
+    /// millions); returns each word with its id.
+    pub fn send_batch(&mut self, epoch: Epoch, counts: Vec<(Word, isize)>) -> Vec<(WordId, Word)> {
+        let mut by_id: Vec<(WordId, Word, isize)> = counts
+            .into_iter()
+            .map(|(word, count)| (self.key.id(&word), word, count))
+            .collect();
+        by_id.sort_unstable_by_key(|(id, ..)| *id);
+        by_id
+            .into_iter()
+            .map(|(id, word, count)| {
+                self.input.send((id, epoch, count));
+                (id, word)
+            })
+            .collect()
     }
 }
 

@@ -16,8 +16,7 @@ impl Driver {
         let replayed = plan.replay.len();
         if let Some(restore) = &mut self.feed.restore {
             for (epoch, counts) in plan.restore {
-                for (word, count) in counts {
-                    let id = restore.send(&word, epoch, count);
+                for (id, word) in restore.send_batch(epoch, counts) {
                     if let Some(reporter) = &mut self.reporter {
                         reporter.learn(id, word);
                     }
