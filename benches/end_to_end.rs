@@ -12,19 +12,22 @@
 //!   `NETWC_BENCH_RUNS` rounds, default 3); the table gives the best and the median words/s
 //!   and the ratios of netwc's best to the best hash-map counts;
 //! - peak RSS (VmHWM) of those runs (of process 0 in a cluster);
-//! - latency with `--batch 1ms` under a steady 500,000 words/s sent in 10 ms bursts: the
-//!   server sends a marker line with each burst and notes when; the time each marker's row is
-//!   read from netwc's stdout, minus that, is the end-to-end latency (p50, p99). The same
-//!   measurement of a pass-through client (it reads the socket and notes each marker line at
-//!   once) is the floor. Beside it, `--stats` `delay_ms` (from a batch's end to its report);
-//! - what `--ui` costs: batch mode `-w 1` at 100 ms with `--ui`, in the same rounds, and the
+//! - latency with `--batch 1ms`, batch mode, under a steady stream sent in 10 ms bursts, for
+//!   each rate and worker count of `NETWC_BENCH_LATENCY` (`WORDSxWORKERS`, comma-separated;
+//!   default `500000x1,2000000x2`: 500,000 words/s at `-w 1` and 2,000,000 words/s at `-w 2`),
+//!   `NETWC_BENCH_LATENCY_SECS` seconds each (default 5): the server sends a marker line with
+//!   each burst and notes when; the time each marker's row is read from netwc's stdout, minus
+//!   that, is the end-to-end latency (p50, p99). The same measurement of a pass-through client
+//!   (it reads the socket and notes each marker line at once) at the same rate is the floor.
+//!   Beside it, `--stats` `delay_ms` (from a batch's end to its report);
+//! - what `--ui` costs: batch mode `-w 1` at 100 ms with `--ui`, in the same rounds, and each
 //!   latency above with `--ui`.
 //!
 //! `NETWC_BIN` runs another netwc binary (to compare two builds in the same conditions);
 //! `NETWC_BENCH_ONLY=latency` (or `throughput`) runs that measurement alone;
 //! `NETWC_BENCH_MODES` (`batch,window`), `NETWC_BENCH_WORKERS` (`1,2`; `PxW` runs a cluster of
 //! P processes of W workers on loopback) and `NETWC_BENCH_BATCHES` (`10ms,100ms,1s`) choose the
-//! configurations, `NETWC_BENCH_UI=0` leaves out the `--ui` run: a scaling run on a machine
+//! configurations, `NETWC_BENCH_UI=0` leaves out the `--ui` runs: a scaling run on a machine
 //! with many cores is `NETWC_BENCH_WORKERS=1,2,4,8,2x4 NETWC_BENCH_MODES=batch`;
 //! `NETWC_BENCH_DUMP=PATH` writes the stream to a file and stops.
 
@@ -206,17 +209,19 @@ fn marker_latencies(sent: &[Instant], seen: &[(usize, Instant)]) -> Vec<f64> {
         .collect()
 }
 
-/// netwc with `--batch 1ms` behind a marked steady stream: end-to-end latencies and the
-/// `--stats` report delays.
+/// netwc with `--batch 1ms` and `-w workers` behind a marked steady stream: end-to-end
+/// latencies and the `--stats` report delays.
 fn netwc_latency(
     text: Arc<Vec<u8>>,
     words_per_sec: u64,
+    workers: &str,
     seconds: u64,
     extra: &[&str],
 ) -> (Vec<f64>, Vec<(f64, bool)>) {
     let (port, sent, server) = serve_steady(text, words_per_sec, seconds, true);
     let mut child = Command::new(netwc_bin())
         .args(["127.0.0.1", &port.to_string(), "--batch", "1ms", "--stats"])
+        .args(["-w", workers])
         .args(["--format", "tsv", "--top", "0"])
         .args(extra)
         .stdout(Stdio::piped())
@@ -521,28 +526,49 @@ fn main() {
         return;
     }
     // Millisecond batches with the input well below capacity: how soon is a word out?
-    let (mut latencies, batches) = netwc_latency(text.clone(), 500_000, 5, &[]);
+    let seconds: u64 = env_or("NETWC_BENCH_LATENCY_SECS", 5);
+    for config in env_list("NETWC_BENCH_LATENCY", "500000x1,2000000x2") {
+        let (rate, workers) = config
+            .split_once('x')
+            .expect("NETWC_BENCH_LATENCY is a list of WORDSxWORKERS");
+        let rate: u64 = rate.parse().expect("words a second");
+        latency(text.clone(), rate, workers, seconds);
+    }
+}
+
+/// The latency measurement at `rate` words a second and `-w workers`, printed.
+fn latency(text: Arc<Vec<u8>>, rate: u64, workers: &str, seconds: u64) {
+    let (mut latencies, batches) = netwc_latency(text.clone(), rate, workers, seconds, &[]);
     let mut delays: Vec<f64> = batches.iter().map(|&(delay, _)| delay).collect();
     let mut with_words: Vec<f64> = batches
         .iter()
         .filter(|&&(_, words)| words)
         .map(|&(delay, _)| delay)
         .collect();
-    let (mut with_ui, _) = netwc_latency(text.clone(), 500_000, 5, &["--ui", "0"]);
-    let mut floor = pass_through_latency(text.clone(), 500_000, 5);
+    let ui = std::env::var("NETWC_BENCH_UI").map_or(true, |ui| ui != "0");
+    let with_ui = if ui {
+        let (mut with_ui, _) = netwc_latency(text.clone(), rate, workers, seconds, &["--ui", "0"]);
+        format!(
+            "p50 {:.2} ms, p99 {:.2} ms",
+            percentile(&mut with_ui, 0.5),
+            percentile(&mut with_ui, 0.99)
+        )
+    } else {
+        "left out (NETWC_BENCH_UI=0)".to_string()
+    };
+    let mut floor = pass_through_latency(text.clone(), rate, seconds);
     println!(
-        "\n--batch 1ms at 500,000 words/s in 10 ms bursts, -w 1, batch mode, 5 s:\n\
+        "\n--batch 1ms at {} words/s in 10 ms bursts, -w {workers}, batch mode, {seconds} s:\n\
          - end to end (marker sent → its row read from stdout): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms over {} markers\n\
-         - the same with --ui: p50 {:.2} ms, p99 {:.2} ms\n\
+         - the same with --ui: {with_ui}\n\
          - a pass-through client, measured the same way: p50 {:.2} ms, p99 {:.2} ms\n\
          - report delay (--stats delay_ms, a batch's end → its report), batches that carried words: p50 {:.2} ms, p99 {:.2} ms over {} batches\n\
          - the same over all batches, empty ones too: p50 {:.2} ms, p99 {:.2} ms over {} batches",
+        thousands(rate),
         percentile(&mut latencies, 0.5),
         percentile(&mut latencies, 0.99),
         percentile(&mut latencies, 1.0),
         latencies.len(),
-        percentile(&mut with_ui, 0.5),
-        percentile(&mut with_ui, 0.99),
         percentile(&mut floor, 0.5),
         percentile(&mut floor, 0.99),
         percentile(&mut with_words, 0.5),
@@ -552,4 +578,17 @@ fn main() {
         percentile(&mut delays, 0.99),
         delays.len()
     );
+}
+
+/// `n` with a comma between thousands: 2,000,000.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
 }

@@ -1,6 +1,7 @@
-//! Memory over time per mode, under streams of fresh (never repeated) words.
+//! Memory over time per mode under streams of fresh (never repeated) words, and memory per
+//! distinct word held.
 //!
-//! Run with `cargo bench --bench memory`. Two measurements:
+//! Run with `cargo bench --bench memory` for the first two measurements:
 //!
 //! - steady: each mode runs for `NETWC_MEMORY_SECS` seconds (default 30) with 100 ms batches
 //!   while a loopback server sends 200,000 new words a second; the table shows resident memory
@@ -12,10 +13,30 @@
 //!   burst that has left gives its memory back, and bursts do not ratchet memory up (the
 //!   contract: the third at most 1.15× the first).
 //!
+//! `NETWC_MEMORY_ONLY=steady` or `=bursts` runs that measurement alone. The third runs only
+//! when chosen, with `NETWC_MEMORY_ONLY=distinct cargo bench --bench memory`:
+//!
+//! - distinct: memory per distinct word held. A file of `NETWC_MEMORY_DISTINCT` distinct words
+//!   (default 4,000,000; `w<line>x<j>`, ten a line, each word once) is read from standard input
+//!   by netwc (`--stdin -w NETWC_MEMORY_WORKERS`, default 1, `--format tsv --top 0`, output
+//!   discarded) in three runs: all lines in one batch (`--batch-lines` = the line count), running
+//!   totals over ten batches (`--mode incremental --emit changes`), and ten batches with
+//!   `--mode window --window 5` (a window then holds half the words). Beside them, a one-thread
+//!   hash map (this benchmark's binary, run again as a child process so that its memory is
+//!   measured alone: 1 MiB reads, lines split on `b' '`, `HashMap<Vec<u8>, u64>` with foldhash)
+//!   counts the same file, so that it holds every word, as the first two runs must. Each
+//!   process's peak RSS is its `VmHWM` in `/proc/PID/status`, the last value read (every 2 ms)
+//!   before it exits; its idle RSS is its `VmHWM` half a second after a start with no input
+//!   yet (standard input a pipe held open). The table gives, per run, the peak and idle RSS, the
+//!   bytes per distinct word held (peak ÷ words held) and the same above idle ((peak − idle) ÷
+//!   words held), each beside its ratio to the hash map's.
+//!
 //! `NETWC_BIN` runs another netwc binary.
 
-use std::io::{BufWriter, Write};
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::net::TcpListener;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::mpsc::{channel, Receiver};
 use std::time::{Duration, Instant};
@@ -112,40 +133,257 @@ fn spawn_netwc(port: u16, workers: &str, flags: &[&str]) -> std::process::Child 
 }
 
 fn rss_kib(pid: u32) -> u64 {
+    status_kib(pid, "VmRSS").unwrap_or(0)
+}
+
+/// A field of `/proc/PID/status` in KiB (`VmRSS`, `VmHWM`), if the process is there.
+fn status_kib(pid: u32, field: &str) -> Option<u64> {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+}
+
+/// The environment variable that makes this binary the hash-map count of the distinct-word
+/// measurement.
+const HASH_MAP_CHILD: &str = "NETWC_MEMORY_HASH_MAP_CHILD";
+
+/// The hash map netwc's memory per word is compared with: one thread reads standard input
+/// 1 MiB at a time, splits each line on `b' '` and counts in a `HashMap<Vec<u8>, u64>`. Prints
+/// the words and distinct words it counted.
+fn hash_map_count() {
+    let mut reader = BufReader::with_capacity(1 << 20, std::io::stdin().lock());
+    let mut counts: HashMap<Vec<u8>, u64, foldhash::fast::RandomState> = HashMap::default();
+    let mut line = Vec::new();
+    let mut words = 0u64;
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line).unwrap() == 0 {
+            break;
+        }
+        if line.last() == Some(&b'\n') {
+            line.pop();
+        }
+        for word in line.split(|&b| b == b' ') {
+            words += 1;
+            match counts.get_mut(word) {
+                Some(count) => *count += 1,
+                None => {
+                    counts.insert(word.to_vec(), 1);
+                }
+            }
+        }
+    }
+    println!("{words} {}", counts.len());
+}
+
+/// Runs `command` with standard input from `input` until it exits: its peak RSS in KiB (the
+/// last `VmHWM` read before it exited) and its output, if `command` pipes its standard output.
+fn peak_rss_kib(command: &mut Command, input: &Path) -> (u64, String) {
+    let mut child = command
+        .stdin(std::fs::File::open(input).unwrap())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the process starts");
+    let pid = child.id();
+    let stdout = child.stdout.take();
+    let mut stderr = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut text = Vec::new();
+        if let Some(mut stdout) = stdout {
+            let _ = stdout.read_to_end(&mut text);
+        }
+        String::from_utf8_lossy(&text).into_owned()
+    });
+    let err = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    let mut peak = 0;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if let Some(kib) = status_kib(pid, "VmHWM") {
+            peak = kib;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    let (out, err) = (out.join().unwrap(), err.join().unwrap());
+    assert!(
+        status.success(),
+        "{command:?} failed ({status}): {}",
+        err.trim()
+    );
+    (peak, out)
+}
+
+/// Starts `command` with standard input a pipe held open and no input: its `VmHWM` in KiB
+/// after half a second.
+fn idle_rss_kib(command: &mut Command) -> u64 {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the process starts");
+    std::thread::sleep(Duration::from_millis(500));
+    let idle = status_kib(child.id(), "VmHWM").unwrap_or(0);
+    drop(child.stdin.take());
+    child.wait().unwrap();
+    idle
+}
+
+/// Memory per distinct word held: netwc's peak RSS in one batch, in running totals and in a
+/// window of `distinct` distinct words, against the hash map's.
+fn distinct_words(distinct: u64, workers: &str) {
+    let lines = (distinct / WORDS_PER_LINE).max(1);
+    let distinct = lines * WORDS_PER_LINE;
+    let file = tempfile::Builder::new()
+        .prefix("netwc-memory-distinct-")
+        .suffix(".txt")
+        .tempfile()
+        .unwrap();
+    {
+        let mut out = BufWriter::with_capacity(1 << 20, file.as_file());
+        for line in 0..lines {
+            for j in 0..WORDS_PER_LINE {
+                let end = if j == WORDS_PER_LINE - 1 { '\n' } else { ' ' };
+                write!(out, "w{line}x{j}{end}").unwrap();
+            }
+        }
+        out.flush().unwrap();
+    }
+    eprintln!(
+        "memory: {distinct} distinct words, ten a line, each once ({} MiB), netwc -w {workers}, {}",
+        file.as_file().metadata().unwrap().len() >> 20,
+        netwc_bin()
+    );
+    let hash_map = || {
+        let mut command = Command::new(std::env::current_exe().unwrap());
+        command.env(HASH_MAP_CHILD, "1").stdout(Stdio::piped());
+        command
+    };
+    let (base_peak, counted) = peak_rss_kib(&mut hash_map(), file.path());
+    assert_eq!(
+        counted.trim(),
+        format!("{distinct} {distinct}"),
+        "the hash map counted every word"
+    );
+    let base_idle = idle_rss_kib(&mut hash_map());
+
+    let all = lines.to_string();
+    let tenth = (lines / 10).max(1).to_string();
+    let runs: [(&str, Vec<&str>, u64); 3] = [
+        (
+            "netwc, one batch of them all",
+            vec!["--batch-lines", &all],
+            distinct,
+        ),
+        (
+            "netwc, running totals (--mode incremental, 10 batches)",
+            vec![
+                "--mode",
+                "incremental",
+                "--emit",
+                "changes",
+                "--batch-lines",
+                &tenth,
+            ],
+            distinct,
+        ),
+        (
+            "netwc, a window (--mode window --window 5, 10 batches)",
+            vec!["--mode", "window", "--window", "5", "--batch-lines", &tenth],
+            distinct / 2,
+        ),
+    ];
+    let netwc = |flags: &[&str]| {
+        let mut command = Command::new(netwc_bin());
+        command
+            .args(["--stdin", "-w", workers, "--format", "tsv", "--top", "0"])
+            .args(flags)
+            .stdout(Stdio::null());
+        command
+    };
+
+    let kib = 1024.0;
+    let per_word = |peak: u64, held: u64| peak as f64 * kib / held as f64;
+    let (base_per, base_above) = (
+        per_word(base_peak, distinct),
+        per_word(base_peak.saturating_sub(base_idle), distinct),
+    );
+    println!("\n| {distinct} distinct words, netwc -w {workers} | words held | peak RSS (MiB) | idle RSS (MiB) | B per word held | ÷ hash map's | B per word held above idle | ÷ hash map's |");
+    println!("|---|---|---|---|---|---|---|---|");
+    println!(
+        "| hash map, one thread | {distinct} | {:.0} | {:.1} | {base_per:.0} | 1.00 | {base_above:.0} | 1.00 |",
+        base_peak as f64 / kib,
+        base_idle as f64 / kib
+    );
+    for (name, flags, held) in runs {
+        let (peak, _) = peak_rss_kib(&mut netwc(&flags), file.path());
+        let idle = idle_rss_kib(&mut netwc(&flags));
+        let (per, above) = (
+            per_word(peak, held),
+            per_word(peak.saturating_sub(idle), held),
+        );
+        println!(
+            "| {name} | {held} | {:.0} | {:.1} | {per:.0} | {:.2} | {above:.0} | {:.2} |",
+            peak as f64 / kib,
+            idle as f64 / kib,
+            per / base_per,
+            above / base_above
+        );
+    }
 }
 
 fn main() {
+    if std::env::var_os(HASH_MAP_CHILD).is_some() {
+        hash_map_count();
+        return;
+    }
     if !std::env::args().any(|a| a == "--bench") {
         return;
+    }
+    // `NETWC_MEMORY_ONLY` runs one measurement (`steady`, `bursts` or `distinct`); unset, the
+    // first two.
+    let only = std::env::var("NETWC_MEMORY_ONLY").ok();
+    let chosen = |name: &str| {
+        only.as_deref()
+            .map_or(name != "distinct", |only| only == name)
+    };
+    if chosen("distinct") {
+        let distinct: u64 = std::env::var("NETWC_MEMORY_DISTINCT")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(4_000_000);
+        let workers = std::env::var("NETWC_MEMORY_WORKERS").unwrap_or_else(|_| "1".into());
+        distinct_words(distinct, &workers);
     }
     let secs: u64 = std::env::var("NETWC_MEMORY_SECS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(30);
-    eprintln!(
-        "memory: {} fresh words/s, 100 ms batches, {secs} s per run, {}",
-        LINES_PER_TICK * WORDS_PER_LINE * 1000 / TICK.as_millis() as u64,
-        netwc_bin()
-    );
     let mib = |kib: u64| kib as f64 / 1024.0;
-    println!("| mode | workers | RSS after 1 s (MiB) | at 10 s | at {secs} s | {secs} s ÷ 10 s |");
-    println!("|---|---|---|---|---|---|");
     let modes: [(&str, &[&str]); 3] = [
         ("batch", &["--mode", "batch"]),
         ("window 1s", &["--mode", "window", "--window", "1s"]),
         ("incremental", &["--mode", "incremental"]),
     ];
-    // `NETWC_MEMORY_ONLY=bursts` skips the steady runs.
-    let steady = std::env::var("NETWC_MEMORY_ONLY").map_or(true, |only| only != "bursts");
-    for (name, mode) in modes.into_iter().filter(|_| steady) {
+    if chosen("steady") {
+        eprintln!(
+            "memory: {} fresh words/s, 100 ms batches, {secs} s per run, {}",
+            LINES_PER_TICK * WORDS_PER_LINE * 1000 / TICK.as_millis() as u64,
+            netwc_bin()
+        );
+        println!(
+            "| mode | workers | RSS after 1 s (MiB) | at 10 s | at {secs} s | {secs} s ÷ 10 s |"
+        );
+        println!("|---|---|---|---|---|---|");
+    }
+    for (name, mode) in modes.into_iter().filter(|_| chosen("steady")) {
         for workers in ["1", "2"] {
             let port = fresh_word_server();
             let duration = format!("{secs}s");
@@ -174,6 +412,9 @@ fn main() {
         }
     }
 
+    if !chosen("bursts") {
+        return;
+    }
     println!("\n| window 2s, three bursts of 400,000 fresh words | workers | RSS after burst 1 left (MiB) | after burst 2 | after burst 3 | 3rd ÷ 1st |");
     println!("|---|---|---|---|---|---|");
     for workers in ["1", "2"] {
