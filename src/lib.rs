@@ -31,7 +31,8 @@
 //!   processes and checkpoints must agree on, in plain words.
 //! - `metrics`: what the job has done, in one place; `ui`: the live view (`--ui`).
 //! - `batching` (epochs, batch names, the clock), `tokenize` (lines to words), `numbers` and
-//!   `duration` (bounded flag values), `worker_budget` (whether `-w` threads fit), `stats`,
+//!   `duration` (bounded flag values), `worker_budget` (whether `-w` threads fit),
+//!   `descriptors` (what strangers' connections may take), `stats`,
 //!   `shutdown` (signals), `error`, [`mod@log`].
 
 #![warn(missing_docs)]

@@ -45,7 +45,8 @@ pub use wal::{Record, Wal};
 
 /// The version of the files in a checkpoint directory: 3 checksums every file and keeps
 /// snapshots as chains of changes (1 and 2 kept a JSON snapshot, unchecked); 4 logs a Kafka
-/// partition's whole records as their offsets, not their text. Only 4 is read.
+/// partition's whole records as their offsets, not their text; 5 notes the `-o` file's length
+/// after each report (`ReportedAt`). Only 5 is read.
 pub const FORMAT: u32 = 5;
 
 /// How often a snapshot is taken, at most (at a report, when the last one is on the disk).
