@@ -2,9 +2,7 @@
 //! directory, send the rest: the counts equal those of everything sent, and no batch is printed
 //! twice. Also torn and corrupt files, and a directory written with other settings.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::util::*;
@@ -14,8 +12,8 @@ fn serve(text: String, hold: bool) -> u16 {
     serve_parts(vec![text], Duration::ZERO, hold)
 }
 
-fn start(port: u16, dir: &Path, mode: &[&str]) -> Child {
-    netwc()
+fn start(port: u16, dir: &Path, mode: &[&str]) -> Running {
+    Netwc::new()
         .args([
             "127.0.0.1",
             &port.to_string(),
@@ -28,11 +26,7 @@ fn start(port: u16, dir: &Path, mode: &[&str]) -> Child {
         .arg("--checkpoint")
         .arg(dir)
         .args(mode)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
         .spawn()
-        .unwrap()
 }
 
 /// Runs the crash and the restart; returns both runs' outputs.
@@ -48,26 +42,27 @@ fn crash_and_resume(name: &str, mode: &[&str], seed: u64) -> (String, String, St
     let mut child = start(serve(first, true), &state, mode);
     // Wait until 49 of the 50 lines are reported (7 batches of 7); the 50th is read but its
     // batch is still open. Then kill at a seeded moment.
-    let stderr = child.stderr.take().unwrap();
+    let stderr = child.stderr_lines();
     let mut reported = 0;
     let mut log = String::new();
-    let start_time = Instant::now();
-    for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while reported < 49 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let Ok(line) = stderr.recv_timeout(left) else {
+            panic!("{reported} of 49 lines reported: {log}");
+        };
         log.push_str(&line);
         log.push('\n');
         if let Some(lines) = stats_lines(&line) {
             reported += lines as u64;
         }
-        if reported >= 49 {
-            break;
-        }
-        assert!(start_time.elapsed() < Duration::from_secs(20), "{log}");
     }
+    // Deliberately a sleep: the seeded moment of the kill is what varies between runs.
     std::thread::sleep(Duration::from_millis(Rng::new(seed).below(200)));
-    send_signal(child.id(), "KILL");
-    let crashed = wait_output(child, Duration::from_secs(10));
+    child.signal("KILL");
+    let crashed = child.output_within(Duration::from_secs(10));
     assert!(log.contains("Creating new context"), "{log}");
-    let resumed = run(netwc()
+    let resumed = Netwc::new()
         .args(["127.0.0.1", &serve(second, false).to_string()])
         .args([
             "--batch-lines",
@@ -78,7 +73,8 @@ fn crash_and_resume(name: &str, mode: &[&str], seed: u64) -> (String, String, St
             "--checkpoint",
         ])
         .arg(&state)
-        .args(mode));
+        .args(mode)
+        .output();
     let resumed_err = String::from_utf8_lossy(&resumed.stderr).to_string();
     assert!(resumed.status.success(), "{resumed_err}");
     assert!(
@@ -119,12 +115,13 @@ fn last_batch(stdout: &str) -> Counts {
 
 /// Counts `file` with `args`, its state in the checkpoint directory `state`.
 fn count_file(file: &Path, args: &[&str], state: &Path) -> std::process::Output {
-    run(netwc()
+    Netwc::new()
         .arg("--file")
         .arg(file)
         .args(args)
         .arg("--checkpoint")
-        .arg(state))
+        .arg(state)
+        .output()
 }
 
 #[test]
@@ -189,10 +186,11 @@ fn a_torn_log_record_is_dropped_with_a_warning() {
         "all",
     ];
     stdout_of(&count_file(&file, &args, &state));
-    // Bytes after the last record that are no record's start are damage, not a crash.
+    // Bytes after the last record that are no record's start are damage, not a crash (a
+    // tail of zeros alone is what a power cut leaves: see `trust::power_cut_*`).
     let log_path = state.join("wal.log");
     let whole = std::fs::read(&log_path).unwrap();
-    for extra in [&b"x"[..], &[0; 7]] {
+    for extra in [&b"x"[..], &[0, 0, 0, 0, 0, 0, 1]] {
         std::fs::write(&log_path, [&whole[..], extra].concat()).unwrap();
         let damaged = count_file(&file, &args, &state);
         let stderr = String::from_utf8_lossy(&damaged.stderr);
@@ -232,21 +230,25 @@ fn corrupt_or_foreign_checkpoints_are_refused_by_name() {
     let state = dir.path("state");
     let file = dir.write("input.txt", b"a b\n");
     let incremental = ["--batch-lines", "1", "--mode", "incremental"];
-    stdout_of(&run(netwc()
-        .arg("--file")
-        .arg(&file)
-        .args(incremental)
-        .arg("--checkpoint")
-        .arg(&state)));
+    stdout_of(
+        &Netwc::new()
+            .arg("--file")
+            .arg(&file)
+            .args(incremental)
+            .arg("--checkpoint")
+            .arg(&state)
+            .output(),
+    );
 
     // Other settings.
     let window = ["--batch-lines", "1", "--mode", "window", "--window", "2"];
-    let output = run(netwc()
+    let output = Netwc::new()
         .arg("--file")
         .arg(&file)
         .args(window)
         .arg("--checkpoint")
-        .arg(&state));
+        .arg(&state)
+        .output();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(
@@ -259,12 +261,13 @@ fn corrupt_or_foreign_checkpoints_are_refused_by_name() {
     let mut bytes = std::fs::read(&snapshot).unwrap();
     bytes[0] ^= 0x55;
     std::fs::write(&snapshot, bytes).unwrap();
-    let output = run(netwc()
+    let output = Netwc::new()
         .arg("--file")
         .arg(&file)
         .args(incremental)
         .arg("--checkpoint")
-        .arg(&state));
+        .arg(&state)
+        .output();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(
@@ -276,12 +279,13 @@ fn corrupt_or_foreign_checkpoints_are_refused_by_name() {
     let other = dir.path("other");
     std::fs::create_dir_all(&other).unwrap();
     std::fs::write(other.join("notes.txt"), b"mine").unwrap();
-    let output = run(netwc()
+    let output = Netwc::new()
         .arg("--file")
         .arg(&file)
         .args(incremental)
         .arg("--checkpoint")
-        .arg(&other));
+        .arg(&other)
+        .output();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("not a netwc checkpoint"), "{stderr}");
@@ -328,9 +332,12 @@ fn every_reading_process_of_a_cluster_recovers_its_own_log() {
     // of its own.
     let parts = |p: usize| vec![text(p, 0, 100), text(p, 2, 50)];
     let pause = Duration::from_millis(1_500);
-    let mut one = spawn(args(serve_parts(parts(1), pause, true), 1));
-    let mut zero = spawn(args(serve_parts(parts(0), pause, true), 0));
-    let lines = stderr_lines(zero.stderr.take().unwrap());
+    let source_of_one = serve_parts(parts(1), pause, true);
+    let mut one = Netwc::new().args(args(source_of_one, 1)).spawn();
+    let mut zero = Netwc::new()
+        .args(args(serve_parts(parts(0), pause, true), 0))
+        .spawn();
+    let lines = zero.stderr_lines();
     let mut reported = 0;
     while reported < 147 {
         let line = lines
@@ -340,20 +347,26 @@ fn every_reading_process_of_a_cluster_recovers_its_own_log() {
             reported += n as u64;
         }
     }
-    std::thread::sleep(Duration::from_millis(200));
-    send_signal(one.id(), "KILL");
-    let _ = one.wait();
-    let lost = wait_output(zero, Duration::from_secs(20));
+    // Process 1 has read (and so logged) every line it was sent, the last three in the batch
+    // still open.
+    wait_read(source_of_one);
+    one.signal("KILL");
+    one.status_within(Duration::from_secs(10));
+    let lost = zero.output_within(Duration::from_secs(20));
     assert_eq!(
         lost.status.code(),
         Some(1),
         "process 0 stops when process 1 dies"
     );
     // Second run: each process gets 20 more lines, then its server closes.
-    let one = spawn(args(serve(text(1, 1, 20), false), 1));
-    let zero = spawn(args(serve(text(0, 1, 20), false), 0));
-    let resumed = wait_output(zero, Duration::from_secs(30));
-    let other = wait_output(one, Duration::from_secs(30));
+    let one = Netwc::new()
+        .args(args(serve(text(1, 1, 20), false), 1))
+        .spawn();
+    let zero = Netwc::new()
+        .args(args(serve(text(0, 1, 20), false), 0))
+        .spawn();
+    let resumed = zero.output_within(Duration::from_secs(30));
+    let other = one.output_within(Duration::from_secs(30));
     let stderr = String::from_utf8_lossy(&resumed.stderr);
     assert!(resumed.status.success(), "{stderr}");
     assert!(
@@ -441,13 +454,11 @@ fn a_window_with_many_words_is_restored_whole() {
         .chain([state.display().to_string()])
         .collect()
     };
-    let mut child = netwc()
+    let mut child = Netwc::new()
         .args(args(serve(first.clone(), true)))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let lines = stderr_lines(child.stderr.take().unwrap());
+        .stdout_null()
+        .spawn();
+    let lines = child.stderr_lines();
     // Eleven batches reported; the twelfth line's batch is open. A snapshot follows within
     // about a second.
     wait_for(&lines, "batch time=", 11);
@@ -456,9 +467,11 @@ fn a_window_with_many_words_is_restored_whole() {
         assert!(started.elapsed() < Duration::from_secs(10), "no snapshot");
         std::thread::sleep(Duration::from_millis(20));
     }
-    send_signal(child.id(), "KILL");
-    child.wait().unwrap();
-    let output = run(netwc().args(args(serve(second.clone(), false))));
+    child.signal("KILL");
+    child.status_within(Duration::from_secs(10));
+    let output = Netwc::new()
+        .args(args(serve(second.clone(), false)))
+        .output();
     let stdout = stdout_of(&output);
     // The last report is the window of the last three lines.
     let batches = parse_tsv(&stdout);

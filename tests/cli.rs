@@ -4,7 +4,7 @@
 use crate::util::*;
 
 fn usage_error(args: &[&str], expected: &[&str]) {
-    let output = run(netwc().args(args));
+    let output = Netwc::new().args(args).output();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(
         output.status.code(),
@@ -114,7 +114,7 @@ fn window_flags_are_checked_against_the_batch() {
 #[test]
 fn refused_connection_exits_1_and_says_how_to_fix_it() {
     let port = free_port();
-    let output = run(netwc().args(["127.0.0.1", &port.to_string()]));
+    let output = Netwc::new().args(["127.0.0.1", &port.to_string()]).output();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "stderr: {stderr}");
     assert!(
@@ -127,7 +127,9 @@ fn refused_connection_exits_1_and_says_how_to_fix_it() {
 
 #[test]
 fn missing_files_exit_1_naming_the_file() {
-    let output = run(netwc().args(["--file", "/nonexistent/words.txt"]));
+    let output = Netwc::new()
+        .args(["--file", "/nonexistent/words.txt"])
+        .output();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1));
     assert!(
@@ -137,20 +139,22 @@ fn missing_files_exit_1_naming_the_file() {
 
     let dir = TempDir::new("missing-stop");
     let file = dir.write("input.txt", b"a\n");
-    let output = run(netwc()
+    let output = Netwc::new()
         .arg("--file")
         .arg(&file)
-        .args(["--stop-words", "/nonexistent/stop.txt"]));
+        .args(["--stop-words", "/nonexistent/stop.txt"])
+        .output();
     assert_eq!(output.status.code(), Some(1));
     assert!(
         String::from_utf8_lossy(&output.stderr).contains("--stop-words '/nonexistent/stop.txt'")
     );
 
     // An endless file is refused after its bound, not read until memory runs out.
-    let output = run(netwc()
+    let output = Netwc::new()
         .arg("--file")
         .arg(&file)
-        .args(["--stop-words", "/dev/zero"]));
+        .args(["--stop-words", "/dev/zero"])
+        .output();
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -211,7 +215,7 @@ fn options_that_would_do_nothing_are_usage_errors() {
 #[test]
 fn files_and_directories_are_named_in_errors() {
     let dir = TempDir::new("file-is-dir");
-    let output = run(netwc().arg("--file").arg(dir.path("")));
+    let output = Netwc::new().arg("--file").arg(dir.path("")).output();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("--file"), "{stderr}");
@@ -223,7 +227,11 @@ fn files_and_directories_are_named_in_errors() {
     std::fs::create_dir_all(state.join("process-0")).unwrap();
     std::fs::create_dir_all(state.join("process-1")).unwrap();
     std::fs::write(state.join("process-0/netwc-checkpoint.json"), "{}").unwrap();
-    let output = run(netwc().arg("--stdin").arg("--checkpoint").arg(&state));
+    let output = Netwc::new()
+        .arg("--stdin")
+        .arg("--checkpoint")
+        .arg(&state)
+        .output();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(
@@ -237,12 +245,13 @@ fn stop_words_are_trimmed() {
     let dir = TempDir::new("stop-trim");
     let stop = dir.write("stop.txt", b"  the \t\r\n\nof\r\n");
     let input = dir.write("in.txt", b"the cat of the hat\n");
-    let output = run(netwc()
+    let output = Netwc::new()
         .arg("--file")
         .arg(&input)
         .arg("--stop-words")
         .arg(&stop)
-        .args(["--format", "tsv"]));
+        .args(["--format", "tsv"])
+        .output();
     assert_eq!(
         totals(&parse_tsv(&stdout_of(&output))),
         oracle_totals("cat hat")
@@ -251,20 +260,11 @@ fn stop_words_are_trimmed() {
 
 #[test]
 fn end_of_stdin_reports_the_batch_at_once_and_exits_0() {
-    let mut child = netwc()
-        .args(["--stdin", "--batch", "1h", "--format", "tsv"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().unwrap();
-        stdin.write_all(b"to be or not to be\nthat is").unwrap();
-    }
     // An hour-long batch closes at end of input, not an hour later.
-    let output = wait_output(child, std::time::Duration::from_secs(20));
+    let output = Netwc::new()
+        .args(["--stdin", "--batch", "1h", "--format", "tsv"])
+        .stdin_bytes("to be or not to be\nthat is")
+        .output_within(std::time::Duration::from_secs(20));
     let text = stdout_of(&output);
     let batches = parse_tsv(&text);
     assert_eq!(batches.len(), 1);
@@ -275,7 +275,7 @@ fn end_of_stdin_reports_the_batch_at_once_and_exits_0() {
 
 #[test]
 fn help_lists_every_option() {
-    let output = run(netwc().arg("--help"));
+    let output = Netwc::new().arg("--help").output();
     let help = stdout_of(&output);
     for flag in [
         "--demo",
@@ -318,19 +318,18 @@ fn help_lists_every_option() {
 fn stdout_closed_by_the_reader_ends_quietly_with_0() {
     let dir = TempDir::new("pipe");
     let file = dir.write("input.txt", zipf_text(5, 20_000, 5, 50).as_bytes());
-    // `head -c 100` reads a little and exits; netwc must not panic or report an error.
-    let script = format!(
-        "{} --file {} --batch-lines 10 --format tsv | head -c 100 >/dev/null; echo ${{PIPESTATUS[0]}}",
-        env!("CARGO_BIN_EXE_netwc"),
-        file.display()
-    );
-    let output = run(std::process::Command::new("bash").args(["-c", &script]));
+    // A reader that reads a little and goes away, as `head -c 100` does; netwc must not panic
+    // or report an error.
+    let mut child = Netwc::new()
+        .arg("--file")
+        .arg(&file)
+        .args(["--batch-lines", "10", "--format", "tsv"])
+        .spawn();
+    let mut head = [0; 100];
+    std::io::Read::read_exact(&mut child.stdout(), &mut head).unwrap();
+    let output = child.output_within(RUN_LIMIT);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(
-        String::from_utf8_lossy(&output.stdout).trim(),
-        "0",
-        "stderr: {stderr}"
-    );
+    assert_eq!(output.status.code(), Some(0), "stderr: {stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(!stderr.contains("error"), "{stderr}");
 }
@@ -339,13 +338,12 @@ fn stdout_closed_by_the_reader_ends_quietly_with_0() {
 fn more_workers_than_the_address_space_holds_are_refused_early() {
     let dir = TempDir::new("cli-workers");
     let file = dir.write("input.txt", b"a b a\n");
-    let netwc = env!("CARGO_BIN_EXE_netwc");
     let under_4_gib = |workers: &str| {
-        let command = format!(
-            "ulimit -v 4194304; exec {netwc} -w {workers} --file {} --format tsv",
-            file.display()
-        );
-        run(std::process::Command::new("sh").args(["-c", &command]))
+        Netwc::under("ulimit -v 4194304")
+            .args(["-w", workers, "--file"])
+            .arg(&file)
+            .args(["--format", "tsv"])
+            .output()
     };
     let started = std::time::Instant::now();
     let refused = under_4_gib("1024");

@@ -3,31 +3,18 @@
 //! or break ends every process with a clear message within seconds.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::util::*;
 
-/// A hostfile for `n` processes on free loopback ports.
-fn hostfile(dir: &TempDir, n: usize) -> PathBuf {
-    let lines: String = (0..n)
-        .map(|_| format!("127.0.0.1:{}\n", free_port()))
-        .collect();
-    dir.write("hosts.txt", format!("# test cluster\n{lines}").as_bytes())
-}
-
 /// Starts process `i` of `n` with `args`.
-fn start(hosts: &Path, n: usize, i: usize, args: &[String]) -> Child {
-    netwc()
+fn start(hosts: &Path, n: usize, i: usize, args: &[String]) -> Running {
+    Netwc::new()
         .args(args)
         .args(["-n", &n.to_string(), "-p", &i.to_string()])
         .arg("--hostfile")
         .arg(hosts)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
         .spawn()
-        .unwrap()
 }
 
 /// Runs a whole cluster; returns each process's output, process 0 first.
@@ -37,10 +24,10 @@ fn run_cluster(
     args_of: impl Fn(usize) -> Vec<String>,
 ) -> Vec<std::process::Output> {
     let hosts = hostfile(dir, n);
-    let children: Vec<Child> = (0..n).map(|i| start(&hosts, n, i, &args_of(i))).collect();
+    let children: Vec<Running> = (0..n).map(|i| start(&hosts, n, i, &args_of(i))).collect();
     children
         .into_iter()
-        .map(|child| wait_output(child, Duration::from_secs(60)))
+        .map(|child| child.output_within(Duration::from_secs(60)))
         .collect()
 }
 
@@ -60,7 +47,7 @@ fn process_0_prints_what_a_single_process_prints() {
     ] {
         let mut args = strings(&["--file", file, "--batch-lines", "200", "--format", "tsv"]);
         args.extend(strings(mode));
-        let single = stdout_of(&run(netwc().args(&args)));
+        let single = stdout_of(&Netwc::new().args(&args).output());
         for (n, w) in [(2, 1), (2, 2), (3, 1), (3, 2)] {
             let mut cluster_args = args.clone();
             cluster_args.extend(strings(&["-w", &w.to_string()]));
@@ -137,20 +124,24 @@ fn processes_that_disagree_stop_and_say_how() {
 fn bad_hostfiles_and_indexes_are_usage_errors() {
     let dir = TempDir::new("cluster-bad");
     let short = dir.write("short.txt", b"127.0.0.1:2101\n");
-    let output = run(netwc()
+    let output = Netwc::new()
         .args(["--stdin", "-n", "2", "-p", "0", "--hostfile"])
-        .arg(&short));
+        .arg(&short)
+        .output();
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr)
         .contains("lists 1 address(es), but --processes is 2"));
     let bad = dir.write("bad.txt", b"127.0.0.1:2101\nlocalhost:http\n");
-    let output = run(netwc()
+    let output = Netwc::new()
         .args(["--stdin", "-n", "2", "-p", "0", "--hostfile"])
-        .arg(&bad));
+        .arg(&bad)
+        .output();
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr)
         .contains("line 2: 'localhost:http' is not host:port"));
-    let output = run(netwc().args(["--stdin", "-n", "2", "-p", "2"]));
+    let output = Netwc::new()
+        .args(["--stdin", "-n", "2", "-p", "2"])
+        .output();
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("the index is 0 to 1"));
 }
@@ -164,7 +155,7 @@ fn a_missing_peer_is_named_after_the_connect_timeout() {
     args.push("-w".into());
     args.push("1".into());
     let child = start(&hosts, 3, 0, &args);
-    let output = wait_output(child, Duration::from_secs(20));
+    let output = child.output_within(Duration::from_secs(20));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("process 1 (127.0.0.1:"), "{stderr}");
@@ -179,17 +170,24 @@ fn a_killed_process_ends_the_others_naming_it() {
     let hosts = hostfile(&dir, 2);
     // Process 0 reads a feeder that stays connected, so the job would run on and on.
     let feeder = Feeder::start(b"x y\n".repeat(100), 4, Duration::from_millis(100));
-    let args = strings(&["127.0.0.1", &feeder.port.to_string(), "--batch", "100ms"]);
+    let args = strings(&[
+        "127.0.0.1",
+        &feeder.port.to_string(),
+        "--batch",
+        "100ms",
+        "--stats",
+    ]);
     let mut one = start(&hosts, 2, 1, &args);
-    let zero = start(&hosts, 2, 0, &args);
-    // Let the cluster form and run a little, then kill process 1.
-    std::thread::sleep(Duration::from_secs(3));
-    assert!(one.try_wait().unwrap().is_none(), "process 1 is running");
-    send_signal(one.id(), "KILL");
-    let _ = one.wait();
+    let mut zero = start(&hosts, 2, 0, &args);
+    let lines = zero.stderr_lines();
+    // Once the cluster has formed and runs (process 0 reports batches), kill process 1.
+    wait_for(&lines, "batch time=", 3);
+    assert!(one.is_running(), "process 1 is running");
+    one.signal("KILL");
+    one.status_within(Duration::from_secs(10));
     let killed_at = Instant::now();
-    let output = wait_output(zero, Duration::from_secs(20));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let output = zero.output_within(Duration::from_secs(20));
+    let stderr = lines.iter().collect::<Vec<_>>().join("\n");
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(
         stderr.contains("lost the connection to process 1"),
@@ -207,9 +205,10 @@ fn an_address_in_use_is_a_clear_error() {
         "hosts.txt",
         format!("127.0.0.1:{port}\n127.0.0.1:{}\n", free_port()).as_bytes(),
     );
-    let output = run(netwc()
+    let output = Netwc::new()
         .args(["--stdin", "-n", "2", "-p", "0", "--hostfile"])
-        .arg(&hosts));
+        .arg(&hosts)
+        .output();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(
@@ -232,14 +231,21 @@ fn a_silent_process_is_named_and_the_job_goes_on_when_it_is_back() {
     );
     let out = dir.path("out.tsv");
     let mut args = strings(&["127.0.0.1", &feeder.port.to_string(), "--batch", "200ms"]);
-    args.extend(strings(&["--format", "tsv", "-o", out.to_str().unwrap()]));
+    args.extend(strings(&[
+        "--format",
+        "tsv",
+        "-o",
+        out.to_str().unwrap(),
+        "--stats",
+    ]));
     let one = start(&hosts, 2, 1, &args);
     let mut zero = start(&hosts, 2, 0, &args);
-    let lines = stderr_lines(zero.stderr.take().unwrap());
-    std::thread::sleep(Duration::from_secs(2));
+    let lines = zero.stderr_lines();
+    // The cluster runs: process 0 reports batches.
+    wait_for(&lines, "batch time=", 5);
     // Process 1 stops (as under a debugger or SIGSTOP): process 0 names it, then goes on
     // once it is back, and no word is lost.
-    send_signal(one.id(), "STOP");
+    one.signal("STOP");
     let stopped_at = Instant::now();
     let seen = wait_for(&lines, "has not been heard from", 1);
     assert!(stopped_at.elapsed() < Duration::from_secs(10), "{seen:#?}");
@@ -248,10 +254,10 @@ fn a_silent_process_is_named_and_the_job_goes_on_when_it_is_back() {
         warning.contains("process 1 of the cluster (127.0.0.1:"),
         "{warning}"
     );
-    send_signal(one.id(), "CONT");
+    one.signal("CONT");
     wait_for(&lines, "process 1 of the cluster (127.0.0.1:", 1);
-    let zero = wait_output(zero, Duration::from_secs(60));
-    let one = wait_output(one, Duration::from_secs(60));
+    let zero = zero.output_within(Duration::from_secs(60));
+    let one = one.output_within(Duration::from_secs(60));
     assert_eq!(zero.status.code(), Some(0));
     assert_eq!(one.status.code(), Some(0));
     let printed = parse_tsv(&read(&out));

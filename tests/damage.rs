@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
+use std::process::Output;
 use std::sync::mpsc::channel;
 use std::time::{Duration, Instant};
 
@@ -53,16 +53,14 @@ fn killed_with_a_snapshot_and_a_log(dir: &TempDir, mode: &[&str]) -> PathBuf {
     let first: String = (0..70).map(line).collect();
     let second: String = (70..130).map(line).collect();
     let (port, go_on) = two_part_server(first, second);
-    let mut child = netwc()
+    let mut child = Netwc::new()
         .args(["127.0.0.1", &port.to_string(), "--stats"])
         .args(settings(mode))
         .arg("--checkpoint")
         .arg(&state)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let lines = stderr_lines(child.stderr.take().unwrap());
+        .stdout_null()
+        .spawn();
+    let lines = child.stderr_lines();
     wait_for(&lines, "batch time=", 10);
     // Within about a second a snapshot is written and the log compacted: the log's header
     // then names the batch the snapshot covers (bytes 12..20).
@@ -74,19 +72,20 @@ fn killed_with_a_snapshot_and_a_log(dir: &TempDir, mode: &[&str]) -> PathBuf {
     go_on.send(()).unwrap();
     // 130 lines: 18 batches of 7 are reported, the last 4 lines wait in the open batch.
     wait_for(&lines, "batch time=", 8);
-    send_signal(child.id(), "KILL");
-    child.wait().unwrap();
+    child.signal("KILL");
+    child.status_within(Duration::from_secs(10));
     state
 }
 
 /// Restarts on `state` with no more input.
 fn restart(state: &Path, mode: &[&str], empty: &Path) -> Output {
-    run(netwc()
+    Netwc::new()
         .arg("--file")
         .arg(empty)
         .args(settings(mode))
         .arg("--checkpoint")
-        .arg(state))
+        .arg(state)
+        .output()
 }
 
 fn copy_dir(from: &Path, to: &Path) {

@@ -3,7 +3,6 @@
 //! workers; and memory stays flat under a stream of ever-new words.
 
 use std::io::Write;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::util::*;
@@ -51,11 +50,14 @@ fn words_that_leave_and_come_back_are_counted_right() {
         .collect();
     for workers in ["1", "2", "3"] {
         let run_mode = |mode: &[&str]| {
-            stdout_of(&run(netwc()
-                .arg("--file")
-                .arg(&file)
-                .args(["--batch-lines", "500", "--format", "tsv", "-w", workers])
-                .args(mode)))
+            stdout_of(
+                &Netwc::new()
+                    .arg("--file")
+                    .arg(&file)
+                    .args(["--batch-lines", "500", "--format", "tsv", "-w", workers])
+                    .args(mode)
+                    .output(),
+            )
         };
         assert_eq!(
             run_mode(&[]),
@@ -78,15 +80,14 @@ fn memory_stays_flat_under_ever_new_words() {
     let dir = TempDir::new("ids-flat");
     let peak = |words: usize| {
         let file = dir.write(&format!("fresh-{words}.txt"), fresh("f", words).as_bytes());
-        let mut child = netwc()
+        let mut child = Netwc::new()
             .arg("--file")
             .arg(&file)
             .args(["--batch-lines", "2000", "--format", "tsv", "--top", "1"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        wait_with_peak_rss(&mut child)
+            .stdout_null()
+            .stderr_null()
+            .spawn();
+        child.wait_with_peak_rss()
     };
     let small = peak(1_000_000);
     let large = peak(2_000_000);
@@ -130,18 +131,17 @@ fn a_burst_that_has_left_the_window_gives_its_memory_back() {
         }
         let _ = send_burst.recv_timeout(Duration::from_secs(60));
     });
-    let mut child = netwc()
+    let mut child = Netwc::new()
         .args(["127.0.0.1", &port.to_string(), "--batch", "100ms"])
         .args([
-            "--mode", "window", "--window", "1s", "--format", "tsv", "--top", "1",
+            "--mode", "window", "--window", "1s", "--format", "tsv", "--top", "1", "--stats",
         ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    // Resident memory before any burst, once netwc runs.
-    std::thread::sleep(Duration::from_millis(300));
+        .stdout_null()
+        .spawn();
+    let pid = child.pid();
+    // Resident memory before any burst, once netwc runs (it has reported a batch).
+    let lines = child.stderr_lines();
+    wait_for(&lines, "batch time=", 1);
     let before = rss_kib(pid);
     for burst in 1..=2 {
         bursts_sent.send(()).unwrap();
@@ -165,5 +165,5 @@ fn a_burst_that_has_left_the_window_gives_its_memory_back() {
     // The connection closes: end of input.
     drop(bursts_sent);
     server.join().unwrap();
-    assert!(wait_status(&mut child, RUN_LIMIT).success());
+    assert!(child.status_within(RUN_LIMIT).success());
 }

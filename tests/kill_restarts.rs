@@ -3,7 +3,6 @@
 //! across all the runs, and each printed batch equals the oracle's count of its lines.
 
 use std::collections::BTreeMap;
-use std::process::Stdio;
 use std::time::Duration;
 
 use crate::util::*;
@@ -43,7 +42,7 @@ fn kill_and_restart_fifty_times(mode: &str, mode_args: &[&str], seed: u64) {
         let part: Vec<String> = (lines.len()..lines.len() + PART).map(line).collect();
         lines.extend(part.iter().cloned());
         let last = run_number == 50;
-        let mut child = netwc()
+        let mut child = Netwc::new()
             .args([
                 "127.0.0.1",
                 &serve_parts(vec![part.concat()], Duration::ZERO, true).to_string(),
@@ -59,25 +58,23 @@ fn kill_and_restart_fifty_times(mode: &str, mode_args: &[&str], seed: u64) {
             .args(mode_args)
             .arg("--checkpoint")
             .arg(&state)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+            .spawn();
         // Every batch of this part is printed (the earlier ones were, before the last kill).
-        let stderr = stderr_lines(child.stderr.take().unwrap());
+        let stderr = child.stderr_lines();
         let mut waited = 0;
         while (printed.len() + waited) * N < lines.len() {
             wait_for(&stderr, "batch time=", 1);
             waited += 1;
         }
         if last {
-            send_signal(child.id(), "TERM");
+            child.signal("TERM");
         } else {
-            // A random moment: before, during or after a snapshot (about one a second).
+            // A random moment: before, during or after a snapshot (about one a second). The
+            // sleep is deliberate: when the kill comes is what varies.
             std::thread::sleep(Duration::from_millis(rng.below(1_300)));
-            send_signal(child.id(), "KILL");
+            child.signal("KILL");
         }
-        let output = wait_output(child, Duration::from_secs(20));
+        let output = child.output_within(Duration::from_secs(20));
         for (time, counts) in parse_tsv(&String::from_utf8_lossy(&output.stdout)) {
             assert!(
                 printed.insert(time, counts).is_none(),

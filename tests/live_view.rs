@@ -4,7 +4,7 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command};
+use std::sync::mpsc::{channel, Sender};
 
 use std::time::{Duration, Instant};
 
@@ -13,24 +13,18 @@ use crate::util::*;
 /// A text server that sends `lines_per_tick` lines of Zipf words every 10 ms to its one client
 /// for `seconds`.
 fn steady_server(lines_per_tick: usize, seconds: u64) -> u16 {
-    let text = zipf_text(7, 20_000, 8, 300);
+    let mut zipf = Zipf::new(7, 300);
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || {
         let (mut stream, _) = listener.accept().unwrap();
-        let lines: Vec<&str> = text.lines().collect();
         let start = Instant::now();
-        let mut next = 0;
         while start.elapsed() < Duration::from_secs(seconds) {
-            let mut burst = String::new();
-            for _ in 0..lines_per_tick {
-                burst.push_str(lines[next % lines.len()]);
-                burst.push('\n');
-                next += 1;
-            }
+            let burst: String = (0..lines_per_tick).map(|_| zipf.line(8)).collect();
             if stream.write_all(burst.as_bytes()).is_err() {
                 return;
             }
+            // Deliberately a sleep: the producer's pace.
             std::thread::sleep(Duration::from_millis(10));
         }
     });
@@ -69,7 +63,7 @@ fn metric(text: &str, name: &str) -> f64 {
 /// A running netwc with `--ui`: the process, the UI's port, its stderr lines, and its stdout
 /// (read all along, so that output never blocks it).
 struct Job {
-    child: Child,
+    child: Running,
     ui: u16,
     lines: std::sync::mpsc::Receiver<String>,
     stdout: std::thread::JoinHandle<String>,
@@ -78,8 +72,8 @@ struct Job {
 impl Job {
     /// Stops the job with SIGTERM; returns its exit code and what it printed.
     fn stop(mut self) -> (Option<i32>, String) {
-        send_signal(self.child.id(), "TERM");
-        let status = wait_status(&mut self.child, Duration::from_secs(20));
+        self.child.signal("TERM");
+        let status = self.child.status_within(Duration::from_secs(20));
         (status.code(), self.stdout.join().unwrap())
     }
 }
@@ -88,26 +82,23 @@ impl Job {
 fn start(seconds: u64) -> Job {
     let source = steady_server(20, seconds);
     let ui = free_port();
-    let mut child = spawn([
-        "127.0.0.1",
-        &source.to_string(),
-        "--batch",
-        "100ms",
-        "--format",
-        "tsv",
-        "--top",
-        "0",
-        "--stats",
-        "--ui",
-        &ui.to_string(),
-    ]);
-    let lines = stderr_lines(child.stderr.take().unwrap());
-    let mut out = child.stdout.take().unwrap();
-    let stdout = std::thread::spawn(move || {
-        let mut text = String::new();
-        out.read_to_string(&mut text).unwrap();
-        text
-    });
+    let mut child = Netwc::new()
+        .args([
+            "127.0.0.1",
+            &source.to_string(),
+            "--batch",
+            "100ms",
+            "--format",
+            "tsv",
+            "--top",
+            "0",
+            "--stats",
+            "--ui",
+            &ui.to_string(),
+        ])
+        .spawn();
+    let lines = child.stderr_lines();
+    let stdout = child.stdout_text();
     wait_for(&lines, "live view on http://127.0.0.1:", 1);
     Job {
         child,
@@ -240,23 +231,25 @@ fn held_job(
     dir: &TempDir,
     limits: &str,
     extra: &[&str],
-) -> (Child, u16, std::sync::mpsc::Sender<()>) {
-    let (source, release) = holding_server(text.as_bytes().to_vec());
+) -> (Running, u16, HoldingServer) {
+    let source = holding_server(text);
     let ui = free_port();
-    let netwc = env!("CARGO_BIN_EXE_netwc");
-    let command = format!(
-        "{limits} exec {netwc} 127.0.0.1 {source} --batch 100ms --format tsv --top 0 --ui {ui} -o {} {}",
-        dir.path("out.tsv").display(),
-        extra.join(" ")
-    );
-    let child = Command::new("sh")
-        .args(["-c", &command])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = Netwc::under(limits)
+        .args(["127.0.0.1", &source.port.to_string(), "--batch", "100ms"])
+        .args([
+            "--format",
+            "tsv",
+            "--top",
+            "0",
+            "--ui",
+            &ui.to_string(),
+            "-o",
+        ])
+        .arg(dir.path("out.tsv"))
+        .args(extra)
+        .spawn();
     wait_listening(ui);
-    (child, ui, release)
+    (child, ui, source)
 }
 
 /// The number of threads of process `pid`.
@@ -269,19 +262,29 @@ fn threads_of(pid: u32) -> u64 {
 }
 
 /// Writes `bytes` to a new connection from a thread, never reading; gives up when the server
-/// stops taking them for a while (bounded).
-fn write_never_reading(ui: u16, bytes: Vec<u8>) -> std::thread::JoinHandle<()> {
+/// stops taking them for a while (bounded). Says on `under_way` once it has tried to connect
+/// and to write its first piece.
+fn write_never_reading(
+    ui: u16,
+    bytes: Vec<u8>,
+    under_way: Sender<()>,
+) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         let Ok(mut stream) = TcpStream::connect(("127.0.0.1", ui)) else {
+            let _ = under_way.send(());
             return;
         };
         let _ = stream.set_write_timeout(Some(Duration::from_secs(2)));
-        for piece in bytes.chunks(64 << 10) {
-            if stream.write_all(piece).is_err() {
+        for (i, piece) in bytes.chunks(64 << 10).enumerate() {
+            let written = stream.write_all(piece);
+            if i == 0 {
+                let _ = under_way.send(());
+            }
+            if written.is_err() {
                 return;
             }
         }
-        // Hold the connection (and its unread answers) a while.
+        // Deliberately a sleep: it holds the connection (and its unread answers) a while.
         std::thread::sleep(Duration::from_secs(3));
     })
 }
@@ -294,8 +297,9 @@ fn hostile_http_clients_cannot_end_starve_or_bloat_the_job() {
         text.push_str(&format!("{}{i}\n", "w".repeat(100 << 10)));
     }
     let dir = TempDir::new("hostile-ui");
-    let (mut child, ui, release) = held_job(&text, &dir, "", &[]);
-    let pid = child.id();
+    let (mut child, ui, source) = held_job(&text, &dir, "", &[]);
+    let pid = child.pid();
+    let (under_way, attacking) = channel();
     let mut attackers = Vec::new();
     // Pipelining 100,000 requests on one connection, never reading.
     attackers.push(write_never_reading(
@@ -303,17 +307,27 @@ fn hostile_http_clients_cannot_end_starve_or_bloat_the_job() {
         "GET / HTTP/1.1\r\nHost: x\r\n\r\n"
             .repeat(100_000)
             .into_bytes(),
+        under_way.clone(),
     ));
     // A header that never ends.
     let mut endless = b"GET / HTTP/1.1\r\nX: ".to_vec();
     endless.resize(20 << 20, b'a');
-    attackers.push(write_never_reading(ui, endless));
+    attackers.push(write_never_reading(ui, endless, under_way.clone()));
     // 50 clients that ask for the history and never read it.
     for _ in 0..50 {
         let requests = "GET /api/batches HTTP/1.1\r\nHost: x\r\n\r\n".repeat(200);
-        attackers.push(write_never_reading(ui, requests.into_bytes()));
+        attackers.push(write_never_reading(
+            ui,
+            requests.into_bytes(),
+            under_way.clone(),
+        ));
     }
-    std::thread::sleep(Duration::from_millis(500));
+    // Every attacker is connected and writing.
+    for _ in &attackers {
+        attacking
+            .recv_timeout(Duration::from_secs(20))
+            .expect("the attackers connect and write");
+    }
     // An ordinary client is still answered, at once.
     for _ in 0..3 {
         let asked = Instant::now();
@@ -344,9 +358,9 @@ fn hostile_http_clients_cannot_end_starve_or_bloat_the_job() {
     for row in batches.iter().flat_map(|b| b["top"].as_array().unwrap()) {
         assert!(row["word"].as_str().unwrap().len() <= 64 + '…'.len_utf8());
     }
-    drop(release);
-    let peak = wait_with_peak_rss(&mut child);
-    let output = wait_output(child, RUN_LIMIT);
+    source.release();
+    let peak = child.wait_with_peak_rss();
+    let output = child.output_within(RUN_LIMIT);
     assert_eq!(output.status.code(), Some(0));
     assert!(peak < 200 << 10, "peak RSS {peak} KiB");
     let printed = parse_tsv(&read(&dir.path("out.tsv")));
@@ -362,10 +376,10 @@ fn idle_connections_under_a_low_descriptor_limit_cost_no_word() {
     let dir = TempDir::new("idle-ui");
     let checkpoint = dir.path("ckpt");
     let checkpoint = checkpoint.to_str().unwrap();
-    let (mut child, ui, release) = held_job(
+    let (mut child, ui, source) = held_job(
         &text,
         &dir,
-        "ulimit -n 128;",
+        "ulimit -n 128",
         &[
             "--mode",
             "incremental",
@@ -389,12 +403,13 @@ fn idle_connections_under_a_low_descriptor_limit_cost_no_word() {
         .collect();
     assert!(idle.len() > 500, "{} connections", idle.len());
     // Snapshots are written and the log compacted while they wait; once the idle ones have
-    // passed the deadline for a request, the live view answers again.
+    // passed the deadline for a request, the live view answers again. (Deliberately a sleep:
+    // waiting out that deadline is what is tested.)
     std::thread::sleep(Duration::from_secs(7));
     assert_eq!(get(ui, "/metrics").0, 200);
-    drop(release);
-    let peak = wait_with_peak_rss(&mut child);
-    let output = wait_output(child, RUN_LIMIT);
+    source.release();
+    let peak = child.wait_with_peak_rss();
+    let output = child.output_within(RUN_LIMIT);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     assert!(peak < 100 << 10, "peak RSS {peak} KiB");

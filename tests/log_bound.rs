@@ -13,8 +13,8 @@ fn a_long_open_line_beside_a_steady_producer_does_not_pin_the_log() {
     let dir = TempDir::new("log-bound");
     let state = dir.path("state");
     let port = free_port();
-    let mut child = spawn(
-        [
+    let mut child = Netwc::new()
+        .args([
             "--listen",
             &format!("127.0.0.1:{port}"),
             "--batch",
@@ -28,20 +28,13 @@ fn a_long_open_line_beside_a_steady_producer_does_not_pin_the_log() {
             "--top",
             "0",
             "--checkpoint",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .chain([state.display().to_string()]),
-    );
+        ])
+        .arg(&state)
+        .spawn();
     wait_listening(port);
-    let lines = stderr_lines(child.stderr.take().unwrap());
+    let lines = child.stderr_lines();
     // Every report lists every word: read them as they come, or netwc waits on a full pipe.
-    let mut stdout = child.stdout.take().unwrap();
-    let reports = std::thread::spawn(move || {
-        let mut text = String::new();
-        std::io::Read::read_to_string(&mut stdout, &mut text).unwrap();
-        text
-    });
+    let reports = child.stdout_text();
     // Producer A: 350 KB of a line that does not end, then it idles.
     let long: String = (0..50_000).map(|i| format!("la{} ", i % 500)).collect();
     let mut a = TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -59,6 +52,7 @@ fn a_long_open_line_beside_a_steady_producer_does_not_pin_the_log() {
         steady.push_str(&lines);
         let log = std::fs::metadata(state.join("wal.log")).map_or(0, |m| m.len());
         largest_log = largest_log.max(log);
+        // Deliberately a sleep: the producer's pace, 5,000 lines every 100 ms.
         let next = Duration::from_millis(100 * (tick + 1));
         std::thread::sleep(next.saturating_sub(started.elapsed()));
     }
@@ -66,8 +60,8 @@ fn a_long_open_line_beside_a_steady_producer_does_not_pin_the_log() {
     drop(a);
     drop(b);
     wait_for(&lines, " closed", 2);
-    send_signal(child.id(), "TERM");
-    let output = wait_output(child, Duration::from_secs(20));
+    child.signal("TERM");
+    let output = child.output_within(Duration::from_secs(20));
     assert!(output.status.success());
     let totals = parse_tsv(&reports.join().unwrap())
         .pop_last()

@@ -54,7 +54,7 @@ fn check(name: &str, text: &str, per_batch: usize, flags: &[&str], expected: &st
     let dir = TempDir::new(name);
     let file = dir.write("input.txt", text.as_bytes());
     for workers in ["1", "2", "3"] {
-        let output = run(netwc()
+        let output = Netwc::new()
             .arg("--file")
             .arg(&file)
             .args([
@@ -65,7 +65,8 @@ fn check(name: &str, text: &str, per_batch: usize, flags: &[&str], expected: &st
                 "-w",
                 workers,
             ])
-            .args(flags));
+            .args(flags)
+            .output();
         let actual = stdout_of(&output);
         assert!(
             actual == expected,
@@ -156,16 +157,20 @@ fn window_with_top_n_in_spark_format() {
     let text = "a\na b\na b c\n";
     let dir = TempDir::new("window-top");
     let file = dir.write("input.txt", text.as_bytes());
-    let output = run(netwc().arg("--file").arg(&file).args([
-        "--batch-lines",
-        "1",
-        "--mode",
-        "window",
-        "--window",
-        "2",
-        "--top",
-        "2",
-    ]));
+    let output = Netwc::new()
+        .arg("--file")
+        .arg(&file)
+        .args([
+            "--batch-lines",
+            "1",
+            "--mode",
+            "window",
+            "--window",
+            "2",
+            "--top",
+            "2",
+        ])
+        .output();
     let block = |time: u64, rows: &str, more: bool| {
         format!(
             "-------------------------------------------\nTime: {time} ms\n-------------------------------------------\n{rows}{}\n",
@@ -220,19 +225,24 @@ fn the_last_window_is_printed_when_the_input_ends_after_its_batch_was_counted() 
     // Batches of 2 lines, a window of 3 reported every 2: batch 3's window is not due by the
     // slide, but the input ends with it. The end comes well after batch 3 was counted (stdin
     // stays open a while), and its window must still be printed.
-    let mut child = netwc()
-        .args(["--stdin", "--batch-lines", "2", "--format", "tsv"])
+    let mut child = Netwc::new()
+        .args([
+            "--stdin",
+            "--batch-lines",
+            "2",
+            "--format",
+            "tsv",
+            "--stats",
+        ])
         .args(["--mode", "window", "--window", "3", "--slide", "2"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
+        .stdin_piped()
+        .spawn();
+    let lines = child.stderr_lines();
+    let mut stdin = child.stdin();
     std::io::Write::write_all(&mut stdin, b"a\nb\na\nc\nd\na\n").unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    wait_for(&lines, "batch time=3 ", 1);
     drop(stdin);
-    let output = wait_output(child, RUN_LIMIT);
+    let output = child.output_within(RUN_LIMIT);
     assert!(output.status.success());
     let expected = "time\tword\tcount\n2\ta\t2\n2\tb\t1\n2\tc\t1\n\
                     3\ta\t3\n3\tb\t1\n3\tc\t1\n3\td\t1\n";

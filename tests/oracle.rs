@@ -17,14 +17,18 @@ fn check_tsv(name: &str, text: &str, per_batch: usize) {
     let file = dir.write("input.txt", text.as_bytes());
     let expected = expected_tsv(&oracle_reports(text, per_batch));
     for workers in ["1", "2", "3"] {
-        let output = run(netwc().arg("--file").arg(&file).args([
-            "--batch-lines",
-            &per_batch.to_string(),
-            "--format",
-            "tsv",
-            "-w",
-            workers,
-        ]));
+        let output = Netwc::new()
+            .arg("--file")
+            .arg(&file)
+            .args([
+                "--batch-lines",
+                &per_batch.to_string(),
+                "--format",
+                "tsv",
+                "-w",
+                workers,
+            ])
+            .output();
         let actual = stdout_of(&output);
         assert!(
             actual == expected,
@@ -73,11 +77,11 @@ fn spark_format_prints_the_top_ten_of_each_batch() {
         expected.push('\n');
     }
     for workers in ["1", "3"] {
-        let output =
-            run(netwc()
-                .arg("--file")
-                .arg(&file)
-                .args(["--batch-lines", "200", "-w", workers]));
+        let output = Netwc::new()
+            .arg("--file")
+            .arg(&file)
+            .args(["--batch-lines", "200", "-w", workers])
+            .output();
         assert_eq!(stdout_of(&output), expected, "-w {workers}");
     }
 }
@@ -88,14 +92,11 @@ fn jsonl_holds_every_batch_including_empty_ones() {
     let text = "a b a\nc\n\n\n\nb\n";
     let dir = TempDir::new("jsonl");
     let file = dir.write("input.txt", text.as_bytes());
-    let output = run(netwc().arg("--file").arg(&file).args([
-        "--batch-lines",
-        "2",
-        "--format",
-        "jsonl",
-        "-w",
-        "2",
-    ]));
+    let output = Netwc::new()
+        .arg("--file")
+        .arg(&file)
+        .args(["--batch-lines", "2", "--format", "jsonl", "-w", "2"])
+        .output();
     let expected = concat!(
         r#"{"time":1,"counts":[{"word":"a","count":2},{"word":"b","count":1},{"word":"c","count":1}]}"#,
         "\n",
@@ -113,14 +114,11 @@ fn spark_split_counts_empty_words_like_java() {
     let text = "a  b\n\n x \n";
     let dir = TempDir::new("spark-split");
     let file = dir.write("input.txt", text.as_bytes());
-    let output = run(netwc().arg("--file").arg(&file).args([
-        "--batch-lines",
-        "10",
-        "--format",
-        "tsv",
-        "--split",
-        "spark",
-    ]));
+    let output = Netwc::new()
+        .arg("--file")
+        .arg(&file)
+        .args(["--batch-lines", "10", "--format", "tsv", "--split", "spark"])
+        .output();
     assert_eq!(
         stdout_of(&output),
         "time\tword\tcount\n1\t\t3\n1\ta\t1\n1\tb\t1\n1\tx\t1\n"
@@ -132,12 +130,13 @@ fn lowercase_and_stop_words_drop_and_count() {
     let dir = TempDir::new("stop");
     let file = dir.write("input.txt", b"The cat and THE dog\nthe end\n");
     let stop = dir.write("stop.txt", b"the\nAnd\n");
-    let output = run(netwc()
+    let output = Netwc::new()
         .arg("--file")
         .arg(&file)
         .arg("--stop-words")
         .arg(&stop)
-        .args(["--lowercase", "--batch-lines", "5", "--format", "tsv"]));
+        .args(["--lowercase", "--batch-lines", "5", "--format", "tsv"])
+        .output();
     assert_eq!(
         stdout_of(&output),
         "time\tword\tcount\n1\tcat\t1\n1\tdog\t1\n1\tend\t1\n"
@@ -152,12 +151,13 @@ fn output_file_is_appended_without_a_second_header() {
     let file = dir.write("input.txt", b"x y x\n");
     let out = dir.path("out.tsv");
     for _ in 0..2 {
-        let output = run(netwc().arg("--file").arg(&file).arg("-o").arg(&out).args([
-            "--batch-lines",
-            "1",
-            "--format",
-            "tsv",
-        ]));
+        let output = Netwc::new()
+            .arg("--file")
+            .arg(&file)
+            .arg("-o")
+            .arg(&out)
+            .args(["--batch-lines", "1", "--format", "tsv"])
+            .output();
         assert_eq!(stdout_of(&output), "", "results go to the file only");
     }
     assert_eq!(

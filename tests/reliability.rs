@@ -5,7 +5,6 @@
 
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
-use std::process::{Child, ChildStdin, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::util::*;
@@ -15,19 +14,6 @@ fn now_ms() -> u64 {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_millis() as u64
-}
-
-/// Starts netwc with `args` and its stdin piped; the caller writes and keeps the pipe.
-fn spawn_with_stdin(args: &[&str]) -> (Child, ChildStdin) {
-    let mut child = netwc()
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("netwc starts");
-    let stdin = child.stdin.take().unwrap();
-    (child, stdin)
 }
 
 /// CPU seconds (user + system) that process `pid` has used so far.
@@ -48,34 +34,35 @@ fn a_second_run_on_a_checkpoint_in_use_is_refused_and_kill_9_leaves_no_stale_loc
     let dir = TempDir::new("shared-checkpoint");
     let state = dir.path("state");
     let port = free_port();
-    let mut first = netwc()
+    let mut first = Netwc::new()
         .args(["--listen", &format!("127.0.0.1:{port}"), "--batch", "100ms"])
         .arg("--checkpoint")
         .arg(&state)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+        .stdout_null()
+        .stderr_null()
+        .spawn();
     wait_listening(port);
-    let second = run(netwc()
+    let second = Netwc::new()
         .args(["--stdin", "--batch", "100ms"])
         .arg("--checkpoint")
-        .arg(&state));
+        .arg(&state)
+        .output();
     let stderr = String::from_utf8_lossy(&second.stderr);
     assert_eq!(second.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains(&state.display().to_string()), "{stderr}");
     assert!(stderr.contains("in use"), "{stderr}");
     assert!(
-        stderr.contains(&format!("process {}", first.id())),
+        stderr.contains(&format!("process {}", first.pid())),
         "names the holder: {stderr}"
     );
-    send_signal(first.id(), "KILL");
-    first.wait().unwrap();
+    first.signal("KILL");
+    first.status_within(Duration::from_secs(10));
     // The lock died with its holder.
-    let third = run(netwc()
+    let third = Netwc::new()
         .args(["--stdin", "--batch", "100ms"])
         .arg("--checkpoint")
-        .arg(&state));
+        .arg(&state)
+        .output();
     assert_eq!(
         third.status.code(),
         Some(0),
@@ -93,20 +80,11 @@ fn quick_restarts_name_batches_by_the_clock_never_ahead_of_it() {
     let state = state.to_str().unwrap();
     for run_number in 1..=3 {
         let before = now_ms();
-        let (child, mut stdin) = spawn_with_stdin(&[
-            "--stdin",
-            "--checkpoint",
-            state,
-            "--mode",
-            "incremental",
-            "--batch",
-            "10s",
-            "--format",
-            "jsonl",
-        ]);
-        stdin.write_all(b"a\n").unwrap();
-        drop(stdin);
-        let output = wait_output(child, Duration::from_secs(20));
+        let output = Netwc::new()
+            .args(["--stdin", "--checkpoint", state, "--mode", "incremental"])
+            .args(["--batch", "10s", "--format", "jsonl"])
+            .stdin_bytes("a\n")
+            .output_within(Duration::from_secs(20));
         let after = now_ms();
         let stdout = stdout_of(&output);
         let report: serde_json::Value =
@@ -137,10 +115,11 @@ fn a_partial_last_line_counts_when_duration_or_batches_stop_the_run() {
     ] {
         let mut args = vec!["--stdin", "--format", "tsv"];
         args.extend_from_slice(stop);
-        let (child, mut stdin) = spawn_with_stdin(&args);
+        let mut child = Netwc::new().args(&args).stdin_piped().spawn();
+        let mut stdin = child.stdin();
         stdin.write_all(text.as_bytes()).unwrap();
         // The input stays open: only the stop ends the run.
-        let output = wait_output(child, Duration::from_secs(20));
+        let output = child.output_within(Duration::from_secs(20));
         drop(stdin);
         let batches = parse_tsv(&stdout_of(&output));
         assert_eq!(totals(&batches), oracle_totals(text), "{stop:?}");
@@ -150,22 +129,20 @@ fn a_partial_last_line_counts_when_duration_or_batches_stop_the_run() {
 #[test]
 fn a_partial_last_line_counts_when_a_signal_stops_a_listening_run() {
     let port = free_port();
-    let mut child = spawn([
-        "--listen",
-        &format!("127.0.0.1:{port}"),
-        "--batch",
-        "1h",
-        "--format",
-        "tsv",
-    ]);
-    let lines = stderr_lines(child.stderr.take().unwrap());
+    let mut child = Netwc::new()
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .args(["--batch", "1h", "--format", "tsv"])
+        .spawn();
+    let lines = child.stderr_lines();
     wait_listening(port);
     let mut producer = TcpStream::connect(("127.0.0.1", port)).unwrap();
     producer.write_all(b"a b\nc d").unwrap();
     wait_for(&lines, "connected", 1);
-    std::thread::sleep(Duration::from_millis(300));
-    send_signal(child.id(), "TERM");
-    let output = wait_output(child, Duration::from_secs(20));
+    // The job runs and has read what was sent.
+    wait_read(port);
+    child.wait_job_running();
+    child.signal("TERM");
+    let output = child.output_within(Duration::from_secs(20));
     drop(producer);
     assert_eq!(
         totals(&parse_tsv(&stdout_of(&output))),
@@ -181,21 +158,18 @@ fn a_signal_while_waiting_for_the_cluster_ends_the_process_at_once() {
     let hosts = hostfile(&dir, 2);
     let input = dir.write("in.txt", b"a b\n");
     for (signal, code) in [("INT", 130), ("TERM", 143)] {
-        let mut child = netwc()
+        let mut child = Netwc::new()
             .args(["-n", "2", "-p", "0", "--hostfile"])
             .arg(&hosts)
             .arg("--file")
             .arg(&input)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let lines = stderr_lines(child.stderr.take().unwrap());
+            .spawn();
+        let lines = child.stderr_lines();
         wait_for(&lines, "waiting for the cluster", 1);
         let sent = Instant::now();
-        send_signal(child.id(), signal);
+        child.signal(signal);
         // Far less than the 30 s --connect-timeout it would otherwise wait.
-        let status = wait_status(&mut child, Duration::from_secs(10));
+        let status = child.status_within(Duration::from_secs(10));
         assert_eq!(status.code(), Some(code), "SIG{signal}");
         assert!(sent.elapsed() < Duration::from_secs(5), "SIG{signal}");
         let said: Vec<String> = lines.try_iter().collect();
@@ -211,29 +185,24 @@ fn a_signal_to_a_process_that_reads_nothing_stops_the_whole_cluster() {
     let dir = TempDir::new("cluster-signal");
     let hosts = hostfile(&dir, 2);
     let text = "x y\nx\n";
-    let (port, release) = holding_server(text.as_bytes().to_vec());
+    let source = holding_server(text);
     let common = |process: &str| {
-        let mut command = netwc();
-        command
+        Netwc::new()
             .args(["-n", "2", "-p", process, "--hostfile"])
             .arg(&hosts)
             .args(["--batch", "100ms", "--format", "tsv", "--stats"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        command
     };
     let mut reader = common("0")
-        .args(["127.0.0.1", &port.to_string()])
-        .spawn()
-        .unwrap();
-    let mut other = common("1").arg("--stdin").spawn().unwrap();
-    let reader_log = stderr_lines(reader.stderr.take().unwrap());
+        .args(["127.0.0.1", &source.port.to_string()])
+        .spawn();
+    let mut other = common("1").arg("--stdin").spawn();
+    let reader_log = reader.stderr_lines();
     // The job runs once process 0 reports batches.
     wait_for(&reader_log, "batch time=", 3);
-    send_signal(other.id(), "TERM");
-    let other_status = wait_status(&mut other, Duration::from_secs(10));
-    let output = wait_output(reader, Duration::from_secs(10));
-    release.send(()).ok();
+    other.signal("TERM");
+    let other_status = other.status_within(Duration::from_secs(10));
+    let output = reader.output_within(Duration::from_secs(10));
+    source.release();
     assert_eq!(other_status.code(), Some(0));
     assert_eq!(totals(&parse_tsv(&stdout_of(&output))), oracle_totals(text));
 }
@@ -249,11 +218,11 @@ fn an_idle_batch_with_a_large_running_total_costs_next_to_nothing() {
             words.join(" ") + "\n"
         })
         .collect();
-    let (port, release) = holding_server(text.into_bytes());
-    let mut child = netwc()
+    let source = holding_server(text);
+    let mut child = Netwc::new()
         .args([
             "127.0.0.1",
-            &port.to_string(),
+            &source.port.to_string(),
             "--mode",
             "incremental",
             "--emit",
@@ -264,20 +233,19 @@ fn an_idle_batch_with_a_large_running_total_costs_next_to_nothing() {
             "10ms",
             "--stats",
         ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let lines = stderr_lines(child.stderr.take().unwrap());
+        .stdout_null()
+        .spawn();
+    let lines = child.stderr_lines();
     wait_for(&lines, &format!("distinct={WORDS} "), 1);
     // Now every batch is empty: about 200 of them in two seconds. Re-sorting 200,000 words
     // for each kept a core busy; reports that cost what changed use a few percent of one.
-    let cpu_before = cpu_seconds(child.id());
+    // (Deliberately a sleep: the CPU time of two seconds of idle batches is what is measured.)
+    let cpu_before = cpu_seconds(child.pid());
     std::thread::sleep(Duration::from_secs(2));
-    let used = cpu_seconds(child.id()) - cpu_before;
-    send_signal(child.id(), "TERM");
-    wait_status(&mut child, Duration::from_secs(10));
-    release.send(()).ok();
+    let used = cpu_seconds(child.pid()) - cpu_before;
+    child.signal("TERM");
+    child.status_within(Duration::from_secs(10));
+    source.release();
     assert!(used < 0.5, "{used:.2} CPU seconds in 2 s of idle batches");
 }
 
@@ -286,18 +254,11 @@ fn an_idle_batch_with_a_large_running_total_costs_next_to_nothing() {
 #[test]
 fn a_lone_cr_ends_a_line_as_in_spark() {
     let text = "a\rb\nc  d\r\ne\r";
-    let (child, mut stdin) = spawn_with_stdin(&[
-        "--stdin",
-        "--split",
-        "spark",
-        "--batch-lines",
-        "1",
-        "--format",
-        "tsv",
-    ]);
-    stdin.write_all(text.as_bytes()).unwrap();
-    drop(stdin);
-    let output = wait_output(child, Duration::from_secs(20));
+    let output = Netwc::new()
+        .args(["--stdin", "--split", "spark", "--batch-lines", "1"])
+        .args(["--format", "tsv"])
+        .stdin_bytes(text)
+        .output_within(Duration::from_secs(20));
     assert_eq!(
         stdout_of(&output),
         "time\tword\tcount\n1\ta\t1\n2\tb\t1\n3\t\t1\n3\tc\t1\n3\td\t1\n4\te\t1\n"
@@ -318,19 +279,22 @@ fn a_long_line_counts_in_the_batch_its_end_arrived_in() {
     let server = std::thread::spawn(move || {
         let (mut stream, _) = listener.accept().unwrap();
         stream.write_all(sent.as_bytes()).unwrap();
-        // Several 100 ms batches pass before the line ends.
+        // Several 100 ms batches pass before the line ends (deliberately a sleep: the
+        // producer's pace is the case tested).
         std::thread::sleep(Duration::from_millis(600));
         stream.write_all(b"end\nnext line\n").unwrap();
     });
-    let output = run(netwc().args([
-        "127.0.0.1",
-        &port.to_string(),
-        "--batch",
-        "100ms",
-        "--format",
-        "tsv",
-        "--stats",
-    ]));
+    let output = Netwc::new()
+        .args([
+            "127.0.0.1",
+            &port.to_string(),
+            "--batch",
+            "100ms",
+            "--format",
+            "tsv",
+            "--stats",
+        ])
+        .output();
     server.join().unwrap();
     let batches = parse_tsv(&stdout_of(&output));
     let with_words: Vec<_> = batches.iter().filter(|(_, c)| !c.is_empty()).collect();
@@ -351,11 +315,11 @@ fn a_long_line_open_across_snapshots_survives_kill_9() {
     let dir = TempDir::new("long-line-checkpoint");
     let state = dir.path("state");
     let head: String = (0..60_000).map(|i| format!("v{:06} ", i % 997)).collect();
-    let (port, release) = holding_server(head.clone().into_bytes());
-    let mut first = netwc()
+    let source = holding_server(head.clone());
+    let mut first = Netwc::new()
         .args([
             "127.0.0.1",
-            &port.to_string(),
+            &source.port.to_string(),
             "--batch",
             "20ms",
             "--mode",
@@ -366,22 +330,20 @@ fn a_long_line_open_across_snapshots_survives_kill_9() {
         ])
         .arg("--checkpoint")
         .arg(&state)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let lines = stderr_lines(first.stderr.take().unwrap());
+        .stdout_null()
+        .spawn();
+    let lines = first.stderr_lines();
     // 75 batches (1.5 s): a snapshot was taken while the line was open.
     wait_for(&lines, "batch time=", 75);
-    send_signal(first.id(), "KILL");
-    first.wait().unwrap();
-    release.send(()).ok();
+    first.signal("KILL");
+    first.status_within(Duration::from_secs(10));
+    source.release();
     // The connection was lost mid-line: the restart ends that line, as an end of input would.
-    let (port, release) = holding_server(b"tail\n".to_vec());
-    let second = netwc()
+    let source = holding_server("tail\n");
+    let second = Netwc::new()
         .args([
             "127.0.0.1",
-            &port.to_string(),
+            &source.port.to_string(),
             "--batch",
             "20ms",
             "--mode",
@@ -395,14 +357,13 @@ fn a_long_line_open_across_snapshots_survives_kill_9() {
         ])
         .arg("--checkpoint")
         .arg(&state)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(500));
-    send_signal(second.id(), "TERM");
-    let output = wait_output(second, Duration::from_secs(20));
-    release.send(()).ok();
+        .spawn();
+    // The job runs, on the restored checkpoint, and has read the last line.
+    source.wait_read();
+    second.wait_job_running();
+    second.signal("TERM");
+    let output = second.output_within(Duration::from_secs(20));
+    source.release();
     let batches = parse_tsv(&stdout_of(&output));
     let last = batches.values().last().expect("a report");
     // The pieces handed on before the crash are in the log (the last bytes of the line were
@@ -427,23 +388,16 @@ fn long_lines_of_two_producers_at_once_are_each_counted_whole() {
     let cut = line[..line.len() / 2].rfind(' ').unwrap() + 1;
     for workers in ["1", "2", "3"] {
         let port = free_port();
-        let mut child = spawn([
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "-w",
-            workers,
-            "--batch",
-            "100ms",
-            "--format",
-            "tsv",
-            "--top",
-            "0",
-        ]);
-        let lines = stderr_lines(child.stderr.take().unwrap());
+        let mut child = Netwc::new()
+            .args(["--listen", &format!("127.0.0.1:{port}"), "-w", workers])
+            .args(["--batch", "100ms", "--format", "tsv", "--top", "0"])
+            .spawn();
+        let lines = child.stderr_lines();
         wait_listening(port);
         let mut long = TcpStream::connect(("127.0.0.1", port)).unwrap();
         let mut short = TcpStream::connect(("127.0.0.1", port)).unwrap();
         wait_for(&lines, "connected", 2);
+        // Deliberately sleeps: the producers' pace, batches apart, is the case tested.
         long.write_all(&line.as_bytes()[..cut]).unwrap();
         std::thread::sleep(Duration::from_millis(300));
         short.write_all(b"s1 s2\ns3\n").unwrap();
@@ -452,8 +406,8 @@ fn long_lines_of_two_producers_at_once_are_each_counted_whole() {
         long.write_all(b"\n").unwrap();
         drop((long, short));
         wait_for(&lines, "closed", 2);
-        send_signal(child.id(), "TERM");
-        let output = wait_output(child, Duration::from_secs(20));
+        child.signal("TERM");
+        let output = child.output_within(Duration::from_secs(20));
         assert_eq!(
             totals(&parse_tsv(&stdout_of(&output))),
             oracle_totals(&format!("{line}\ns1 s2\ns3\n")),
@@ -476,19 +430,15 @@ fn a_stop_ends_even_when_the_producer_never_pauses() {
             args.extend_from_slice(&["--format", "tsv"]);
         }
         args.extend_from_slice(stop);
-        let (mut child, mut stdin) = spawn_with_stdin(&args);
-        let stdout = child.stdout.take().unwrap();
-        let reader = std::thread::spawn(move || {
-            let mut text = String::new();
-            std::io::Read::read_to_string(&mut { stdout }, &mut text).unwrap();
-            text
-        });
+        let mut child = Netwc::new().args(&args).stdin_piped().spawn();
+        let mut stdin = child.stdin();
+        let reader = child.stdout_text();
         let writer = std::thread::spawn(move || {
             let block = "a b\n".repeat(16_384);
             // Until netwc has stopped and the pipe breaks.
             while stdin.write_all(block.as_bytes()).is_ok() {}
         });
-        let status = wait_status(&mut child, Duration::from_secs(15));
+        let status = child.status_within(Duration::from_secs(15));
         assert_eq!(status.code(), Some(0), "{stop:?}");
         writer.join().unwrap();
         let batches = parse_tsv(&reader.join().unwrap());

@@ -21,7 +21,7 @@ fn record(payload: &[u8]) -> Vec<u8> {
 /// A log (never compacted) holding `text` read in `epoch`, whose report was printed.
 fn log_of_one_reported_batch(epoch: u64, text: &[u8], lines: u64) -> Vec<u8> {
     let mut bytes = b"NETWCLOG".to_vec();
-    bytes.extend_from_slice(&4u32.to_le_bytes());
+    bytes.extend_from_slice(&5u32.to_le_bytes());
     bytes.extend_from_slice(&0u64.to_le_bytes());
     let crc = crc32fast::hash(&bytes);
     bytes.extend_from_slice(&crc.to_le_bytes());
@@ -41,12 +41,13 @@ fn log_of_one_reported_batch(epoch: u64, text: &[u8], lines: u64) -> Vec<u8> {
 /// Makes `state` a checkpoint whose last batch, holding `old`, is an hour old.
 fn an_hour_old_checkpoint(state: &Path, input: &Path, args: &[&str], interval_ms: u64, old: &str) {
     // A first run writes the settings; its log and snapshot are then replaced.
-    let first = run(netwc()
+    let first = Netwc::new()
         .arg("--file")
         .arg(input)
         .args(args)
         .arg("--checkpoint")
-        .arg(state));
+        .arg(state)
+        .output();
     assert!(first.status.success());
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -68,13 +69,14 @@ fn restart_after_an_hour(name: &str, args: &[&str], interval_ms: u64) -> (Counts
     let input = dir.write("new.txt", b"new x\n");
     an_hour_old_checkpoint(&state, &input, args, interval_ms, "old old x\n");
     let started = Instant::now();
-    let output = run(netwc()
+    let output = Netwc::new()
         .arg("--file")
         .arg(&input)
         .args(args)
         .args(["--format", "tsv", "--emit", "all", "--top", "0"])
         .arg("--checkpoint")
-        .arg(&state));
+        .arg(&state)
+        .output();
     let took = started.elapsed();
     let stdout = stdout_of(&output);
     let last = parse_tsv(&stdout).pop_last().map(|(_, c)| c);
@@ -105,7 +107,8 @@ fn now_ms() -> u64 {
         .as_millis() as u64
 }
 
-/// Sleeps until just after the start of the next `interval_ms` interval.
+/// Sleeps until just after the start of the next `interval_ms` interval (deliberately a sleep:
+/// the tests need runs inside one interval of the clock).
 fn sleep_to_next_interval(interval_ms: u64) {
     let left = interval_ms - now_ms() % interval_ms;
     std::thread::sleep(Duration::from_millis(left + 50));
@@ -114,22 +117,15 @@ fn sleep_to_next_interval(interval_ms: u64) {
 /// One run of `netwc --stdin` on the checkpoint `state` that reads `text`: its reports as
 /// (batch time, counts).
 fn one_run(state: &Path, mode: &[&str], text: &str) -> Vec<(u64, Counts)> {
-    let mut child = netwc()
+    let output = Netwc::new()
         .args([
             "--stdin", "--batch", "5s", "--format", "jsonl", "--top", "0",
         ])
         .args(mode)
         .arg("--checkpoint")
         .arg(state)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    std::io::Write::write_all(&mut stdin, text.as_bytes()).unwrap();
-    drop(stdin);
-    let output = wait_output(child, Duration::from_secs(20));
+        .stdin_bytes(text)
+        .output_within(Duration::from_secs(20));
     assert!(
         output.status.success(),
         "{}",
@@ -207,12 +203,13 @@ fn a_quick_restart_refused_at_its_source_reopens_no_batch() {
     assert_eq!(first.len(), 1);
     // A quick restart whose source cannot be opened (nothing listens on the port) stops
     // with exit 1, before it changes the checkpoint.
-    let refused = run(netwc()
+    let refused = Netwc::new()
         .args(["127.0.0.1", &free_port().to_string()])
         .args(["--batch", "5s", "--format", "jsonl", "--top", "0"])
         .args(mode)
         .arg("--checkpoint")
-        .arg(&state));
+        .arg(&state)
+        .output();
     assert_eq!(refused.status.code(), Some(1));
     assert_eq!(
         now_ms() / 5_000,

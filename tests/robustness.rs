@@ -3,47 +3,27 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use crate::util::*;
 
-/// The peak resident memory of `child` until it exits, in KiB, and its stdout.
-fn peak_rss_and_output(mut child: Child) -> (u64, std::process::Output) {
-    let stdout = child.stdout.take();
-    let reader = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        if let Some(mut stdout) = stdout {
-            stdout.read_to_end(&mut buf).unwrap();
-        }
-        buf
-    });
-    let peak = wait_with_peak_rss(&mut child);
-    let status = child.wait().unwrap();
-    let stdout = reader.join().unwrap();
-    let output = std::process::Output {
-        status,
-        stdout,
-        stderr: Vec::new(),
-    };
-    (peak, output)
-}
-
 #[test]
 fn reconnect_survives_a_server_that_comes_and_goes() {
     let port = free_port();
-    let mut child = spawn([
-        "127.0.0.1",
-        &port.to_string(),
-        "--reconnect",
-        "--retry-delay",
-        "100ms",
-        "--batch",
-        "100ms",
-        "--format",
-        "tsv",
-    ]);
-    let lines = stderr_lines(child.stderr.take().unwrap());
+    let mut child = Netwc::new()
+        .args([
+            "127.0.0.1",
+            &port.to_string(),
+            "--reconnect",
+            "--retry-delay",
+            "100ms",
+            "--batch",
+            "100ms",
+            "--format",
+            "tsv",
+        ])
+        .spawn();
+    let lines = child.stderr_lines();
     // The server is absent at start: netwc keeps trying.
     wait_for(&lines, "could not connect", 2);
     let mut expected = Counts::new();
@@ -59,25 +39,27 @@ fn reconnect_survives_a_server_that_comes_and_goes() {
         drop(listener);
         wait_for(&lines, "closed the connection", 1);
     }
-    send_signal(child.id(), "TERM");
-    let output = wait_output(child, Duration::from_secs(20));
+    child.signal("TERM");
+    let output = child.output_within(Duration::from_secs(20));
     assert_eq!(totals(&parse_tsv(&stdout_of(&output))), expected);
 }
 
 #[test]
 fn listen_refuses_producers_past_max_connections() {
     let port = free_port();
-    let mut child = spawn([
-        "--listen",
-        &format!("127.0.0.1:{port}"),
-        "--max-connections",
-        "2",
-        "--batch",
-        "100ms",
-        "--format",
-        "tsv",
-    ]);
-    let lines = stderr_lines(child.stderr.take().unwrap());
+    let mut child = Netwc::new()
+        .args([
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--max-connections",
+            "2",
+            "--batch",
+            "100ms",
+            "--format",
+            "tsv",
+        ])
+        .spawn();
+    let lines = child.stderr_lines();
     wait_listening(port);
     let mut first = TcpStream::connect(("127.0.0.1", port)).unwrap();
     let mut second = TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -97,8 +79,8 @@ fn listen_refuses_producers_past_max_connections() {
     drop(first);
     drop(second);
     wait_for(&lines, "closed", 2);
-    send_signal(child.id(), "TERM");
-    let output = wait_output(child, Duration::from_secs(20));
+    child.signal("TERM");
+    let output = child.output_within(Duration::from_secs(20));
     assert_eq!(
         totals(&parse_tsv(&stdout_of(&output))),
         oracle_totals("a b\nc\nb\n")
@@ -134,14 +116,11 @@ fn binary_garbage_is_counted_like_a_lossy_decoder_would() {
         .map(|(k, counts)| (k as u64 + 1, sorted_rows(counts)))
         .collect();
     for workers in ["1", "3"] {
-        let output = run(netwc().arg("--file").arg(&file).args([
-            "--batch-lines",
-            "500",
-            "--format",
-            "tsv",
-            "-w",
-            workers,
-        ]));
+        let output = Netwc::new()
+            .arg("--file")
+            .arg(&file)
+            .args(["--batch-lines", "500", "--format", "tsv", "-w", workers])
+            .output();
         assert_eq!(stdout_of(&output), expected_tsv(&reports), "-w {workers}");
     }
 }
@@ -156,15 +135,16 @@ fn a_huge_line_is_counted_in_bounded_memory() {
     }
     let size_kib = text.len() as u64 / 1024;
     let feeder = Feeder::start(text.into_bytes(), 1 << 20, Duration::ZERO);
-    let child = netwc()
+    let mut child = Netwc::new()
         .args(["127.0.0.1", &feeder.port.to_string(), "--format", "tsv"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let (peak_kib, output) = peak_rss_and_output(child);
+        .stderr_null()
+        .spawn();
+    let stdout = child.stdout_text();
+    let peak_kib = child.wait_with_peak_rss();
+    let status = child.status_within(RUN_LIMIT);
     feeder.join();
-    let totals = totals(&parse_tsv(&stdout_of(&output)));
+    assert!(status.success(), "{status}");
+    let totals = totals(&parse_tsv(&stdout.join().unwrap()));
     assert_eq!(totals.len(), 1000);
     assert!(
         totals.values().all(|&c| c == 7_000),
@@ -182,13 +162,11 @@ fn a_word_longer_than_the_limit_is_cut_warned_once_and_counted() {
     let text = format!("a {long} b\n{long}\nc");
     let dir = TempDir::new("long-word");
     let file = dir.write("input.txt", text.as_bytes());
-    let output = run(netwc().arg("--file").arg(&file).args([
-        "--batch-lines",
-        "10",
-        "--format",
-        "tsv",
-        "--stats",
-    ]));
+    let output = Netwc::new()
+        .arg("--file")
+        .arg(&file)
+        .args(["--batch-lines", "10", "--format", "tsv", "--stats"])
+        .output();
     let stdout = stdout_of(&output);
     let stderr = String::from_utf8_lossy(&output.stderr);
     let counts = totals(&parse_tsv(&stdout));
@@ -213,11 +191,14 @@ fn a_connection_reset_mid_line_counts_what_arrived() {
     let server = std::thread::spawn(move || {
         let (mut stream, _) = listener.accept().unwrap();
         stream.write_all(b"p q\nr s").unwrap();
-        std::thread::sleep(Duration::from_millis(300));
+        // netwc has read what was sent.
+        wait_read(port);
         // SO_LINGER 0: closing sends a reset instead of a clean end.
         rustix::net::sockopt::set_socket_linger(&stream, Some(Duration::ZERO)).unwrap();
     });
-    let output = run(netwc().args(["127.0.0.1", &port.to_string(), "--format", "tsv"]));
+    let output = Netwc::new()
+        .args(["127.0.0.1", &port.to_string(), "--format", "tsv"])
+        .output();
     server.join().unwrap();
     assert_eq!(
         totals(&parse_tsv(&stdout_of(&output))),
@@ -228,15 +209,17 @@ fn a_connection_reset_mid_line_counts_what_arrived() {
 #[test]
 fn an_idle_producer_holds_nothing_back() {
     let port = free_port();
-    let mut child = spawn([
-        "--listen",
-        &format!("127.0.0.1:{port}"),
-        "--batch",
-        "50ms",
-        "--format",
-        "jsonl",
-    ]);
-    let lines = stderr_lines(child.stderr.take().unwrap());
+    let mut child = Netwc::new()
+        .args([
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--batch",
+            "50ms",
+            "--format",
+            "jsonl",
+        ])
+        .spawn();
+    let lines = child.stderr_lines();
     wait_listening(port);
     // One producer connects and says nothing; another sends and leaves.
     let idle = TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -244,9 +227,11 @@ fn an_idle_producer_holds_nothing_back() {
     busy.write_all(b"hello idle world\n").unwrap();
     drop(busy);
     wait_for(&lines, "closed", 1);
+    // Deliberately a sleep: batches keep coming for a second while a producer idles, which is
+    // what is checked.
     std::thread::sleep(Duration::from_millis(1_000));
-    send_signal(child.id(), "TERM");
-    let output = wait_output(child, Duration::from_secs(20));
+    child.signal("TERM");
+    let output = child.output_within(Duration::from_secs(20));
     drop(idle);
     let stdout = stdout_of(&output);
     assert!(
@@ -263,7 +248,7 @@ fn a_flood_into_a_slow_reader_is_counted_exactly_in_bounded_memory() {
     let text = zipf_text(99, 60_000, 10, 5_000);
     let expected = oracle_totals(&text);
     let feeder = Feeder::start(text.into_bytes(), 1 << 16, Duration::ZERO);
-    let mut child = netwc()
+    let mut child = Netwc::new()
         .args([
             "127.0.0.1",
             &feeder.port.to_string(),
@@ -272,11 +257,9 @@ fn a_flood_into_a_slow_reader_is_counted_exactly_in_bounded_memory() {
             "--format",
             "tsv",
         ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdout = child.stdout.take().unwrap();
+        .stderr_null()
+        .spawn();
+    let mut stdout = child.stdout();
     let reader = std::thread::spawn(move || {
         let mut all = Vec::new();
         let mut buf = [0u8; 4 * 1024];
@@ -285,11 +268,12 @@ fn a_flood_into_a_slow_reader_is_counted_exactly_in_bounded_memory() {
                 Ok(0) | Err(_) => break,
                 Ok(n) => all.extend_from_slice(&buf[..n]),
             }
+            // Deliberately a sleep: the slow reader's pace.
             std::thread::sleep(Duration::from_millis(2));
         }
         all
     });
-    let peak = wait_with_peak_rss(&mut child);
+    let peak = child.wait_with_peak_rss();
     feeder.join();
     let out = String::from_utf8(reader.join().unwrap()).unwrap();
     assert_eq!(totals(&parse_tsv(&out)), expected);
@@ -301,16 +285,18 @@ fn many_producers_holding_open_lines_of_new_words_are_counted_exactly() {
     let port = free_port();
     let dir = TempDir::new("open-lines");
     let out = dir.path("out.tsv");
-    let mut child = spawn([
-        "--listen",
-        &format!("127.0.0.1:{port}"),
-        "--batch",
-        "100ms",
-        "--format",
-        "tsv",
-        "-o",
-        out.to_str().unwrap(),
-    ]);
+    let mut child = Netwc::new()
+        .args([
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--batch",
+            "100ms",
+            "--format",
+            "tsv",
+            "-o",
+            out.to_str().unwrap(),
+        ])
+        .spawn();
     wait_listening(port);
     // 200 producers, each 0.5 MB of distinct words in one line that stays open: 100 MB of
     // waiting words in all, far more than a worker keeps (32 MiB), so some lines' counts go in
@@ -329,6 +315,7 @@ fn many_producers_holding_open_lines_of_new_words_are_counted_exactly() {
                 stream
                     .set_write_timeout(Some(Duration::from_secs(60)))
                     .unwrap();
+                let mut sent = 0;
                 for k in 0..pieces {
                     // Word `x{j}` of piece k is `w{k}x{j}`: distinct within the line.
                     let text: Vec<u8> = piece
@@ -338,14 +325,32 @@ fn many_producers_holding_open_lines_of_new_words_are_counted_exactly() {
                         })
                         .collect();
                     stream.write_all(&text).unwrap();
+                    sent += text.len() as u64;
                 }
-                stream
+                (stream, sent)
             })
         })
         .collect();
-    let streams: Vec<TcpStream> = senders.into_iter().map(|s| s.join().unwrap()).collect();
-    std::thread::sleep(Duration::from_secs(1));
-    let peak_while_open = peak_rss_kib(child.id()).unwrap_or(0);
+    let (streams, sent): (Vec<TcpStream>, Vec<u64>) =
+        senders.into_iter().map(|s| s.join().unwrap()).unzip();
+    // netwc has read more than 32 MiB of the open lines (what was sent less what is still
+    // queued on the port): their waiting counts, which take more room than their text, are past
+    // a worker's budget.
+    let sent: u64 = sent.iter().sum();
+    let start = std::time::Instant::now();
+    loop {
+        let queued: u64 = queues_on(port).iter().map(|(out, into)| out + into).sum();
+        if sent.saturating_sub(queued) > 32 << 20 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "netwc read {} of {sent} bytes",
+            sent.saturating_sub(queued)
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let peak_while_open = peak_rss_kib(child.pid()).unwrap_or(0);
     for mut stream in streams {
         stream.write_all(b"last\n").unwrap();
     }
@@ -366,9 +371,9 @@ fn many_producers_holding_open_lines_of_new_words_are_counted_exactly() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    send_signal(child.id(), "TERM");
-    let peak = peak_rss_kib(child.id()).unwrap_or(0).max(peak_while_open);
-    assert_eq!(wait_status(&mut child, RUN_LIMIT).code(), Some(0));
+    child.signal("TERM");
+    let peak = peak_rss_kib(child.pid()).unwrap_or(0).max(peak_while_open);
+    assert_eq!(child.status_within(RUN_LIMIT).code(), Some(0));
     let mut counted = totals(&parse_tsv(&read(&out)));
     assert_eq!(counted.remove("last"), Some(producers as i64));
     assert_eq!(counted.len(), pieces * words);

@@ -19,16 +19,18 @@ fn feeder_text_in_small_pieces_is_counted_exactly_at_1_and_2_workers() {
     for workers in ["1", "2"] {
         // Pieces of 777 bytes cut lines anywhere; pauses spread them over several batches.
         let feeder = Feeder::start(text.clone().into_bytes(), 777, Duration::from_millis(2));
-        let output = run(netwc().args([
-            "127.0.0.1",
-            &feeder.port.to_string(),
-            "--batch",
-            "20ms",
-            "--format",
-            "tsv",
-            "-w",
-            workers,
-        ]));
+        let output = Netwc::new()
+            .args([
+                "127.0.0.1",
+                &feeder.port.to_string(),
+                "--batch",
+                "20ms",
+                "--format",
+                "tsv",
+                "-w",
+                workers,
+            ])
+            .output();
         feeder.join();
         let stdout = stdout_of(&output);
         assert!(
@@ -47,14 +49,16 @@ fn feeder_text_in_small_pieces_is_counted_exactly_at_1_and_2_workers() {
 fn every_batch_is_reported_once_in_order_including_empty_ones() {
     // A slow feeder: batches of 10 ms, many of them empty.
     let feeder = Feeder::start(b"a\nb\nc\n".to_vec(), 2, Duration::from_millis(40));
-    let output = run(netwc().args([
-        "127.0.0.1",
-        &feeder.port.to_string(),
-        "--batch",
-        "10ms",
-        "--format",
-        "jsonl",
-    ]));
+    let output = Netwc::new()
+        .args([
+            "127.0.0.1",
+            &feeder.port.to_string(),
+            "--batch",
+            "10ms",
+            "--format",
+            "jsonl",
+        ])
+        .output();
     feeder.join();
     let stdout = stdout_of(&output);
     let times: Vec<u64> = stdout
@@ -94,16 +98,18 @@ fn the_real_nc_as_the_text_server() {
             .spawn()
             .expect("nc (netcat-openbsd) is installed");
         wait_listening(port);
-        let output = run(netwc().args([
-            "localhost",
-            &port.to_string(),
-            "--batch",
-            "50ms",
-            "--format",
-            "tsv",
-            "-w",
-            workers,
-        ]));
+        let output = Netwc::new()
+            .args([
+                "localhost",
+                &port.to_string(),
+                "--batch",
+                "50ms",
+                "--format",
+                "tsv",
+                "-w",
+                workers,
+            ])
+            .output();
         wait_status(&mut nc, Duration::from_secs(10));
         assert_eq!(
             totals_over_batches(&stdout_of(&output)),
@@ -116,16 +122,18 @@ fn the_real_nc_as_the_text_server() {
 #[test]
 fn listen_counts_every_line_of_many_producers() {
     let port = free_port();
-    let mut child = spawn([
-        "--listen",
-        &format!("127.0.0.1:{port}"),
-        "--batch",
-        "50ms",
-        "--format",
-        "tsv",
-        "-w",
-        "2",
-    ]);
+    let mut child = Netwc::new()
+        .args([
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--batch",
+            "50ms",
+            "--format",
+            "tsv",
+            "-w",
+            "2",
+        ])
+        .spawn();
     wait_listening(port);
     let producers = 20;
     let mut expected = Counts::new();
@@ -147,9 +155,9 @@ fn listen_counts_every_line_of_many_producers() {
         thread.join().unwrap();
     }
     // Wait (bounded) until netwc has read every connection to its end, then stop it.
-    let lines = stderr_lines(child.stderr.take().unwrap());
+    let lines = child.stderr_lines();
     wait_for(&lines, " closed", producers as usize);
-    send_signal(child.id(), "TERM");
-    let output = wait_output(child, Duration::from_secs(20));
+    child.signal("TERM");
+    let output = child.output_within(Duration::from_secs(20));
     assert_eq!(totals_over_batches(&stdout_of(&output)), expected);
 }

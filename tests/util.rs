@@ -4,52 +4,235 @@
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, HashMap};
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStderr, Command, ExitStatus, Output, Stdio};
-use std::sync::mpsc::{channel, Receiver};
+use std::process::{
+    Child, ChildStderr, ChildStdin, ChildStdout, Command, ExitStatus, Output, Stdio,
+};
+use std::sync::mpsc::{channel, Receiver, Sender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// The longest any one run of the binary may take in these tests.
 pub const RUN_LIMIT: Duration = Duration::from_secs(60);
 
-/// A command for the binary under test.
-pub fn netwc() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_netwc"))
+/// netwc as a test runs it, built up like a [`Command`]: its stdin empty and its stdout and
+/// stderr piped unless said otherwise; then run to its end within a time limit
+/// ([`Netwc::output`]) or started ([`Netwc::spawn`]).
+#[must_use]
+pub struct Netwc {
+    command: Command,
+    stdin: Option<Vec<u8>>,
 }
 
-/// Runs `command` to its end (killing it after [`RUN_LIMIT`]) and returns its output.
-pub fn run(command: &mut Command) -> Output {
-    let child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("netwc starts");
-    wait_output(child, RUN_LIMIT)
+impl Netwc {
+    pub fn new() -> Netwc {
+        Netwc::of(Command::new(env!("CARGO_BIN_EXE_netwc")))
+    }
+
+    /// netwc started through `sh` after `limits` (such as `ulimit -n 128`), which apply to it.
+    pub fn under(limits: &str) -> Netwc {
+        let mut command = Command::new("sh");
+        command.args(["-c", &format!("{limits}\nexec \"$0\" \"$@\"")]);
+        command.arg(env!("CARGO_BIN_EXE_netwc"));
+        Netwc::of(command)
+    }
+
+    fn of(mut command: Command) -> Netwc {
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        Netwc {
+            command,
+            stdin: None,
+        }
+    }
+
+    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Netwc {
+        self.command.arg(arg);
+        self
+    }
+
+    pub fn args(mut self, args: impl IntoIterator<Item = impl AsRef<OsStr>>) -> Netwc {
+        self.command.args(args);
+        self
+    }
+
+    /// Its stdin gets `bytes`, then its end.
+    pub fn stdin_bytes(mut self, bytes: impl Into<Vec<u8>>) -> Netwc {
+        self.command.stdin(Stdio::piped());
+        self.stdin = Some(bytes.into());
+        self
+    }
+
+    /// Its stdin is a pipe that the test writes ([`Running::stdin`]).
+    pub fn stdin_piped(mut self) -> Netwc {
+        self.command.stdin(Stdio::piped());
+        self
+    }
+
+    pub fn stdout_null(mut self) -> Netwc {
+        self.command.stdout(Stdio::null());
+        self
+    }
+
+    pub fn stderr_null(mut self) -> Netwc {
+        self.command.stderr(Stdio::null());
+        self
+    }
+
+    /// Runs netwc to its end (killing it and failing past [`RUN_LIMIT`]); returns its output.
+    pub fn output(self) -> Output {
+        self.output_within(RUN_LIMIT)
+    }
+
+    /// Runs netwc to its end (killing it and failing past `limit`); returns its output.
+    pub fn output_within(self, limit: Duration) -> Output {
+        self.spawn().output_within(limit)
+    }
+
+    pub fn spawn(mut self) -> Running {
+        let mut child = self.command.spawn().expect("netwc starts");
+        if let Some(bytes) = self.stdin {
+            let mut stdin = child.stdin.take().unwrap();
+            // From a thread, so that netwc never waits on a test that has not yet read its
+            // output; a netwc that stops early is the test's to find in that output.
+            std::thread::spawn(move || {
+                let _ = stdin.write_all(&bytes);
+            });
+        }
+        Running { child }
+    }
 }
 
-/// Waits for `child` with a time limit, collecting its output; kills it and fails past the limit.
+/// A netwc that runs; killed when dropped, so that a failing test leaves none behind.
+pub struct Running {
+    child: Child,
+}
+
+impl Running {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends it `signal` (a name such as TERM).
+    pub fn signal(&self, signal: &str) {
+        send_signal(self.pid(), signal);
+    }
+
+    /// Its stdin, to write (after [`Netwc::stdin_piped`]); dropping it ends netwc's input.
+    pub fn stdin(&mut self) -> ChildStdin {
+        self.child.stdin.take().expect("stdin is piped")
+    }
+
+    pub fn stdout(&mut self) -> ChildStdout {
+        self.child.stdout.take().expect("stdout is piped")
+    }
+
+    pub fn stderr(&mut self) -> ChildStderr {
+        self.child.stderr.take().expect("stderr is piped")
+    }
+
+    /// Reads its stdout to the end on a thread (so that netwc never waits on a full pipe);
+    /// the thread returns the text.
+    pub fn stdout_text(&mut self) -> JoinHandle<String> {
+        let mut stdout = self.stdout();
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            stdout.read_to_string(&mut text).unwrap();
+            text
+        })
+    }
+
+    /// Its stderr, line by line ([`stderr_lines`]), for [`wait_for`].
+    pub fn stderr_lines(&mut self) -> Receiver<String> {
+        stderr_lines(self.stderr())
+    }
+
+    /// Waits (bounded) until its job runs: its workers have started (timely names their
+    /// threads `timely:work-N`). From then on a signal asks for a graceful stop; before, while
+    /// it waits for its input or its cluster, a signal ends it at once.
+    pub fn wait_job_running(&self) {
+        let start = Instant::now();
+        let tasks = format!("/proc/{}/task", self.pid());
+        loop {
+            let names: Vec<String> = std::fs::read_dir(&tasks)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|task| read(&task.path().join("comm")))
+                .collect();
+            if names.iter().any(|name| name.starts_with("timely:work")) {
+                return;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "netwc's workers do not start; its threads: {names:?}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    /// Waits for it to exit, killing it and failing the test past `limit`.
+    pub fn status_within(&mut self, limit: Duration) -> ExitStatus {
+        wait_status(&mut self.child, limit)
+    }
+
+    /// Waits for it to exit (killing it and failing past `limit`), collecting what was not taken
+    /// of its stdout and stderr.
+    pub fn output_within(mut self, limit: Duration) -> Output {
+        collect_output(&mut self.child, limit)
+    }
+
+    /// Waits (within [`RUN_LIMIT`]) for it to exit while reading its peak resident memory;
+    /// returns that peak in KiB.
+    pub fn wait_with_peak_rss(&mut self) -> u64 {
+        let mut peak = 0;
+        let start = Instant::now();
+        while self.is_running() {
+            assert!(start.elapsed() < RUN_LIMIT, "netwc did not finish");
+            peak = peak.max(peak_rss_kib(self.pid()).unwrap_or(0));
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        peak
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn read_all(pipe: Option<impl Read>) -> Vec<u8> {
+    let mut buf = Vec::new();
+    if let Some(mut pipe) = pipe {
+        let _ = pipe.read_to_end(&mut buf);
+    }
+    buf
+}
+
+/// Waits for `child` (a program other than netwc) with a time limit, collecting its output;
+/// kills it and fails past the limit.
 pub fn wait_output(mut child: Child, limit: Duration) -> Output {
-    let stdout = child.stdout.take();
-    let stderr = child.stderr.take();
-    let out = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        if let Some(mut stdout) = stdout {
-            let _ = stdout.read_to_end(&mut buf);
-        }
-        buf
-    });
-    let err = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        if let Some(mut stderr) = stderr {
-            let _ = stderr.read_to_end(&mut buf);
-        }
-        buf
-    });
-    let status = wait_status(&mut child, limit);
+    collect_output(&mut child, limit)
+}
+
+fn collect_output(child: &mut Child, limit: Duration) -> Output {
+    let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
+    let out = std::thread::spawn(move || read_all(stdout));
+    let err = std::thread::spawn(move || read_all(stderr));
+    let status = wait_status(child, limit);
     Output {
         status,
         stdout: out.join().unwrap(),
@@ -158,28 +341,51 @@ pub fn random_text(seed: u64, lines: usize) -> String {
     text
 }
 
-/// Zipf-distributed words over a vocabulary of `vocabulary` words, `words_per_line` a line.
-pub fn zipf_text(seed: u64, lines: usize, words_per_line: usize, vocabulary: usize) -> String {
-    let mut rng = Rng::new(seed);
-    let weights: Vec<f64> = (1..=vocabulary).map(|r| 1.0 / r as f64).collect();
-    let total: f64 = weights.iter().sum();
-    let mut text = String::new();
-    for _ in 0..lines {
-        for i in 0..words_per_line {
-            if i > 0 {
-                text.push(' ');
-            }
-            let mut target = (rng.next() >> 11) as f64 / (1u64 << 53) as f64 * total;
-            let mut rank = 0;
-            while rank + 1 < vocabulary && target >= weights[rank] {
-                target -= weights[rank];
-                rank += 1;
-            }
-            text.push_str(&format!("w{rank}"));
+/// Zipf-distributed words `w0`, `w1`, … (`w0` the most frequent) over a vocabulary of
+/// `vocabulary` words, from a seeded [`Rng`]: an endless iterator of words.
+pub struct Zipf {
+    rng: Rng,
+    weights: Vec<f64>,
+    total: f64,
+}
+
+impl Zipf {
+    pub fn new(seed: u64, vocabulary: usize) -> Zipf {
+        let weights: Vec<f64> = (1..=vocabulary).map(|r| 1.0 / r as f64).collect();
+        let total = weights.iter().sum();
+        Zipf {
+            rng: Rng::new(seed),
+            weights,
+            total,
         }
-        text.push('\n');
     }
-    text
+
+    /// The next `words` words, a space apart, and a newline.
+    pub fn line(&mut self, words: usize) -> String {
+        let mut line = self.by_ref().take(words).collect::<Vec<_>>().join(" ");
+        line.push('\n');
+        line
+    }
+}
+
+impl Iterator for Zipf {
+    type Item = String;
+
+    fn next(&mut self) -> Option<String> {
+        let mut target = (self.rng.next() >> 11) as f64 / (1u64 << 53) as f64 * self.total;
+        let mut rank = 0;
+        while rank + 1 < self.weights.len() && target >= self.weights[rank] {
+            target -= self.weights[rank];
+            rank += 1;
+        }
+        Some(format!("w{rank}"))
+    }
+}
+
+/// `lines` lines of [`Zipf`] words, `words_per_line` a line.
+pub fn zipf_text(seed: u64, lines: usize, words_per_line: usize, vocabulary: usize) -> String {
+    let mut zipf = Zipf::new(seed, vocabulary);
+    (0..lines).map(|_| zipf.line(words_per_line)).collect()
 }
 
 /// Word counts of one batch.
@@ -367,17 +573,6 @@ pub fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_default()
 }
 
-/// Starts netwc with `args`, stdout and stderr piped.
-pub fn spawn<S: AsRef<std::ffi::OsStr>>(args: impl IntoIterator<Item = S>) -> Child {
-    netwc()
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("netwc starts")
-}
-
 /// Forwards each stderr line of netwc to a channel (and keeps reading, so netwc never blocks).
 pub fn stderr_lines(stderr: ChildStderr) -> Receiver<String> {
     let (lines, received) = channel();
@@ -418,18 +613,6 @@ pub fn peak_rss_kib(pid: u32) -> Option<u64> {
         .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
 }
 
-/// Waits for `child` (bounded) while reading its peak resident memory; returns that peak.
-pub fn wait_with_peak_rss(child: &mut Child) -> u64 {
-    let mut peak = 0;
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        assert!(start.elapsed() < RUN_LIMIT, "netwc did not finish");
-        peak = peak.max(peak_rss_kib(child.id()).unwrap_or(0));
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    peak
-}
-
 /// A hostfile for `n` processes on free loopback ports.
 pub fn hostfile(dir: &TempDir, n: usize) -> PathBuf {
     let lines: String = (0..n)
@@ -438,19 +621,90 @@ pub fn hostfile(dir: &TempDir, n: usize) -> PathBuf {
     dir.write("hosts.txt", format!("# test cluster\n{lines}").as_bytes())
 }
 
-/// A server that sends `text` to its one client and holds the connection open until the
-/// returned sender is used or dropped (or 30 s pass).
-pub fn holding_server(text: impl Into<Vec<u8>>) -> (u16, std::sync::mpsc::Sender<()>) {
+/// A server on a free loopback port that sends `text` to its one client and holds the
+/// connection open until released or dropped (or 30 s pass).
+pub struct HoldingServer {
+    pub port: u16,
+    release: Sender<()>,
+    sent: Receiver<()>,
+}
+
+pub fn holding_server(text: impl Into<Vec<u8>>) -> HoldingServer {
     let text = text.into();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let (release, released) = channel::<()>();
+    let (sent, was_sent) = channel::<()>();
     std::thread::spawn(move || {
         let (mut stream, _) = listener.accept().unwrap();
         stream.write_all(&text).unwrap();
+        let _ = sent.send(());
         let _ = released.recv_timeout(Duration::from_secs(30));
     });
-    (port, release)
+    HoldingServer {
+        port,
+        release,
+        sent: was_sent,
+    }
+}
+
+impl HoldingServer {
+    /// Waits (bounded) until the client has connected and read all of the text.
+    pub fn wait_read(&self) {
+        self.sent
+            .recv_timeout(Duration::from_secs(20))
+            .expect("netwc connects to the server");
+        wait_read(self.port);
+    }
+
+    /// Closes the connection.
+    pub fn release(self) {
+        let _ = self.release.send(());
+    }
+}
+
+/// The send and receive queues (bytes) of every TCP connection on `port` of this host, from
+/// /proc/net/tcp and /proc/net/tcp6: both ends of a loopback connection.
+pub fn queues_on(port: u16) -> Vec<(u64, u64)> {
+    let on_port = |address: &str| address.ends_with(&format!(":{port:04X}"));
+    ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .map(|table| std::fs::read_to_string(table).unwrap_or_default())
+        .flat_map(|table| {
+            table
+                .lines()
+                .skip(1)
+                .filter_map(|row| {
+                    let fields: Vec<&str> = row.split_whitespace().collect();
+                    let connected = fields.len() > 4 && fields[3] != "0A";
+                    if !connected || !(on_port(fields[1]) || on_port(fields[2])) {
+                        return None;
+                    }
+                    let (send, receive) = fields[4].split_once(':')?;
+                    let hex = |n| u64::from_str_radix(n, 16).ok();
+                    Some((hex(send)?, hex(receive)?))
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// Waits (bounded) until there are connections on loopback `port` and everything written to
+/// them has been read: no end has bytes left to send or to read (what a test had written
+/// before the call has reached netwc, for example).
+pub fn wait_read(port: u16) {
+    let start = Instant::now();
+    loop {
+        let queues = queues_on(port);
+        if !queues.is_empty() && queues.iter().all(|&q| q == (0, 0)) {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "what was written on port {port} is not all read; (send, receive) queues: {queues:?}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 /// The live view's page on `ui` as headless Chromium (Debian's package, which `.ci/run`

@@ -1,18 +1,19 @@
 //! Exactly once with `--checkpoint`: `kill -9` at random moments, in a cluster, with a record
 //! past the line limit, and a broker that lost what a checkpoint needs.
 
-use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use super::*;
 
 /// Lets `run` read its partitions for `reading`, then kills it (SIGKILL).
-fn kill_once_reading(mut run: Child, reading: Duration) {
-    let lines = stderr_lines(run.stderr.take().unwrap());
+fn kill_once_reading(mut run: Running, reading: Duration) {
+    let lines = run.stderr_lines();
     wait_for(&lines, "reading 2 partitions", 1);
+    // A sleep: what it reads goes into a batch that never completes (so `--stats` says
+    // nothing) and into the log as offsets, and nothing else marks it.
     std::thread::sleep(reading);
-    send_signal(run.id(), "KILL");
-    wait_output(run, Duration::from_secs(20));
+    run.signal("KILL");
+    run.output_within(Duration::from_secs(20));
 }
 
 #[test]
@@ -24,11 +25,12 @@ fn kill_9_at_random_moments_with_a_checkpoint_counts_every_record_exactly_once()
     let mut rng = Rng::new(21);
     let mut sent = String::new();
     let start = |stats: bool| {
-        let mut command = checkpointed(&broker.address, "k", 50, &state);
+        let command = checkpointed(&broker.address, "k", 50, &state);
         if stats {
-            command.arg("--stats");
+            command.arg("--stats").spawn()
+        } else {
+            command.spawn()
         }
-        command.spawn().unwrap()
     };
     // Twenty runs, each killed at a random moment while records arrive.
     let mut read_again = 0;
@@ -38,9 +40,10 @@ fn kill_9_at_random_moments_with_a_checkpoint_counts_every_record_exactly_once()
         broker.produce("k", 3, false, &part);
         sent.push_str(&part);
         // Some runs live past a snapshot, whose compaction keeps the offsets of what it drops.
+        // (Deliberately a sleep: the random moment of the kill is what varies.)
         std::thread::sleep(Duration::from_millis(rng.below(1_400)));
-        send_signal(child.id(), "KILL");
-        let output = wait_output(child, Duration::from_secs(20));
+        child.signal("KILL");
+        let output = child.output_within(Duration::from_secs(20));
         // A run that restored chunks logged as offsets read their records again.
         read_again +=
             usize::from(String::from_utf8_lossy(&output.stderr).contains("again from the brokers"));
@@ -57,7 +60,7 @@ fn kill_9_at_random_moments_with_a_checkpoint_counts_every_record_exactly_once()
     // A last run reads on from where the checkpoint says, and a last part, and stops once
     // every line is in.
     let mut child = start(true);
-    let lines = stderr_lines(child.stderr.take().unwrap());
+    let lines = child.stderr_lines();
     let part = text(99, 150);
     broker.produce("k", 3, false, &part);
     sent.push_str(&part);
@@ -81,8 +84,8 @@ fn kill_9_at_random_moments_with_a_checkpoint_counts_every_record_exactly_once()
         }
         assert!(started.elapsed() < Duration::from_secs(60));
     }
-    send_signal(child.id(), "TERM");
-    let output = wait_output(child, Duration::from_secs(20));
+    child.signal("TERM");
+    let output = child.output_within(Duration::from_secs(20));
     let last = parse_tsv(&stdout_of(&output)).pop_last().map(|(_, c)| c);
     assert_eq!(last, Some(oracle_totals(&sent)));
 }
@@ -96,16 +99,15 @@ fn a_broker_that_lost_the_records_a_checkpoint_needs_is_an_error_naming_them() {
     let address = broker.address.clone();
     let run = || {
         checkpointed(&address, "g", 1000, &state)
-            .stdout(Stdio::null())
+            .stdout_null()
             .spawn()
-            .unwrap()
     };
     // The records are read and logged (as offsets) in a batch that never completes.
     kill_once_reading(run(), Duration::from_millis(1500));
     // The broker forgets its topics (memory storage); the topic is made anew, empty.
     broker.restart(Duration::ZERO);
     broker.produce("g", 2, true, "");
-    let output = wait_output(run(), Duration::from_secs(30));
+    let output = run().output_within(Duration::from_secs(30));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(
@@ -132,11 +134,10 @@ fn a_cluster_whose_processes_are_killed_in_turn_counts_every_record_once() {
             .arg("--hostfile")
             .arg(&hosts)
             .spawn()
-            .unwrap()
     };
     // Process 0's reports as they come, and whether their last totals are `expected`.
-    let follow = |zero: &mut Child| {
-        let mut stdout = zero.stdout.take().unwrap();
+    let follow = |zero: &mut Running| {
+        let mut stdout = zero.stdout();
         let (sender, receiver) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let mut buffer = [0u8; 4096];
@@ -162,7 +163,7 @@ fn a_cluster_whose_processes_are_killed_in_turn_counts_every_record_once() {
         broker.produce("c", 4, false, &more);
         sent.push_str(&more);
         let Ok(first) = reports.recv_timeout(Duration::from_secs(30)) else {
-            let zero = wait_output(zero, Duration::from_secs(5));
+            let zero = zero.output_within(Duration::from_secs(5));
             panic!(
                 "process 0 reports: {}",
                 String::from_utf8_lossy(&zero.stderr)
@@ -175,34 +176,35 @@ fn a_cluster_whose_processes_are_killed_in_turn_counts_every_record_once() {
         let (mut zero, mut one, _, _) = run(&mut sent);
         if victim == 1 {
             // Reports more than a second in: process 0 takes a snapshot and process 1 drops
-            // what it covers from its log (it restores without a snapshot of its own).
+            // what it covers from its log (it restores without a snapshot of its own). (A
+            // sleep, deliberately: snapshots come by the clock, about once a second.)
             std::thread::sleep(Duration::from_millis(1_200));
             let more = text(79, 200);
             broker.produce("c", 4, false, &more);
             sent.push_str(&more);
         }
+        // Deliberately a sleep: the kill comes while they count.
         std::thread::sleep(Duration::from_millis(600));
         let (killed, other) = if victim == 0 {
             (&mut zero, &mut one)
         } else {
             (&mut one, &mut zero)
         };
-        send_signal(killed.id(), "KILL");
-        let _ = killed.wait();
-        // The other process stops, naming the lost one (exit 1), or is stopped here.
-        if wait_status(other, Duration::from_secs(20)).code() != Some(1) {
-            let _ = other.kill();
-            let _ = other.wait();
-        }
+        killed.signal("KILL");
+        killed.status_within(Duration::from_secs(10));
+        // The other process stops, naming the lost one (exit 1), or is stopped when dropped.
+        other.status_within(Duration::from_secs(20));
     }
     // A last run, stopped (SIGTERM) once it has counted a while: its last totals, with the
     // batch the stop closed, hold every record sent exactly once.
     let (mut zero, mut one, reports, mut printed) = run(&mut sent);
+    // A sleep: process 0 reports only the batches complete in both processes, so nothing
+    // marks every record read before the stop.
     std::thread::sleep(Duration::from_secs(3));
-    send_signal(one.id(), "TERM");
-    send_signal(zero.id(), "TERM");
-    assert!(wait_status(&mut zero, Duration::from_secs(20)).success());
-    assert!(wait_status(&mut one, Duration::from_secs(20)).success());
+    one.signal("TERM");
+    zero.signal("TERM");
+    assert!(zero.status_within(Duration::from_secs(20)).success());
+    assert!(one.status_within(Duration::from_secs(20)).success());
     printed.extend(reports.try_iter().flatten());
     let last = parse_tsv(&String::from_utf8_lossy(&printed))
         .pop_last()
@@ -222,17 +224,14 @@ fn a_record_longer_than_the_line_limit_is_counted_exactly_and_restored_from_its_
     broker.produce("big", 2, true, &stream);
     let dir = TempDir::new("kafka-big");
     let state = dir.path("state");
-    let start = || {
-        checkpointed(&broker.address, "big", 1000, &state)
-            .spawn()
-            .unwrap()
-    };
+    let start = || checkpointed(&broker.address, "big", 1000, &state).spawn();
     // Everything is read and logged (as offsets: a fetch's records are whole lines, however
     // long) in a batch that does not complete; then the run is killed.
     let first = start();
+    // A sleep, as in `kill_once_reading`: nothing marks the records read.
     std::thread::sleep(Duration::from_secs(2));
-    send_signal(first.id(), "KILL");
-    wait_output(first, Duration::from_secs(20));
+    first.signal("KILL");
+    first.output_within(Duration::from_secs(20));
     let log = std::fs::metadata(state.join("wal.log")).unwrap().len();
     assert!(
         log < 100_000,
@@ -240,9 +239,10 @@ fn a_record_longer_than_the_line_limit_is_counted_exactly_and_restored_from_its_
     );
     // The restart restores the batch from the log and the broker; a stop reports it.
     let second = start();
+    // A sleep too: after the restore it reads on whatever the first run did not read.
     std::thread::sleep(Duration::from_secs(2));
-    send_signal(second.id(), "TERM");
-    let output = wait_output(second, Duration::from_secs(20));
+    second.signal("TERM");
+    let output = second.output_within(Duration::from_secs(20));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
     assert!(stderr.contains("restored the checkpoint"), "{stderr}");
@@ -257,16 +257,13 @@ fn records_sent_while_a_run_from_latest_is_down_are_counted_when_it_restarts() {
     let dir = TempDir::new("kafka-latest");
     let state = dir.path("state");
     let start = || {
-        netwc()
+        Netwc::new()
             .args(["--kafka", &broker.address, "--topic", "l"])
-            .args(["--from", "latest", "--batch", "200ms"])
+            .args(["--from", "latest", "--batch", "200ms", "--stats"])
             .args(["--mode", "incremental", "--emit", "all"])
             .args(["--format", "tsv", "--top", "0", "--checkpoint"])
             .arg(&state)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
             .spawn()
-            .unwrap()
     };
     // The first run starts at the partitions' ends and is killed before any record arrives:
     // the checkpoint holds where it started, not a record.
@@ -276,11 +273,18 @@ fn records_sent_while_a_run_from_latest_is_down_are_counted_when_it_restarts() {
     let down = text(92, 40);
     broker.produce("l", 2, false, &down);
     let mut second = start();
-    let lines = stderr_lines(second.stderr.take().unwrap());
+    let lines = second.stderr_lines();
     wait_for(&lines, "reading 2 partitions", 1);
-    std::thread::sleep(Duration::from_secs(2));
-    send_signal(second.id(), "TERM");
-    let output = wait_output(second, Duration::from_secs(20));
+    // Its batches count the 40 lines (--stats says how many lines each batch counted).
+    let mut counted = 0;
+    while counted < 40 {
+        let line = lines
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("{counted} of the 40 lines sent while down counted"));
+        counted += stats_lines(&line).unwrap_or(0);
+    }
+    second.signal("TERM");
+    let output = second.output_within(Duration::from_secs(20));
     let last = parse_tsv(&stdout_of(&output)).pop_last().map(|(_, c)| c);
     assert_eq!(last, Some(oracle_totals(&down)));
 }

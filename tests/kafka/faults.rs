@@ -1,7 +1,6 @@
 //! Faults: an unknown topic, an absent broker, a broker that stalls, one that is killed and
 //! comes back.
 
-use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use super::*;
@@ -9,7 +8,7 @@ use super::*;
 /// netwc reading `topic` from the earliest offsets in 200 ms batches of running totals, with
 /// `--stats`, which [`Watched::count_until`] follows.
 struct Watched {
-    child: Child,
+    child: Running,
     reports: std::thread::JoinHandle<String>,
     stats: std::sync::mpsc::Receiver<String>,
     /// What the stats lines said: lines counted, batches reported, the other lines (logs).
@@ -24,17 +23,9 @@ impl Watched {
         let mut child = reading(&broker.address, topic)
             .args(["--batch", "200ms", "--mode", "incremental", "--emit", "all"])
             .args(["--format", "tsv", "--top", "0", "--stats"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdout = child.stdout.take().unwrap();
-        let reports = std::thread::spawn(move || {
-            let mut text = String::new();
-            std::io::Read::read_to_string(&mut stdout, &mut text).unwrap();
-            text
-        });
-        let stats = stderr_lines(child.stderr.take().unwrap());
+            .spawn();
+        let reports = child.stdout_text();
+        let stats = child.stderr_lines();
         Watched {
             child,
             reports,
@@ -84,8 +75,8 @@ impl Watched {
 
     /// Stops netwc (SIGTERM) and says its last running totals.
     fn stop(self) -> Option<Counts> {
-        send_signal(self.child.id(), "TERM");
-        let output = wait_output(self.child, Duration::from_secs(20));
+        self.child.signal("TERM");
+        let output = self.child.output_within(Duration::from_secs(20));
         assert!(output.status.success());
         parse_tsv(&self.reports.join().unwrap())
             .pop_last()
@@ -97,7 +88,9 @@ impl Watched {
 fn an_unknown_topic_and_an_absent_broker_are_named() {
     let broker = Broker::start();
     broker.produce("there", 1, true, "x\n");
-    let output = run(netwc().args(["--kafka", &broker.address, "--topic", "missing"]));
+    let output = Netwc::new()
+        .args(["--kafka", &broker.address, "--topic", "missing"])
+        .output();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(
@@ -107,14 +100,16 @@ fn an_unknown_topic_and_an_absent_broker_are_named() {
     drop(broker);
     let absent = format!("127.0.0.1:{}", free_port());
     let started = Instant::now();
-    let output = run(netwc().args([
-        "--kafka",
-        &absent,
-        "--topic",
-        "t",
-        "--connect-timeout",
-        "1s",
-    ]));
+    let output = Netwc::new()
+        .args([
+            "--kafka",
+            &absent,
+            "--topic",
+            "t",
+            "--connect-timeout",
+            "1s",
+        ])
+        .output();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(
@@ -133,6 +128,7 @@ fn a_broker_that_stalls_mid_run_holds_nothing_back_and_loses_nothing() {
     netwc.count_until(200, 0);
     let batches_before = netwc.batches;
     // The broker stops answering for 6 s (SIGSTOP): batches go on meanwhile (30 of 200 ms).
+    // (Deliberately a sleep: how long the broker stalls is the case tested.)
     send_signal(broker.child.id(), "STOP");
     std::thread::sleep(Duration::from_secs(6));
     // Batches were reported while it was stopped (a blocked driver would report none).

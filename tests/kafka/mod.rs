@@ -9,7 +9,6 @@ mod faults;
 mod reading;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use crate::util::*;
 use broker::Broker;
@@ -29,31 +28,28 @@ fn text(seed: u64, lines: usize) -> String {
 }
 
 /// netwc reading every partition of `topic` at the broker `address` from its earliest offset.
-fn reading(address: &str, topic: &str) -> Command {
-    let mut command = netwc();
-    command.args(["--kafka", address, "--topic", topic, "--from", "earliest"]);
-    command
+fn reading(address: &str, topic: &str) -> Netwc {
+    Netwc::new().args(["--kafka", address, "--topic", topic, "--from", "earliest"])
 }
 
 /// [`reading`] running totals of line batches into a checkpoint at `state`, at `-w 2`, its
 /// reports and logs piped.
-fn checkpointed(address: &str, topic: &str, per_batch: usize, state: &Path) -> Command {
-    let mut command = reading(address, topic);
-    command
+fn checkpointed(address: &str, topic: &str, per_batch: usize, state: &Path) -> Netwc {
+    reading(address, topic)
         .args(["--batch-lines", &per_batch.to_string()])
         .args(["--mode", "incremental", "--emit", "all"])
         .args(["--format", "tsv", "--top", "0", "-w", "2", "--checkpoint"])
         .arg(state)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    command
 }
 
 /// netwc over the whole topic, `batches` line batches of `per_batch` lines, then it stops.
 fn count(broker: &Broker, topic: &str, args: &[&str], per_batch: usize, batches: usize) -> String {
-    stdout_of(&run(reading(&broker.address, topic)
-        .args(["--batch-lines", &per_batch.to_string()])
-        .args(["--batches", &batches.to_string()])
-        .args(["--format", "tsv", "--emit", "all", "--top", "0"])
-        .args(args)))
+    stdout_of(
+        &reading(&broker.address, topic)
+            .args(["--batch-lines", &per_batch.to_string()])
+            .args(["--batches", &batches.to_string()])
+            .args(["--format", "tsv", "--emit", "all", "--top", "0"])
+            .args(args)
+            .output(),
+    )
 }

@@ -3,7 +3,6 @@
 
 use std::io::Write;
 use std::net::TcpStream;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use super::*;
@@ -58,7 +57,7 @@ fn a_record_ends_a_line_and_several_topics_are_read_together() {
 fn from_latest_reads_only_what_arrives_after_the_start() {
     let broker = Broker::start();
     broker.produce("late", 2, true, "old old\n");
-    let mut child = netwc()
+    let mut child = Netwc::new()
         .args(["--kafka", &broker.address, "--topic", "late"])
         .args([
             "--batch-lines",
@@ -70,14 +69,11 @@ fn from_latest_reads_only_what_arrives_after_the_start() {
             "--stats",
         ])
         .args(["--mode", "incremental", "--emit", "all"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let lines = stderr_lines(child.stderr.take().unwrap());
+        .spawn();
+    let lines = child.stderr_lines();
     wait_for(&lines, "reading 2 partitions", 1);
     broker.produce("late", 2, false, "new\nnew too\n");
-    let output = wait_output(child, Duration::from_secs(30));
+    let output = child.output_within(Duration::from_secs(30));
     let last = parse_tsv(&stdout_of(&output)).pop_last().map(|(_, c)| c);
     assert_eq!(last, Some(oracle_totals("new\nnew too\n")));
 }
@@ -105,15 +101,12 @@ fn each_process_of_a_cluster_reads_its_share_of_the_partitions() {
                 .args(["-n", "2", "-p", &i.to_string()])
                 .arg("--hostfile")
                 .arg(&hosts)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
                 .spawn()
-                .unwrap()
         })
         .collect();
     let outputs: Vec<_> = children
         .into_iter()
-        .map(|child| wait_output(child, Duration::from_secs(60)))
+        .map(|child| child.output_within(Duration::from_secs(60)))
         .collect();
     for (i, output) in outputs.iter().enumerate() {
         let stderr = String::from_utf8_lossy(&output.stderr);
@@ -144,11 +137,9 @@ fn records_bytes_and_lag_per_partition_are_metrics_stats_and_on_the_page() {
             "tsv",
             "--stats",
         ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stats = stderr_lines(child.stderr.take().unwrap());
+        .stdout_null()
+        .spawn();
+    let stats = child.stderr_lines();
     let started = Instant::now();
     let wanted = [
         "netwc_kafka_records_total{topic=\"m\",partition=\"0\"} 50",
@@ -171,8 +162,8 @@ fn records_bytes_and_lag_per_partition_are_metrics_stats_and_on_the_page() {
     // The page sums the lags beside the partitions being read; --stats says it per batch.
     let dom = browser_dom(ui);
     wait_for(&stats, "kafka_lag=0 records", 1);
-    send_signal(child.id(), "TERM");
-    child.wait().unwrap();
+    child.signal("TERM");
+    child.status_within(Duration::from_secs(20));
     for line in wanted {
         assert!(text.contains(line), "{line} in\n{text}");
     }
