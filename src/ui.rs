@@ -189,7 +189,11 @@ async fn accept_loop(
                 continue;
             }
         };
-        served.make_room();
+        if served.make_room() {
+            // The closed connection's task ends (and its descriptor is given back) before
+            // the next is accepted: a flood of connections cannot pile up descriptors.
+            tokio::task::yield_now().await;
+        }
         let heard = Arc::new(AtomicBool::new(false));
         let (metrics, page, asked) = (metrics.clone(), page.clone(), heard.clone());
         let service = hyper::service::service_fn(move |request| {
@@ -223,10 +227,11 @@ impl Served {
     /// Frees a slot for a new connection: the oldest that has sent no whole request yet
     /// (slow or silent) is closed, else the oldest (a page reconnects by itself), so that a
     /// scrape is answered however many clients hold connections open.
-    fn make_room(&mut self) {
+    /// True if a connection was closed for the new one.
+    fn make_room(&mut self) -> bool {
         self.connections.retain(|(_, task)| !task.is_finished());
         if self.connections.len() < self.slots {
-            return;
+            return false;
         }
         let silent = self
             .connections
@@ -236,6 +241,7 @@ impl Served {
         if let Some((_, task)) = self.connections.remove(silent) {
             task.abort();
         }
+        true
     }
 
     fn push(&mut self, heard: Arc<AtomicBool>, task: tokio::task::AbortHandle) {

@@ -21,3 +21,4 @@ mod restarts;
 mod robustness;
 mod signals;
 mod sockets;
+mod trust;
