@@ -159,3 +159,99 @@ fn a_broker_killed_and_restarted_mid_run_loses_nothing_and_is_logged_once() {
     assert!(netwc.batches >= batches_before + 30, "batches went on");
     assert_eq!(netwc.stop(), Some(oracle_totals(&(first + &second))));
 }
+
+/// A broker restarted empty (its memory storage; a topic made anew does the same on any
+/// broker): the checkpoint's offset 300 is past the partition's end. The partition is named
+/// in a warning and read from its earliest offset, so the records produced since are counted,
+/// none skipped.
+#[test]
+fn a_partition_that_lost_its_records_is_said_and_read_from_its_earliest() {
+    let mut broker = Broker::start();
+    let (old, new) = (text(71, 300), text(72, 100));
+    broker.produce("h", 1, true, &old);
+    let dir = TempDir::new("kafka-emptied");
+    let state = dir.path("state");
+    let address = broker.address.clone();
+    let run = |batches: &str| {
+        checkpointed(&address, "h", 100, &state)
+            .args(["--batches", batches])
+            .output_within(Duration::from_secs(60))
+    };
+    let first = run("3");
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    broker.restart(Duration::ZERO);
+    broker.produce("h", 1, true, &new);
+    let second = run("1");
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(second.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("does not hold offset 300 any more"),
+        "{stderr}"
+    );
+    let last = parse_tsv(&stdout_of(&second)).pop_last().map(|(_, c)| c);
+    assert_eq!(last, Some(oracle_totals(&format!("{old}{new}"))));
+}
+
+/// A cluster whose processes all read Kafka keeps each process's partitions' offsets in its
+/// own checkpoint: resumed at another size, partitions would move to processes that do not
+/// know where they were (read again, or skipped). Refused at start, by name.
+#[test]
+fn a_kafka_cluster_that_all_read_resumes_only_at_its_own_size() {
+    let broker = Broker::start();
+    broker.produce("r", 4, true, &text(81, 200));
+    let dir = TempDir::new("kafka-rescale");
+    let state = dir.path("state");
+    let cluster = |n: usize| -> Vec<std::process::Output> {
+        let hosts = hostfile(&dir, n);
+        let children: Vec<Running> = (0..n)
+            .map(|i| {
+                reading(&broker.address, "r")
+                    .args([
+                        "--batch",
+                        "200ms",
+                        "--mode",
+                        "incremental",
+                        "--duration",
+                        "2s",
+                    ])
+                    .args(["--every-process-reads", "--connect-timeout", "3s"])
+                    .args(["-n", &n.to_string(), "-p", &i.to_string()])
+                    .arg("--hostfile")
+                    .arg(&hosts)
+                    .arg("--checkpoint")
+                    .arg(&state)
+                    .spawn()
+            })
+            .collect();
+        children
+            .into_iter()
+            .map(|c| c.output_within(Duration::from_secs(60)))
+            .collect()
+    };
+    let stderr = |o: &std::process::Output| String::from_utf8_lossy(&o.stderr).into_owned();
+    for output in cluster(2) {
+        assert!(output.status.success(), "{}", stderr(&output));
+    }
+    let outputs = cluster(3);
+    for output in &outputs[..2] {
+        assert_eq!(output.status.code(), Some(2), "{}", stderr(output));
+        assert!(
+            stderr(output).contains("--processes is 3 here but 2 in the checkpoint"),
+            "{}",
+            stderr(output)
+        );
+    }
+    assert!(!outputs[2].status.success());
+}
+
+#[test]
+fn a_topic_named_twice_is_refused() {
+    let output = reading("127.0.0.1:1", "t,u,t").output();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("'t' is named twice"), "{stderr}");
+}
