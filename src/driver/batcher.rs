@@ -14,8 +14,10 @@ use crate::vocab::{Epoch, LoggedChunk};
 /// What the driver does next, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
-    /// Hand `chunk`, in which `lines` lines end, to the dataflow in the open epoch.
+    /// Hand `chunk`, in which `lines` lines end, to the dataflow in `epoch` (the open one).
     Send {
+        /// The epoch it goes into.
+        epoch: Epoch,
         /// The text.
         chunk: Chunk,
         /// Lines that end in it.
@@ -117,6 +119,11 @@ impl Batcher {
     /// Whether `--batches` was reached with time batches (see [`Batcher::tick`]).
     pub fn batches_done(&self) -> bool {
         self.batches_done
+    }
+
+    /// The open epoch: the one steps up to now leave open (the driver's only copy of it).
+    pub fn open(&self) -> Epoch {
+        self.open
     }
 
     /// The clock that names epochs.
@@ -283,7 +290,11 @@ impl Batcher {
 
     fn send(&mut self, chunk: Chunk, lines: u64, steps: &mut Vec<Step>) {
         self.has_text |= lines > 0 || !chunk.text.is_empty();
-        steps.push(Step::Send { chunk, lines });
+        steps.push(Step::Send {
+            epoch: self.open,
+            chunk,
+            lines,
+        });
     }
 
     fn close_line_batch(&mut self, steps: &mut Vec<Step>) {
@@ -318,8 +329,9 @@ mod tests {
         }
     }
 
-    fn send(text: &str, lines: u64) -> Step {
+    fn send(epoch: Epoch, text: &str, lines: u64) -> Step {
         Step::Send {
+            epoch,
             chunk: framed(text).chunk,
             lines,
         }
@@ -391,11 +403,11 @@ mod tests {
         assert_eq!(
             steps,
             [
-                send("a\nb\n", 2),
+                send(0, "a\nb\n", 2),
                 Step::Close { epoch: 0 },
-                send("c\rd\n", 2),
+                send(1, "c\rd\n", 2),
                 Step::Close { epoch: 1 },
-                send("e", 0),
+                send(2, "e", 0),
                 Step::Finish {
                     epoch: 2,
                     close: true
@@ -428,9 +440,9 @@ mod tests {
         assert_eq!(
             steps,
             [
-                send("a\n", 1),
+                send(0, "a\n", 1),
                 Step::Close { epoch: 0 },
-                send("b\n", 1),
+                send(1, "b\n", 1),
                 Step::Finish {
                     epoch: 1,
                     close: true
@@ -454,7 +466,7 @@ mod tests {
         assert_eq!(
             steps,
             [
-                send("x\n", 1),
+                send(100, "x\n", 1),
                 Step::Close { epoch: 100 },
                 Step::Close { epoch: 101 },
                 Step::Finish {
@@ -478,6 +490,6 @@ mod tests {
             &mut steps,
         );
         batcher.replayed(&mut steps);
-        assert_eq!(steps, [send("a\nb\n", 2), Step::Close { epoch: 0 }]);
+        assert_eq!(steps, [send(0, "a\nb\n", 2), Step::Close { epoch: 0 }]);
     }
 }

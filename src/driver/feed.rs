@@ -4,11 +4,44 @@
 
 use std::time::Instant;
 
-use super::{Driver, Step};
+use super::{Driver, Feed, Step};
 use crate::batching::unix_micros;
 use crate::reporter::EpochMeta;
-use crate::vocab::Chunk;
-use crate::vocab::Epoch;
+use crate::vocab::{Chunk, Epoch};
+
+impl Feed {
+    /// Hands `chunk` to the worker the routing picks (an empty one only when it ends a line
+    /// whose pieces went before: their counts wait for it).
+    fn hand_over(&mut self, chunk: Chunk) {
+        if chunk.text.is_empty() && !chunk.continues_line {
+            return;
+        }
+        self.in_flight.routed(&chunk);
+        if let Some(input) = &mut self.input {
+            input.send(chunk);
+        }
+    }
+
+    /// Several processes feed: a closed epoch is marked in the dataflow (an empty chunk), so
+    /// that the reporter sees a tally for it from this process.
+    fn mark_closed(&mut self) {
+        if self.marks_epochs && self.input.is_some() {
+            let marker = Chunk::default();
+            self.in_flight.routed(&marker);
+            if let Some(input) = &mut self.input {
+                input.send(marker);
+            }
+        }
+    }
+
+    /// Moves the inputs to `epoch`, which opens.
+    fn advance_to(&mut self, epoch: Epoch) {
+        if let Some(input) = &mut self.input {
+            input.advance_to(epoch);
+            input.flush();
+        }
+    }
+}
 
 impl Driver {
     /// Carries out the batcher's steps, in order.
@@ -16,7 +49,11 @@ impl Driver {
         let mut steps = std::mem::take(&mut self.steps);
         for step in steps.drain(..) {
             match step {
-                Step::Send { chunk, lines } => self.send(chunk, lines),
+                Step::Send {
+                    epoch,
+                    chunk,
+                    lines,
+                } => self.send(epoch, chunk, lines),
                 Step::Close { epoch } => {
                     self.retire(epoch);
                     self.advance_to(epoch + 1);
@@ -42,32 +79,18 @@ impl Driver {
         self.steps = steps;
     }
 
-    /// Logs `chunk` and hands it to the dataflow (an empty one only when it ends a line whose
-    /// pieces went before: their counts wait for it).
-    pub(super) fn send(&mut self, chunk: Chunk, lines: u64) {
+    /// Logs `chunk`, which goes into `epoch`, and hands it to the dataflow.
+    pub(super) fn send(&mut self, epoch: Epoch, chunk: Chunk, lines: u64) {
         self.open.lines += lines;
         if let Some(durability) = &mut self.durability {
-            durability.log_chunk(self.feed.epoch, lines, &chunk);
+            durability.log_chunk(epoch, lines, &chunk);
         }
-        if chunk.text.is_empty() && !chunk.continues_line {
-            return;
-        }
-        self.feed.in_flight.routed(&chunk);
-        if let Some(input) = &mut self.feed.input {
-            input.send(chunk);
-        }
+        self.feed.hand_over(chunk);
     }
 
     /// Moves the closed epoch's record to those waiting for their report.
     fn retire(&mut self, epoch: Epoch) {
-        if self.feed.marks_epochs && self.feed.input.is_some() {
-            // An empty chunk: the reporter then sees a tally for this epoch.
-            let marker = Chunk::default();
-            self.feed.in_flight.routed(&marker);
-            if let Some(input) = &mut self.feed.input {
-                input.send(marker);
-            }
-        }
+        self.feed.mark_closed();
         if let Some(durability) = &mut self.durability {
             durability.epoch_closed();
         }
@@ -80,12 +103,9 @@ impl Driver {
         self.open = EpochMeta::opened(now);
     }
 
+    /// `epoch` opens: the inputs and the log move to it.
     pub(super) fn advance_to(&mut self, epoch: Epoch) {
-        self.feed.epoch = epoch;
-        if let Some(input) = &mut self.feed.input {
-            input.advance_to(epoch);
-            input.flush();
-        }
+        self.feed.advance_to(epoch);
         if let Some(durability) = &mut self.durability {
             durability.advance_to(epoch);
         }

@@ -98,8 +98,6 @@ struct Feed {
     /// Several processes feed: each epoch is marked in the dataflow, so that the reporter
     /// learns the epochs other processes closed.
     marks_epochs: bool,
-    /// The open epoch, which the inputs are at.
-    epoch: Epoch,
 }
 
 /// Where the source's text comes from.
@@ -208,7 +206,6 @@ impl Driver {
                 in_flight,
                 max_in_flight: IN_FLIGHT_PER_WORKER * config.workers as u64,
                 marks_epochs,
-                epoch: first_epoch,
             },
             batcher: Batcher::new(clock, config.batching, config.stop.batches, first_epoch),
             steps: Vec::new(),
@@ -234,7 +231,7 @@ impl Driver {
 
     /// Runs until end of input, a stop condition or a signal; reports every closed epoch.
     pub fn run(mut self, worker: &mut Worker) -> Result<Summary, Error> {
-        self.advance_to(self.feed.epoch);
+        self.advance_to(self.batcher.open());
         if let Some(recovery) = self.recovery.take() {
             self.restore_and_replay(recovery);
         }
@@ -276,7 +273,7 @@ impl Driver {
             if let Err(e) = self.report_ready() {
                 return self.output_failed(e);
             }
-            let (open, end) = (self.feed.epoch, self.batcher.end());
+            let (open, end) = (self.batcher.open(), self.batcher.end());
             if self.reporter.as_ref().is_none_or(|r| r.finished(open, end)) {
                 break;
             }
@@ -315,7 +312,7 @@ impl Driver {
                 reader,
                 ..Chunk::default()
             };
-            self.send(cut, 0);
+            self.send(self.batcher.open(), cut, 0);
         }
     }
 
@@ -329,7 +326,10 @@ impl Driver {
     /// How long the reading worker may park: until the open epoch ends, at most
     /// [`MAX_PARK`]. Readers and workers wake it early when they have something for it.
     fn park_time(&self, now_micros: u64) -> Duration {
-        let until_end = self.batcher.clock().until_end(self.feed.epoch, now_micros);
+        let until_end = self
+            .batcher
+            .clock()
+            .until_end(self.batcher.open(), now_micros);
         until_end.map_or(MAX_PARK, |until_end| until_end.min(MAX_PARK))
     }
 
@@ -343,7 +343,7 @@ impl Driver {
             Some(durability) => durability,
             None => &mut no_checkpoint,
         };
-        reporter.report_ready(self.feed.epoch, self.batcher.end(), hooks)?;
+        reporter.report_ready(self.batcher.open(), self.batcher.end(), hooks)?;
         Ok(())
     }
 

@@ -12,7 +12,7 @@ impl Driver {
     /// in one step, and the reporter recomputes what was printed before without printing it
     /// again.
     pub(super) fn restore_and_replay(&mut self, recovery: Recovery) {
-        let plan = recovery.plan(self.feed.epoch);
+        let plan = recovery.plan(self.batcher.open());
         let replayed = plan.replay.len();
         if let Some(restore) = &mut self.feed.restore {
             for (epoch, counts) in plan.restore {
@@ -44,8 +44,8 @@ impl Driver {
             // there, as at the end of the input, in the first batch that will be printed (and
             // the log says so from now on).
             let first_printed = self
-                .feed
-                .epoch
+                .batcher
+                .open()
                 .max(plan.silent_through.map_or(0, |r| r + 1));
             self.batcher.advance_to(first_printed, &mut self.steps);
             self.apply_steps();
