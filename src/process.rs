@@ -1,5 +1,5 @@
 //! What a run does to its whole process, installed once by the program that runs it (`main`)
-//! and handed to [`run()`](crate::run()): SIGINT/SIGTERM handling, and in a cluster, file
+//! and handed to `run()`: SIGINT/SIGTERM handling, and in a cluster, file
 //! descriptor 1 moved to stderr. The library itself changes no process-global state, and the
 //! exit code is the caller's to choose ([`Error::exit_code`]).
 
