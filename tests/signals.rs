@@ -132,8 +132,5 @@ fn a_signal_while_a_fifo_waits_for_its_writer_ends_netwc_at_once() {
     assert_eq!(output.status.code(), Some(130));
     assert!(sent.elapsed() < Duration::from_secs(5));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("SIGINT while starting"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("SIGINT while starting"), "{stderr}");
 }
