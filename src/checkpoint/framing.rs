@@ -135,7 +135,7 @@ pub fn read_records<'a>(bytes: &'a [u8], path: &Path) -> Result<Records<'a>, Err
                     zeros_at: None,
                 })
             }
-            Err(_) if bytes[at..].iter().all(|&b| b == 0) => {
+            Err((damaged, _)) if zeros_from_a_page(bytes, at, damaged) => {
                 return Ok(Records {
                     records,
                     torn_at: None,
@@ -150,6 +150,24 @@ pub fn read_records<'a>(bytes: &'a [u8], path: &Path) -> Result<Records<'a>, Err
         torn_at: None,
         zeros_at: None,
     })
+}
+
+/// Whether what follows offset `at` is zeros, or the record at `damaged` (its header whole, its
+/// payload's checksum failing) turns to zeros at a page boundary inside it and all is zeros from
+/// there to the end: what a power cut leaves of pages written but not synced (a record may span
+/// pages; its header never crosses one).
+fn zeros_from_a_page(bytes: &[u8], at: usize, damaged: usize) -> bool {
+    if bytes[at..].iter().all(|&b| b == 0) {
+        return true;
+    }
+    let Some(header) = bytes.get(damaged..damaged + RECORD_HEADER) else {
+        return false;
+    };
+    let length = u32::from_le_bytes(header[..4].try_into().expect("4 bytes")) as usize;
+    let end = damaged + RECORD_HEADER + length;
+    let last_nonzero = bytes.iter().rposition(|&b| b != 0).unwrap_or(0);
+    let zeros_from = (last_nonzero / PAGE as usize + 1) * PAGE as usize;
+    damaged + RECORD_HEADER <= zeros_from && zeros_from < end.min(bytes.len())
 }
 
 /// What follows a record's end.
