@@ -307,6 +307,27 @@ mod tests {
     }
 
     #[test]
+    fn a_record_whose_pages_after_its_first_are_zeros_is_a_power_cut_s_tail() {
+        let path = Path::new("f");
+        let long = vec![7u8; PAGE as usize * 2];
+        let whole = file(&[b"first", &long]);
+        let second = FILE_HEADER + RECORD_HEADER + 5;
+        // The pages after the one its header is on were never written.
+        let mut cut = whole.clone();
+        cut[PAGE as usize..].fill(0);
+        let read = read_records(&cut, path).unwrap();
+        assert_eq!(read.zeros_at, Some(second as u64));
+        assert_eq!(read.records.len(), 1);
+        // A flipped byte in it, the rest whole: damage.
+        let mut flipped = whole.clone();
+        flipped[PAGE as usize + 9] ^= 1;
+        assert!(read_records(&flipped, path).is_err());
+        // Zeros from a page on, but something after them: damage.
+        cut.push(1);
+        assert!(read_records(&cut, path).is_err());
+    }
+
+    #[test]
     fn every_flipped_bit_is_an_error_or_a_shorter_file_never_a_silent_change() {
         let whole = file(&[b"first", b"second record", b"3"]);
         let path = Path::new("f");
