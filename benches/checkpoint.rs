@@ -9,6 +9,12 @@
 //! second of run (the cost of snapshots, which should follow the rate of changed words, not
 //! the state's size), and the size of the snapshot file at the end.
 //!
+//! `NETWC_CHECKPOINT_ONLY=restore` measures instead how long a restart takes to report its first
+//! batch with 1, 2 and 4 million words in state (`NETWC_CHECKPOINT_RESTORE`, a comma-separated
+//! list of millions): a checkpoint of running totals of that many fresh words is made from
+//! standard input, then netwc restarts on it with no input; the table gives the time to the
+//! "restored" log line and to the first `--stats` line, best of three restarts.
+//!
 //! `NETWC_BIN` runs another netwc binary.
 
 use std::io::{BufRead, BufReader, BufWriter, Write};
@@ -144,7 +150,79 @@ fn run(rate: u64, seconds: u64, checkpoint: bool) -> Run {
     }
 }
 
+/// Seconds from start to the restore's log line and to the first report, for a restart on a
+/// checkpoint of `words` fresh words in running totals.
+fn restore(words: u64, dir: &std::path::Path) -> (f64, f64) {
+    let state = dir.join(format!("restore-{words}"));
+    if !state.exists() {
+        let mut maker = Command::new(netwc_bin())
+            .args(["--stdin", "--mode", "incremental", "--batch", "200ms"])
+            .args(["--format", "tsv", "--top", "0", "--checkpoint"])
+            .arg(&state)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut input = BufWriter::new(maker.stdin.take().unwrap());
+        for line in 0..words / WORDS_PER_LINE {
+            for j in 0..WORDS_PER_LINE {
+                write!(input, "r{line}x{j} ").unwrap();
+            }
+            writeln!(input).unwrap();
+        }
+        drop(input);
+        assert!(maker.wait().unwrap().success());
+    }
+    let started = Instant::now();
+    let mut child = Command::new(netwc_bin())
+        .args(["--stdin", "--mode", "incremental", "--batch", "200ms", "--stats"])
+        .args(["--format", "tsv", "--top", "0", "--batches", "1", "--checkpoint"])
+        .arg(&state)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (mut restored, mut reported) = (f64::NAN, f64::NAN);
+    for line in BufReader::new(child.stderr.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if line.contains("restored the checkpoint") {
+            restored = started.elapsed().as_secs_f64();
+        }
+        if line.contains("batch time=") && reported.is_nan() {
+            reported = started.elapsed().as_secs_f64();
+        }
+    }
+    assert!(child.wait().unwrap().success());
+    (restored, reported)
+}
+
+fn restore_table() {
+    let millions: Vec<u64> = std::env::var("NETWC_CHECKPOINT_RESTORE")
+        .unwrap_or_else(|_| "1,2,4".into())
+        .split(',')
+        .map(|m| m.trim().parse().expect("millions of words"))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    println!("| words in state | to the restore's log line, s | to the first report, s |");
+    println!("|---|---|---|");
+    for million in millions {
+        let runs: Vec<(f64, f64)> = (0..3).map(|_| restore(million * 1_000_000, dir.path())).collect();
+        let best = |f: fn(&(f64, f64)) -> f64| runs.iter().map(f).fold(f64::INFINITY, f64::min);
+        println!(
+            "| {million} M | {:.2} | {:.2} |",
+            best(|r| r.0),
+            best(|r| r.1)
+        );
+    }
+}
+
 fn main() {
+    if std::env::var("NETWC_CHECKPOINT_ONLY").as_deref() == Ok("restore") {
+        restore_table();
+        return;
+    }
     let seconds: u64 = std::env::var("NETWC_CHECKPOINT_SECS")
         .ok()
         .and_then(|s| s.parse().ok())

@@ -4,7 +4,7 @@
 //! forces it to disk, and says how far the state is durable; only then may the log before it
 //! go. A worker never waits for a snapshot, whatever the state's size.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::PathBuf;
@@ -12,7 +12,7 @@ use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use super::snapshot::{self, Entry, State, ENTRIES_PER_RECORD};
+use super::snapshot::{self, Entry, State, WordCounts, ENTRIES_PER_RECORD};
 use crate::error::Error;
 use crate::vocab::{Epoch, Word};
 
@@ -221,7 +221,7 @@ struct Mirror {
     state: State,
     delay: Option<u64>,
     /// Incremental mode: the words whose totals changed.
-    changed: HashSet<Word>,
+    changed: HashSet<Word, foldhash::fast::RandomState>,
     /// Window modes: the last batch written.
     written_through: Option<Epoch>,
     /// Window modes: the batches before this one have left the window.
@@ -233,7 +233,7 @@ impl Mirror {
         Mirror {
             state: State::default(),
             delay,
-            changed: HashSet::new(),
+            changed: HashSet::default(),
             written_through: None,
             retired_before: 0,
         }
@@ -284,7 +284,7 @@ impl Mirror {
 
     /// Window modes: the batches up to `through` leave the window; returns the counts of
     /// `through` itself, if it held any.
-    fn retire_through(&mut self, through: Option<Epoch>) -> Option<HashMap<Word, isize>> {
+    fn retire_through(&mut self, through: Option<Epoch>) -> Option<WordCounts> {
         let through = through?;
         self.retired_before = self.retired_before.max(through + 1);
         let batches = &mut self.state.batches;
