@@ -176,8 +176,23 @@ fn restore(words: u64, dir: &std::path::Path) -> (f64, f64) {
     }
     let started = Instant::now();
     let mut child = Command::new(netwc_bin())
-        .args(["--stdin", "--mode", "incremental", "--batch", "200ms", "--stats"])
-        .args(["--format", "tsv", "--top", "0", "--batches", "1", "--checkpoint"])
+        .args([
+            "--stdin",
+            "--mode",
+            "incremental",
+            "--batch",
+            "200ms",
+            "--stats",
+        ])
+        .args([
+            "--format",
+            "tsv",
+            "--top",
+            "0",
+            "--batches",
+            "1",
+            "--checkpoint",
+        ])
         .arg(&state)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -208,7 +223,9 @@ fn restore_table() {
     println!("| words in state | to the restore's log line, s | to the first report, s |");
     println!("|---|---|---|");
     for million in millions {
-        let runs: Vec<(f64, f64)> = (0..3).map(|_| restore(million * 1_000_000, dir.path())).collect();
+        let runs: Vec<(f64, f64)> = (0..3)
+            .map(|_| restore(million * 1_000_000, dir.path()))
+            .collect();
         let best = |f: fn(&(f64, f64)) -> f64| runs.iter().map(f).fold(f64::INFINITY, f64::min);
         println!(
             "| {million} M | {:.2} | {:.2} |",
