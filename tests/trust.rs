@@ -522,3 +522,60 @@ fn a_power_cut_s_zeroed_last_page_of_the_log_is_not_damage() {
         }
     }
 }
+
+/// A cluster whose process 0 alone read keeps its checkpoint in `process-0`: resumed as one
+/// process it is refused, saying to resume it as a cluster (it used to say "a cluster of 1
+/// processes: resume it with --processes 1", which was refused again).
+#[test]
+fn a_process_0_checkpoint_resumed_alone_says_to_resume_it_as_a_cluster() {
+    let dir = TempDir::new("process-0-alone");
+    let text = random_text(91, 200);
+    let file = dir.write("input.txt", text.as_bytes());
+    let state = dir.path("state");
+    let hosts = hostfile(&dir, 2);
+    let children: Vec<Running> = (0..2)
+        .map(|i| {
+            Netwc::new()
+                .arg("--file")
+                .arg(&file)
+                .args([
+                    "--batch-lines",
+                    "50",
+                    "--mode",
+                    "incremental",
+                    "--format",
+                    "tsv",
+                ])
+                .args(["-n", "2", "-p", &i.to_string(), "--connect-timeout", "10s"])
+                .arg("--hostfile")
+                .arg(&hosts)
+                .arg("--checkpoint")
+                .arg(&state)
+                .spawn()
+        })
+        .collect();
+    for child in children {
+        assert!(child
+            .output_within(Duration::from_secs(60))
+            .status
+            .success());
+    }
+    let alone = Netwc::new()
+        .arg("--file")
+        .arg(&file)
+        .args([
+            "--batch-lines",
+            "50",
+            "--mode",
+            "incremental",
+            "--format",
+            "tsv",
+        ])
+        .arg("--checkpoint")
+        .arg(&state)
+        .output();
+    let stderr = String::from_utf8_lossy(&alone.stderr);
+    assert_eq!(alone.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("resume it as a cluster"), "{stderr}");
+    assert!(!stderr.contains("a cluster of 1 processes"), "{stderr}");
+}
