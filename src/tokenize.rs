@@ -105,8 +105,8 @@ impl Tokenizer {
                 let mut lines = split_lines(text).peekable();
                 let mut first = true;
                 while let Some(line) = lines.next() {
-                    let continues = first && chunk.continues_line;
-                    let ends_mid_line = chunk.ends_mid_line && lines.peek().is_none();
+                    let continues = first && chunk.line.continues_line();
+                    let ends_mid_line = chunk.line.ends_mid_line() && lines.peek().is_none();
                     first = false;
                     split_like_java(line, continues, ends_mid_line, &mut emit);
                 }

@@ -54,56 +54,84 @@ impl Hash for WordId {
 pub struct Chunk {
     /// The bytes, as read: not yet decoded, CR not yet stripped.
     pub text: Vec<u8>,
-    /// True when the first line of `text` is the rest of a line whose start was handed out in
-    /// an earlier chunk (a cut over-long line); it is then no blank line of its own.
-    pub continues_line: bool,
-    /// True when the last line of `text` does not end there: the chunk is a piece of an
-    /// over-long line, cut just after a word separator.
-    pub ends_mid_line: bool,
+    /// How the text stands to its reader's lines: whole lines, or pieces of an over-long one.
+    pub line: LineState,
     /// The reader that read it (unique in the cluster; 0 for none): the pieces of a line are
     /// kept together per reader.
     #[serde(default)]
     pub reader: u64,
-    /// True for an empty chunk that cuts the reader's open line for `--checkpoint`: the counts
-    /// of its pieces so far go into this batch (as past the waiting bound), so that a snapshot
-    /// covers them and the log may let them go; the line goes on in later pieces.
-    #[serde(default)]
-    pub cuts_line: bool,
     /// For a replayable source (Kafka): where the source resumes once this chunk is counted,
     /// kept in `--checkpoint`'s log with the chunk, so that a restart reads on from there.
     #[serde(default)]
     pub resume: Option<SourceOffset>,
 }
 
-impl Chunk {
-    /// How the chunk stands to its reader's lines (its three flags, read as one).
-    pub fn line_part(&self) -> LinePart {
-        if self.cuts_line {
-            LinePart::CutsOpenLine
-        } else if self.ends_mid_line {
-            LinePart::Piece
-        } else {
-            LinePart::Lines {
-                ends_open_line: self.continues_line,
-            }
-        }
-    }
+/// How a chunk's text stands to its reader's lines. An over-long line is handed out in pieces
+/// cut just after a word separator; its words count in the batch where the line ends.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LineState {
+    /// Whole lines (the last may lack its newline at the end of the input).
+    #[default]
+    Whole,
+    /// Whole lines, the first of which is the rest of the reader's open line (it is then no
+    /// blank line of its own).
+    EndsOpenLine,
+    /// Its last line does not end here: the first piece of an over-long line (whole lines may
+    /// come before it).
+    OpensLine,
+    /// The rest of the reader's open line so far, which does not end here either.
+    ContinuesLine,
+    /// An empty marker for `--checkpoint`: the counts of the reader's open line so far go into
+    /// this batch (as past the waiting bound), so that a snapshot covers them and the log may
+    /// let them go; the line goes on in later pieces.
+    CutsOpenLine,
 }
 
-/// How a chunk stands to its reader's lines.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LinePart {
-    /// An empty marker: the counts of the reader's open line so far go into this batch (for
-    /// `--checkpoint`, so that a snapshot covers them); the line goes on in later pieces.
-    CutsOpenLine,
-    /// A piece of an over-long line that has not ended: its words count where the line ends.
-    Piece,
-    /// Lines that end here; with `ends_open_line`, the first of them finishes a line whose
-    /// pieces went before.
-    Lines {
-        /// The first line is the end of the reader's open line.
-        ends_open_line: bool,
-    },
+impl LineState {
+    /// The state of a chunk that `continues` the reader's open line and does or does not
+    /// `end_mid_line`.
+    pub fn of(continues: bool, ends_mid_line: bool) -> LineState {
+        match (continues, ends_mid_line) {
+            (false, false) => LineState::Whole,
+            (true, false) => LineState::EndsOpenLine,
+            (false, true) => LineState::OpensLine,
+            (true, true) => LineState::ContinuesLine,
+        }
+    }
+
+    /// Whether the first line is the rest of a line whose start went in an earlier chunk.
+    pub fn continues_line(self) -> bool {
+        matches!(
+            self,
+            LineState::EndsOpenLine | LineState::ContinuesLine | LineState::CutsOpenLine
+        )
+    }
+
+    /// Whether the last line does not end here (a piece of an over-long line).
+    pub fn ends_mid_line(self) -> bool {
+        matches!(
+            self,
+            LineState::OpensLine | LineState::ContinuesLine | LineState::CutsOpenLine
+        )
+    }
+
+    /// The three bits the checkpoint's log has kept since format 3 (continues, ends mid-line,
+    /// cuts): the log's format does not change with this type.
+    pub fn flags(self) -> u8 {
+        match self {
+            LineState::CutsOpenLine => 7,
+            state => u8::from(state.continues_line()) | u8::from(state.ends_mid_line()) << 1,
+        }
+    }
+
+    /// The state the log's three bits say, if they are one.
+    pub fn from_flags(flags: u8) -> Option<LineState> {
+        match flags & 7 {
+            7 => Some(LineState::CutsOpenLine),
+            bits if bits & 4 == 0 => Some(LineState::of(bits & 1 != 0, bits & 2 != 0)),
+            _ => None,
+        }
+    }
 }
 
 /// Where a chunk of a replayable source's partition came from, and where the partition resumes
@@ -130,4 +158,32 @@ pub struct LoggedChunk {
     pub lines: u64,
     /// The chunk (for a replayable source's whole records, text filled in on restore).
     pub chunk: Chunk,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_state_is_its_flags_and_back() {
+        let states = [
+            LineState::Whole,
+            LineState::EndsOpenLine,
+            LineState::OpensLine,
+            LineState::ContinuesLine,
+            LineState::CutsOpenLine,
+        ];
+        for state in states {
+            assert_eq!(LineState::from_flags(state.flags()), Some(state));
+            if state != LineState::CutsOpenLine {
+                let of = LineState::of(state.continues_line(), state.ends_mid_line());
+                assert_eq!(of, state);
+            }
+        }
+        // The cut marker continues and does not end its line, as before.
+        assert_eq!(LineState::CutsOpenLine.flags(), 7);
+        for invalid in [4, 5, 6] {
+            assert_eq!(LineState::from_flags(invalid), None);
+        }
+    }
 }

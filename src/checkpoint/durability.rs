@@ -156,7 +156,7 @@ impl Durability {
     }
 
     /// The readers whose open lines the driver should cut now (see
-    /// [`crate::vocab::Chunk::cuts_line`]).
+    /// [`crate::vocab::LineState::CutsOpenLine`]).
     pub fn take_lines_to_cut(&mut self) -> Vec<u64> {
         std::mem::take(&mut self.lines_to_cut)
     }

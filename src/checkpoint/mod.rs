@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::Fsync;
 use crate::error::Error;
 use crate::settings::Settings;
-use crate::vocab::{Chunk, Epoch, LoggedChunk};
+use crate::vocab::{Chunk, Epoch, LineState, LoggedChunk};
 
 pub use directory::check_cluster_layout;
 pub use durability::Durability;
@@ -316,10 +316,10 @@ impl Checkpoint {
 
     /// Follows whether an over-long line is open at `offset` in the log, where `chunk` is.
     fn note_line(&mut self, offset: u64, chunk: &Chunk) {
-        if chunk.cuts_line {
+        if chunk.line == LineState::CutsOpenLine {
             // What went before is counted in this chunk's batch.
             self.line_open_at.remove(&chunk.reader);
-        } else if chunk.ends_mid_line {
+        } else if chunk.line.ends_mid_line() {
             self.line_open_at.entry(chunk.reader).or_insert(offset);
         } else {
             self.line_open_at.remove(&chunk.reader);
@@ -390,7 +390,7 @@ impl Checkpoint {
     /// Drops the log records of batches up to `covered`, which a snapshot holds. Returns the
     /// readers whose open lines kept records from before the end of `covered` (the snapshot
     /// holds no counts of a line before its end): cutting each of them (a chunk that
-    /// [`Chunk::cuts_line`]) lets the next snapshot cover them, so that the log stays bounded by
+    /// [`LineState::CutsOpenLine`]) lets the next snapshot cover them, so that the log stays bounded by
     /// time whatever lines stay open.
     pub fn drop_covered(&mut self, covered: Epoch) -> Result<Vec<u64>, Error> {
         let covered_end = self

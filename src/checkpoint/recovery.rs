@@ -3,7 +3,7 @@
 use super::State;
 #[cfg(test)]
 use crate::vocab::Chunk;
-use crate::vocab::{Epoch, LoggedChunk, Word};
+use crate::vocab::{Epoch, LineState, LoggedChunk, Word};
 
 /// What a restart does, decided from what it found: the driver carries it out.
 #[derive(Debug, Default)]
@@ -67,7 +67,7 @@ impl Recovery {
         let mut open: std::collections::BTreeMap<u64, Vec<usize>> = Default::default();
         for (at, LoggedChunk { chunk, .. }) in self.replay[..after].iter().enumerate() {
             let pieces = open.entry(chunk.reader).or_default();
-            if chunk.ends_mid_line && !chunk.cuts_line {
+            if chunk.line.ends_mid_line() && chunk.line != LineState::CutsOpenLine {
                 pieces.push(at);
             } else {
                 pieces.clear();
@@ -118,7 +118,7 @@ impl Recovery {
             .fold(open, Epoch::min);
         let mut open_lines = std::collections::BTreeMap::new();
         for LoggedChunk { chunk, .. } in &self.replay {
-            open_lines.insert(chunk.reader, chunk.ends_mid_line);
+            open_lines.insert(chunk.reader, chunk.line.ends_mid_line());
         }
         let cut_lines = open_lines
             .into_iter()
@@ -155,7 +155,7 @@ mod tests {
     fn chunk(reader: u64, ends_mid_line: bool) -> Chunk {
         Chunk {
             text: b"a b ".to_vec(),
-            ends_mid_line,
+            line: LineState::of(false, ends_mid_line),
             reader,
             ..Chunk::default()
         }

@@ -12,8 +12,7 @@ use std::path::{Path, PathBuf};
 
 use super::framing::{self, FILE_HEADER};
 use crate::error::Error;
-use crate::vocab::Epoch;
-use crate::vocab::{Chunk, SourceOffset};
+use crate::vocab::{Chunk, Epoch, LineState, SourceOffset};
 
 /// What the log's header starts with.
 const MAGIC: &[u8; 8] = b"NETWCLOG";
@@ -63,10 +62,7 @@ impl Record {
     /// reads again from the source, so the log holds offsets, not data. A piece of such a
     /// chunk that a line batch cut holds only some of its records: it is logged with its text.
     pub fn text_left_out(chunk: &Chunk) -> bool {
-        chunk.resume.is_some_and(|at| at.from.is_some())
-            && !chunk.continues_line
-            && !chunk.ends_mid_line
-            && !chunk.cuts_line
+        chunk.resume.is_some_and(|at| at.from.is_some()) && chunk.line == LineState::Whole
     }
 
     /// Appends the record to `out`, which starts at file offset `base`.
@@ -82,9 +78,7 @@ impl Record {
                 out.extend_from_slice(&epoch.to_le_bytes());
                 out.extend_from_slice(&lines.to_le_bytes());
                 out.push(
-                    u8::from(chunk.continues_line)
-                        | (u8::from(chunk.ends_mid_line) << 1)
-                        | (u8::from(chunk.cuts_line) << 2)
+                    chunk.line.flags()
                         | (u8::from(chunk.resume.is_some()) << 3)
                         | (u8::from(left_out) << 4),
                 );
@@ -155,9 +149,7 @@ impl Record {
                     lines: epoch(9)?,
                     chunk: Chunk {
                         text: payload.get(text..)?.to_vec(),
-                        continues_line: flags & 1 != 0,
-                        ends_mid_line: flags & 2 != 0,
-                        cuts_line: flags & 4 != 0,
+                        line: LineState::from_flags(flags)?,
                         reader: epoch(18)?,
                         resume,
                     },
@@ -426,9 +418,7 @@ mod tests {
             lines: 2,
             chunk: Chunk {
                 text: b"a b\nc\n".to_vec(),
-                continues_line: true,
-                ends_mid_line: false,
-                cuts_line: false,
+                line: LineState::EndsOpenLine,
                 reader: 1 << 32 | 7,
                 resume: Some(SourceOffset {
                     partition: 1 << 32 | 2,

@@ -104,7 +104,7 @@ mod tests {
                     .collect();
                 let chunk = Chunk {
                     text: words.join(" ").into_bytes(),
-                    ends_mid_line: true,
+                    line: crate::vocab::LineState::OpensLine,
                     reader,
                     ..Chunk::default()
                 };

@@ -44,8 +44,8 @@ impl RoundRobin {
             }
         };
         // An empty chunk that only marks an epoch is no part of any line.
-        let marker = chunk.text.is_empty() && !chunk.continues_line;
-        if chunk.ends_mid_line {
+        let marker = chunk.text.is_empty() && !chunk.line.continues_line();
+        if chunk.line.ends_mid_line() {
             self.open_lines.insert(chunk.reader, worker);
         } else if !marker {
             self.open_lines.remove(&chunk.reader);

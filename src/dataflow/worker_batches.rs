@@ -16,7 +16,7 @@ use super::sorted_runs::Update;
 use super::WordKey;
 use crate::stats::EpochTally;
 use crate::tokenize::Tokenizer;
-use crate::vocab::{Chunk, Epoch, LinePart, WordId};
+use crate::vocab::{Chunk, Epoch, LineState, WordId};
 
 /// What one of this worker's batches arrived with, held until the batch is complete.
 #[derive(Default)]
@@ -85,21 +85,21 @@ impl WorkerBatches {
             tally: EpochTally::default(),
         });
         let dictionary = &mut self.dictionary;
-        match chunk.line_part() {
+        match chunk.line {
             // The line's counts so far go into this batch; it goes on in later pieces.
-            LinePart::CutsOpenLine => {
+            LineState::CutsOpenLine => {
                 if let Some(line) = self.open_lines.end(chunk.reader) {
                     count_in(line, epoch, batch, dictionary);
                 }
             }
             // A piece of a line that has not ended yet counts where the line ends; what may
             // wait no longer counts here.
-            LinePart::Piece => {
+            LineState::OpensLine | LineState::ContinuesLine => {
                 if let Some(line) = self.open_lines.add_piece(chunk, &self.tokenizer) {
                     count_in(line, epoch, batch, dictionary);
                 }
             }
-            LinePart::Lines { ends_open_line } => {
+            LineState::Whole | LineState::EndsOpenLine => {
                 // The words stay borrowed from the text until counted.
                 let text = Tokenizer::text(chunk);
                 let mut counting = dictionary.counting(epoch, &mut batch.words);
@@ -108,7 +108,7 @@ impl WorkerBatches {
                     .for_each_word_in(&text, chunk, |word| counting.add(word));
                 drop(counting);
                 // The end of a line whose pieces went before: their counts join it.
-                if ends_open_line {
+                if chunk.line == LineState::EndsOpenLine {
                     if let Some(line) = self.open_lines.end(chunk.reader) {
                         count_in(line, epoch, batch, dictionary);
                     }
@@ -277,13 +277,13 @@ mod tests {
         let key = WordKey::from_seed([3; 16]);
         let mut batches = batches(Some(1));
         let piece = Chunk {
-            ends_mid_line: true,
+            line: LineState::OpensLine,
             reader: 7,
             ..lines("long line ")
         };
         batches.absorb(0, &piece);
         let end = Chunk {
-            continues_line: true,
+            line: LineState::EndsOpenLine,
             reader: 7,
             ..lines("ends\n")
         };

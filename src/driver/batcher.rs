@@ -8,7 +8,7 @@ use crate::batching::BatchClock;
 use crate::config::Batching;
 use crate::lines::end_of_lines;
 use crate::source::Framed;
-use crate::vocab::{Chunk, SourceOffset};
+use crate::vocab::{Chunk, LineState, SourceOffset};
 use crate::vocab::{Epoch, LoggedChunk};
 
 /// What the driver does next, in order.
@@ -177,22 +177,22 @@ impl Batcher {
         }
         let Chunk {
             text,
-            continues_line,
-            ends_mid_line,
+            line,
             reader,
             resume,
-            ..
         } = framed.chunk;
+        let (continues_line, ends_mid_line) = (line.continues_line(), line.ends_mid_line());
         let mut start = 0;
         while lines >= self.lines_left && !self.finished {
             let take = self.lines_left;
             let end = end_of_lines(&text[start..], take).map_or(text.len(), |len| start + len);
             let piece = Chunk {
                 text: text[start..end].to_vec(),
-                continues_line: continues_line && start == 0,
-                ends_mid_line: ends_mid_line && end == text.len(),
+                line: LineState::of(
+                    continues_line && start == 0,
+                    ends_mid_line && end == text.len(),
+                ),
                 reader,
-                cuts_line: false,
                 // The source resumes after the last piece only, which holds all the records
                 // that end there only if it is the whole chunk.
                 resume: resume.filter(|_| end == text.len()).map(|at| SourceOffset {
@@ -210,10 +210,8 @@ impl Batcher {
             self.lines_left -= lines;
             let rest = Chunk {
                 text: text[start..].to_vec(),
-                continues_line: false,
-                ends_mid_line,
+                line: LineState::of(false, ends_mid_line),
                 reader,
-                cuts_line: false,
                 // It holds only the last of the records that end at `next`.
                 resume: resume.map(|at| SourceOffset { from: None, ..at }),
             };

@@ -13,7 +13,7 @@ impl Feed {
     /// Hands `chunk` to the worker the routing picks (an empty one only when it ends a line
     /// whose pieces went before: their counts wait for it).
     fn hand_over(&mut self, chunk: Chunk) {
-        if chunk.text.is_empty() && !chunk.continues_line {
+        if chunk.text.is_empty() && !chunk.line.continues_line() {
             return;
         }
         self.in_flight.routed(&chunk);

@@ -34,8 +34,8 @@ use crate::reporter::{EpochMeta, ReportFailure, ReportHooks, Reporter, ReporterP
 use crate::shutdown::Shutdown;
 use crate::source::{Event, Tails};
 use crate::stats::Summary;
-use crate::vocab::Chunk;
 use crate::vocab::Epoch;
+use crate::vocab::{Chunk, LineState};
 use in_flight::InFlight;
 
 /// Chunks handed to the dataflow but not yet split, per worker, before ingest waits: enough
@@ -306,9 +306,7 @@ impl Driver {
         };
         for reader in durability.take_lines_to_cut() {
             let cut = Chunk {
-                continues_line: true,
-                ends_mid_line: true,
-                cuts_line: true,
+                line: LineState::CutsOpenLine,
                 reader,
                 ..Chunk::default()
             };

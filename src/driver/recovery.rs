@@ -4,7 +4,7 @@
 use super::Driver;
 use crate::checkpoint::Recovery;
 use crate::source::Framed;
-use crate::vocab::Chunk;
+use crate::vocab::{Chunk, LineState};
 
 impl Driver {
     /// Restores a checkpoint: the snapshot's counts go back in at the batches they arrived in,
@@ -52,7 +52,7 @@ impl Driver {
             for reader in plan.cut_lines {
                 self.ingest(Framed {
                     chunk: Chunk {
-                        continues_line: true,
+                        line: LineState::EndsOpenLine,
                         reader,
                         ..Chunk::default()
                     },

@@ -18,7 +18,7 @@
 
 use crate::config::SplitRule;
 use crate::lines::{count_line_ends, last_line_end};
-use crate::vocab::Chunk;
+use crate::vocab::{Chunk, LineState};
 
 /// The most bytes of one line that are held before a piece of it is handed out; also the
 /// longest word that is counted whole.
@@ -104,10 +104,8 @@ impl LineFramer {
         Some(Framed {
             chunk: Chunk {
                 text: std::mem::take(&mut self.pending),
-                continues_line,
-                ends_mid_line: false,
+                line: LineState::of(continues_line, false),
                 reader: 0,
-                cuts_line: false,
                 resume: None,
             },
             lines: 1,
@@ -132,10 +130,8 @@ impl LineFramer {
                 Some(Framed {
                     chunk: Chunk {
                         text,
-                        continues_line,
-                        ends_mid_line: false,
+                        line: LineState::of(continues_line, false),
                         reader: 0,
-                        cuts_line: false,
                         resume: None,
                     },
                     lines,
@@ -154,7 +150,7 @@ impl LineFramer {
     /// Spark's rule the empty words between spaces count, so the cut is made just before a
     /// non-space that follows a space: the empty word after the piece's last space is then
     /// the start of the next piece's first word, and the tokenizer leaves it out
-    /// ([`Chunk::ends_mid_line`]).
+    /// ([`LineState::OpensLine`]).
     fn cut_long_line(&mut self) -> Option<Framed> {
         let continues_line = std::mem::replace(&mut self.pending_continues, true);
         let bytes = &self.pending;
@@ -200,10 +196,8 @@ impl LineFramer {
         Some(Framed {
             chunk: Chunk {
                 text,
-                continues_line,
-                ends_mid_line: true,
+                line: LineState::of(continues_line, true),
                 reader: 0,
-                cuts_line: false,
                 resume: None,
             },
             lines: 0,
