@@ -28,10 +28,12 @@ pub fn unix_micros() -> u64 {
     static STEADY: Mutex<Option<Steady>> = Mutex::new(None);
     let mut steady = STEADY.lock().unwrap_or_else(|e| e.into_inner());
     let (micros, said) = Steady::next(steady.take(), wall_micros(), Instant::now());
+    *steady = Some(micros);
+    // Said outside the lock: a stderr that blocks holds up no other thread's clock.
+    drop(steady);
     if let Some(said) = said {
         log!("{said}");
     }
-    *steady = Some(micros);
     micros.returned
 }
 

@@ -211,9 +211,10 @@ impl Reporter {
         self.table.learn(id, name);
     }
 
-    /// Writes what comes before the first report (`appending`: the output already holds
-    /// reports).
-    pub fn begin(&mut self, appending: bool) -> io::Result<()> {
+    /// Writes what comes before the first report (nothing when the output is a file that
+    /// already holds reports: TSV then writes no second header).
+    pub fn begin(&mut self) -> io::Result<()> {
+        let appending = self.output.out.holds_reports();
         self.output.printer.begin(&mut self.output.out, appending)
     }
 

@@ -17,18 +17,13 @@ fn start(hosts: &Path, n: usize, i: usize, args: &[String]) -> Running {
         .spawn()
 }
 
-/// Runs a whole cluster; returns each process's output, process 0 first.
-fn run_cluster(
+/// Runs a whole cluster, process `i` with `args_of(i)`; returns each process's output.
+fn cluster_of(
     dir: &TempDir,
     n: usize,
     args_of: impl Fn(usize) -> Vec<String>,
 ) -> Vec<std::process::Output> {
-    let hosts = hostfile(dir, n);
-    let children: Vec<Running> = (0..n).map(|i| start(&hosts, n, i, &args_of(i))).collect();
-    children
-        .into_iter()
-        .map(|child| child.output_within(Duration::from_secs(60)))
-        .collect()
+    run_cluster(dir, n, |i| Netwc::new().args(args_of(i)))
 }
 
 fn strings(args: &[&str]) -> Vec<String> {
@@ -51,7 +46,7 @@ fn process_0_prints_what_a_single_process_prints() {
         for (n, w) in [(2, 1), (2, 2), (3, 1), (3, 2)] {
             let mut cluster_args = args.clone();
             cluster_args.extend(strings(&["-w", &w.to_string()]));
-            let outputs = run_cluster(&dir, n, |_| cluster_args.clone());
+            let outputs = cluster_of(&dir, n, |_| cluster_args.clone());
             assert_eq!(stdout_of(&outputs[0]), single, "{mode:?}: -n {n} -w {w}");
             for (i, output) in outputs.iter().enumerate().skip(1) {
                 assert_eq!(
@@ -73,7 +68,7 @@ fn every_process_reads_its_own_source() {
         .enumerate()
         .map(|(i, t)| dir.write(&format!("input{i}.txt"), t.as_bytes()))
         .collect();
-    let outputs = run_cluster(&dir, 3, |i| {
+    let outputs = cluster_of(&dir, 3, |i| {
         let mut args = strings(&[
             "--batch-lines",
             "100",
@@ -106,7 +101,7 @@ fn processes_that_disagree_stop_and_say_how() {
     let dir = TempDir::new("cluster-disagree");
     let file = dir.write("input.txt", b"a b\n");
     let file = file.to_str().unwrap().to_string();
-    let outputs = run_cluster(&dir, 2, |i| {
+    let outputs = cluster_of(&dir, 2, |i| {
         strings(&["--file", &file, "-w", if i == 0 { "1" } else { "2" }])
     });
     for (i, output) in outputs.iter().enumerate() {

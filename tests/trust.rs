@@ -4,7 +4,7 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::util::*;
@@ -166,34 +166,23 @@ fn a_cluster_that_all_read_resumes_only_at_its_own_size() {
     let files: Vec<_> = (0..3)
         .map(|i| dir.write(&format!("input{i}.txt"), texts[i].as_bytes()))
         .collect();
-    let cluster = |n: usize, state: &Path| -> Vec<std::process::Output> {
-        let hosts = hostfile(&dir, n);
-        let children: Vec<Running> = (0..n)
-            .map(|i| {
-                Netwc::new()
-                    .arg("--file")
-                    .arg(&files[i])
-                    .args([
-                        "--batch-lines",
-                        "50",
-                        "--mode",
-                        "incremental",
-                        "--format",
-                        "tsv",
-                    ])
-                    .args(["--every-process-reads", "--connect-timeout", "3s"])
-                    .args(["-n", &n.to_string(), "-p", &i.to_string()])
-                    .arg("--hostfile")
-                    .arg(&hosts)
-                    .arg("--checkpoint")
-                    .arg(state)
-                    .spawn()
-            })
-            .collect();
-        children
-            .into_iter()
-            .map(|c| c.output_within(Duration::from_secs(60)))
-            .collect()
+    let cluster = |n: usize, state: &Path| {
+        run_cluster(&dir, n, |i| {
+            Netwc::new()
+                .arg("--file")
+                .arg(&files[i])
+                .args([
+                    "--batch-lines",
+                    "50",
+                    "--mode",
+                    "incremental",
+                    "--format",
+                    "tsv",
+                ])
+                .args(["--every-process-reads", "--connect-timeout", "3s"])
+                .arg("--checkpoint")
+                .arg(state)
+        })
     };
     let stderr = |o: &std::process::Output| String::from_utf8_lossy(&o.stderr).into_owned();
     // Three, resumed as two: process-2's log would be lost.
@@ -206,16 +195,7 @@ fn a_cluster_that_all_read_resumes_only_at_its_own_size() {
     // Two, resumed as three: processes 0 and 1 refuse at once.
     let two = dir.path("two");
     assert!(cluster(2, &two).iter().all(|o| o.status.success()));
-    let outputs = cluster(3, &two);
-    for output in &outputs[..2] {
-        assert_eq!(output.status.code(), Some(2), "{}", stderr(output));
-        assert!(
-            stderr(output).contains("--processes is 3 here but 2 in the checkpoint"),
-            "{}",
-            stderr(output)
-        );
-    }
-    assert!(!outputs[2].status.success());
+    assert_refused_at_another_size(&cluster(3, &two));
 }
 
 /// `kill -9`, then what a power cut leaves of the writes after the last sync (ext4 with
@@ -357,18 +337,48 @@ fn a_full_disk_under_output_leaves_no_glued_row_nor_a_batch_twice() {
     assert!(last >= 10, "only {last} lines were counted");
 }
 
-/// netwc under libfaketime, whose clock offset follows `offset`'s content (`+0`, `-30s`,
-/// `+3600s`); the monotonic clock is left alone, as a wall clock step leaves it.
-fn under_faketime(offset: &Path) -> Netwc {
-    let library = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1";
-    assert!(
-        Path::new(library).exists(),
-        "the clock tests need libfaketime (Debian's faketime; .ci/run installs it)"
-    );
-    Netwc::under(&format!(
-        "export LD_PRELOAD={library} FAKETIME_TIMESTAMP_FILE={} FAKETIME_NO_CACHE=1 FAKETIME_DONT_FAKE_MONOTONIC=1",
-        offset.display()
-    ))
+/// netwc reading an idle stdin with `--stats` at `--batch batch`, under libfaketime, whose
+/// clock offset follows a file ([`Clocked::step`]); the monotonic clock is left alone, as a
+/// wall clock step leaves it.
+struct Clocked {
+    _dir: TempDir,
+    offset: PathBuf,
+    _child: Running,
+    _input: std::process::ChildStdin,
+    logs: std::sync::mpsc::Receiver<String>,
+}
+
+impl Clocked {
+    fn start(batch: &str) -> Clocked {
+        let library = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1";
+        assert!(
+            Path::new(library).exists(),
+            "the clock tests need libfaketime (Debian's faketime; .ci/run installs it)"
+        );
+        let dir = TempDir::new("clock");
+        let offset = dir.write("offset", b"+0");
+        let mut child = Netwc::under(&format!(
+            "export LD_PRELOAD={library} FAKETIME_TIMESTAMP_FILE={} FAKETIME_NO_CACHE=1 FAKETIME_DONT_FAKE_MONOTONIC=1",
+            offset.display()
+        ))
+        .args(["--stdin", "--batch", batch, "--stats", "--format", "tsv"])
+        .stdin_piped()
+        .spawn();
+        let input = child.stdin();
+        let logs = child.stderr_lines();
+        Clocked {
+            _dir: dir,
+            offset,
+            _child: child,
+            _input: input,
+            logs,
+        }
+    }
+
+    /// Moves netwc's wall clock to `offset` from the real one (`-30s`, `+3600s`).
+    fn step(&self, offset: &str) {
+        std::fs::write(&self.offset, offset).unwrap();
+    }
 }
 
 /// Batches named by the `--stats` lines of `logs` until `count` more came (within `limit`),
@@ -404,17 +414,10 @@ fn batches_within(
 /// names no longer follow the clock.
 #[test]
 fn a_wall_clock_that_steps_back_stalls_no_batch() {
-    let dir = TempDir::new("clock-back");
-    let offset = dir.write("offset", b"+0");
-    let mut child = under_faketime(&offset)
-        .args(["--stdin", "--batch", "100ms", "--stats", "--format", "tsv"])
-        .stdin_piped()
-        .spawn();
-    let _input = child.stdin();
-    let logs = child.stderr_lines();
-    let (before, _) = batches_within(&logs, 3, Duration::from_secs(10));
-    std::fs::write(&offset, b"-30s").unwrap();
-    let (after, others) = batches_within(&logs, 15, Duration::from_secs(5));
+    let clocked = Clocked::start("100ms");
+    let (before, _) = batches_within(&clocked.logs, 3, Duration::from_secs(10));
+    clocked.step("-30s");
+    let (after, others) = batches_within(&clocked.logs, 15, Duration::from_secs(5));
     assert!(
         others
             .iter()
@@ -429,20 +432,13 @@ fn a_wall_clock_that_steps_back_stalls_no_batch() {
 /// passed in one step, not walked one by one (over a minute).
 #[test]
 fn a_wall_clock_that_steps_forward_is_jumped_at_once() {
-    let dir = TempDir::new("clock-ahead");
-    let offset = dir.write("offset", b"+0");
-    let mut child = under_faketime(&offset)
-        .args(["--stdin", "--batch", "1ms", "--stats", "--format", "tsv"])
-        .stdin_piped()
-        .spawn();
-    let _input = child.stdin();
-    let logs = child.stderr_lines();
-    let (before, _) = batches_within(&logs, 20, Duration::from_secs(10));
-    std::fs::write(&offset, b"+3600s").unwrap();
+    let clocked = Clocked::start("1ms");
+    let (before, _) = batches_within(&clocked.logs, 20, Duration::from_secs(10));
+    clocked.step("+3600s");
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut said = false;
     loop {
-        let (times, others) = batches_within(&logs, 1, Duration::from_secs(10));
+        let (times, others) = batches_within(&clocked.logs, 1, Duration::from_secs(10));
         said |= others.iter().any(|l| l.contains("batches ahead at once"));
         if times[0] > before[before.len() - 1] + 3_500_000 {
             break;
@@ -532,45 +528,27 @@ fn a_process_0_checkpoint_resumed_alone_says_to_resume_it_as_a_cluster() {
     let text = random_text(91, 200);
     let file = dir.write("input.txt", text.as_bytes());
     let state = dir.path("state");
-    let hosts = hostfile(&dir, 2);
-    let children: Vec<Running> = (0..2)
-        .map(|i| {
-            Netwc::new()
-                .arg("--file")
-                .arg(&file)
-                .args([
-                    "--batch-lines",
-                    "50",
-                    "--mode",
-                    "incremental",
-                    "--format",
-                    "tsv",
-                ])
-                .args(["-n", "2", "-p", &i.to_string(), "--connect-timeout", "10s"])
-                .arg("--hostfile")
-                .arg(&hosts)
-                .arg("--checkpoint")
-                .arg(&state)
-                .spawn()
-        })
-        .collect();
-    for child in children {
-        assert!(child
-            .output_within(Duration::from_secs(60))
-            .status
-            .success());
-    }
+    let args = [
+        "--batch-lines",
+        "50",
+        "--mode",
+        "incremental",
+        "--format",
+        "tsv",
+    ];
+    let outputs = run_cluster(&dir, 2, |_| {
+        Netwc::new()
+            .arg("--file")
+            .arg(&file)
+            .args(args)
+            .args(["--connect-timeout", "10s", "--checkpoint"])
+            .arg(&state)
+    });
+    assert!(outputs.iter().all(|o| o.status.success()));
     let alone = Netwc::new()
         .arg("--file")
         .arg(&file)
-        .args([
-            "--batch-lines",
-            "50",
-            "--mode",
-            "incremental",
-            "--format",
-            "tsv",
-        ])
+        .args(args)
         .arg("--checkpoint")
         .arg(&state)
         .output();

@@ -621,6 +621,40 @@ pub fn hostfile(dir: &TempDir, n: usize) -> PathBuf {
     dir.write("hosts.txt", format!("# test cluster\n{lines}").as_bytes())
 }
 
+/// Runs a cluster of `n` processes on a fresh hostfile in `dir`, process `i` being
+/// `process(i)` with its place in the cluster added; returns each one's output, process 0
+/// first.
+pub fn run_cluster(dir: &TempDir, n: usize, process: impl Fn(usize) -> Netwc) -> Vec<Output> {
+    let hosts = hostfile(dir, n);
+    let children: Vec<Running> = (0..n)
+        .map(|i| {
+            process(i)
+                .args(["-n", &n.to_string(), "-p", &i.to_string()])
+                .arg("--hostfile")
+                .arg(&hosts)
+                .spawn()
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|child| child.output_within(Duration::from_secs(60)))
+        .collect()
+}
+
+/// Asserts that a cluster of 3 resumed on a checkpoint of 2 processes that all read was
+/// refused by processes 0 and 1, naming the setting, and that process 2 did not start alone.
+pub fn assert_refused_at_another_size(outputs: &[Output]) {
+    for output in &outputs[..2] {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains("--processes is 3 here but 2 in the checkpoint"),
+            "{stderr}"
+        );
+    }
+    assert!(!outputs[2].status.success());
+}
+
 /// A server on a free loopback port that sends `text` to its one client and holds the
 /// connection open until released or dropped (or 30 s pass).
 pub struct HoldingServer {

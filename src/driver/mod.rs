@@ -65,8 +65,6 @@ pub struct Ends {
     pub progress: Arc<ChunkProgress>,
     /// The output: stdout or the `-o` file.
     pub out: Sink,
-    /// Whether `out` is a file that already holds output (TSV then writes no header).
-    pub appending: bool,
     /// Signals.
     pub shutdown: Shutdown,
     /// What the job has done, for whoever watches.
@@ -146,8 +144,6 @@ pub struct Driver {
     recovery: Option<Recovery>,
     /// On worker 0: reports each closed epoch.
     reporter: Option<Reporter>,
-    /// Whether the output already holds reports (TSV then writes no header).
-    appending: bool,
     /// What the open epoch holds so far, for `--stats`.
     open: EpochMeta,
     /// How the source failed, if it did.
@@ -223,7 +219,6 @@ impl Driver {
             durability,
             recovery,
             reporter,
-            appending: ends.appending,
             open: EpochMeta::opened(Instant::now()),
             failure: None,
         }
@@ -237,7 +232,7 @@ impl Driver {
         }
         // Nothing more is restored: an open restore input would hold the frontier back.
         self.feed.restore = None;
-        if let Some(Err(e)) = self.reporter.as_mut().map(|r| r.begin(self.appending)) {
+        if let Some(Err(e)) = self.reporter.as_mut().map(Reporter::begin) {
             return self.output_failed(e.into());
         }
         while self.batcher.end().is_none() {

@@ -41,7 +41,7 @@ pub fn run(mut config: Config, effects: ProcessEffects) -> Result<Option<Summary
     let (checkpoint, source) = open::open_inputs(&config, &stop_words, &waker, &metrics)?;
     let recovery = checkpoint.as_ref().and_then(|(_, r)| r.as_ref());
     let cut_to = recovery.and_then(|r| r.output_length);
-    let (out, appending) = open::open_output(&config, effects.results, cut_to)?;
+    let out = open::open_output(&config, effects.results, cut_to)?;
     let own = open::resume_of(&config, recovery)?;
     let (links, first) = cluster::join(&config, &stop_words, own)?;
     if let Some(address) = live_view {
@@ -56,7 +56,6 @@ pub fn run(mut config: Config, effects: ProcessEffects) -> Result<Option<Summary
         tails: source.tails,
         progress,
         out,
-        appending,
         shutdown: shutdown.clone(),
         metrics,
         checkpoint,

@@ -208,20 +208,20 @@ pub(super) fn load_stop_words(config: &Config) -> Result<StopWords, Error> {
 }
 
 /// Opens stdout (or its copy) or the `-o` file (appending), cut back to `cut_to` bytes (the
-/// end of the last report a checkpoint noted); says whether a file already held reports.
+/// end of the last report a checkpoint noted).
 pub(super) fn open_output(
     config: &Config,
     stdout: Option<File>,
     cut_to: Option<u64>,
-) -> Result<(Sink, bool), Error> {
+) -> Result<Sink, Error> {
     if config.cluster.process != 0 {
         // Only process 0 reports; the others' stdout stays empty.
-        return Ok((Sink::Nowhere, false));
+        return Ok(Sink::Nowhere);
     }
     let Some(path) = &config.output else {
         return Ok(match stdout {
-            Some(file) => (Sink::StdoutCopy(BufWriter::new(file)), false),
-            None => (Sink::Stdout(BufWriter::new(std::io::stdout())), false),
+            Some(file) => Sink::StdoutCopy(BufWriter::new(file)),
+            None => Sink::Stdout(BufWriter::new(std::io::stdout())),
         });
     };
     let (sink, cut) = Sink::append_to(path, cut_to)
@@ -232,6 +232,5 @@ pub(super) fn open_output(
             path.display()
         );
     }
-    let appending = sink.holds_reports();
-    Ok((sink, appending))
+    Ok(sink)
 }
