@@ -412,18 +412,10 @@ impl Checkpoint {
             return Ok(pinning);
         }
         let offsets = self.offsets();
-        let moved = self
-            .wal
+        self.wal
             .truncate_before(keep_from, covered, &offsets, self.reported_at)?;
-        for open in self.line_open_at.values_mut() {
-            *open -= moved;
-        }
-        self.epoch_starts = self
-            .epoch_starts
-            .split_off(&(covered + 1))
-            .into_iter()
-            .map(|(epoch, offset)| (epoch, offset - moved))
-            .collect();
+        // Positions never move (see `Wal::position`): only the epochs dropped are forgotten.
+        self.epoch_starts = self.epoch_starts.split_off(&(covered + 1));
         Ok(pinning)
     }
 }

@@ -9,6 +9,8 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
 
 use super::framing::{self, FILE_HEADER};
 use crate::error::Error;
@@ -172,15 +174,41 @@ impl Record {
 }
 
 /// The log file, open for appending.
+///
+/// Dropping the records that a snapshot covers ([`Wal::truncate_before`]) copies the rest to a
+/// new file and syncs it, which takes a while on a long log: a thread of its own does that
+/// copy while the counting worker goes on appending, and takes the file's lock only to copy
+/// what was appended meanwhile and rename the new file into place.
 pub struct Wal {
     path: PathBuf,
-    file: File,
+    file: Arc<Mutex<LogFile>>,
     buffer: Vec<u8>,
+    /// The compaction under way, if any.
+    compaction: Option<JoinHandle<Result<(), Error>>>,
+    /// Where the records that the last compaction kept start (the first record's position
+    /// if none ran): a compaction from there or before would drop nothing.
+    kept_from: u64,
+}
+
+/// The file behind a [`Wal`], shared with the compaction thread.
+struct LogFile {
+    file: File,
     /// Bytes in the file.
     length: u64,
     /// Bytes known to be on the disk: a sync with nothing new to force is skipped (empty
     /// batches, and every batch missed while netwc was down, cost no `fsync`).
     synced: u64,
+    /// Bytes that compactions dropped from the file's head since it was opened: positions
+    /// given out ([`Wal::position`]) count them, so that they never move. (A compaction drops
+    /// whole pages, so a record's place within its page is the same either way.)
+    dropped: u64,
+}
+
+impl LogFile {
+    /// Where the next record starts, counting what compactions dropped.
+    fn position(&self) -> u64 {
+        self.dropped + self.length
+    }
 }
 
 /// What a log holds when it is opened.
@@ -264,10 +292,15 @@ impl Wal {
         }
         let wal = Wal {
             path: path.to_path_buf(),
-            file,
+            file: Arc::new(Mutex::new(LogFile {
+                file,
+                length,
+                synced: length,
+                dropped: 0,
+            })),
             buffer: Vec::with_capacity(1 << 16),
-            length,
-            synced: length,
+            compaction: None,
+            kept_from: Wal::start(),
         };
         let compacted_through = mark.checked_sub(1);
         Ok((
@@ -282,21 +315,23 @@ impl Wal {
     /// Appends a record; it reaches the operating system at once (so it survives the process)
     /// and the disk at the next [`Wal::sync`].
     pub fn append(&mut self, record: &Record) -> Result<(), Error> {
+        let mut log = lock(&self.file);
         self.buffer.clear();
-        record.encode(&mut self.buffer, self.length);
-        self.file.write_all(&self.buffer).map_err(|e| {
+        record.encode(&mut self.buffer, log.position());
+        log.file.write_all(&self.buffer).map_err(|e| {
             Error::runtime(format!(
                 "cannot write the checkpoint log '{}': {e}",
                 self.path.display()
             ))
         })?;
-        self.length += self.buffer.len() as u64;
+        log.length += self.buffer.len() as u64;
         Ok(())
     }
 
-    /// Bytes written so far: where the next record starts.
+    /// Where the next record starts. Positions never move: those of records a compaction
+    /// kept stay as they were.
     pub fn position(&self) -> u64 {
-        self.length
+        lock(&self.file).position()
     }
 
     /// Where the first record starts.
@@ -304,19 +339,41 @@ impl Wal {
         FILE_HEADER as u64
     }
 
-    /// Forces what was appended to the disk.
+    /// Forces what was appended to the disk (and reports a compaction that failed).
     pub fn sync(&mut self) -> Result<(), Error> {
-        if self.synced == self.length {
+        self.finish_compaction(false)?;
+        let mut log = lock(&self.file);
+        if log.synced == log.length {
             return Ok(());
         }
-        self.file.sync_data().map_err(|e| {
+        log.file.sync_data().map_err(|e| {
             Error::runtime(format!(
                 "cannot sync the checkpoint log '{}': {e}",
                 self.path.display()
             ))
         })?;
-        self.synced = self.length;
+        log.synced = log.length;
         Ok(())
+    }
+
+    /// Collects the compaction under way if it is over (or, with `wait`, once it is): its
+    /// error, if it failed. Whether none is under way now.
+    fn finish_compaction(&mut self, wait: bool) -> Result<bool, Error> {
+        match self.compaction.take() {
+            None => Ok(true),
+            Some(running) if !wait && !running.is_finished() => {
+                self.compaction = Some(running);
+                Ok(false)
+            }
+            Some(running) => running
+                .join()
+                .unwrap_or_else(|_| {
+                    Err(Error::runtime(
+                        "the thread that compacts the checkpoint log failed; this is a bug in netwc (please report it)",
+                    ))
+                })
+                .map(|()| true),
+        }
     }
 
     /// Replaces the log with `records`, its header marking `compacted_through` as the least
@@ -326,6 +383,7 @@ impl Wal {
         records: &[Record],
         compacted_through: Option<Epoch>,
     ) -> Result<(), Error> {
+        self.finish_compaction(true)?;
         let mark = compacted_through.map_or(0, |c| c + 1);
         let mut bytes = framing::file_header(MAGIC, mark).to_vec();
         for record in records {
@@ -340,64 +398,160 @@ impl Wal {
         })
     }
 
-    /// Drops the records before byte `from`, which the snapshot of batch `covered` holds: the
-    /// rest is copied after a new header to a file that atomically replaces the log. Returns
-    /// how far the records that stay moved towards the start.
+    /// Drops the records before position `from`, which the snapshot of batch `covered` holds:
+    /// the rest is copied after a new header to a file that atomically replaces the log, by a
+    /// thread of its own (see [`Wal`]). One still under way from the last snapshot is waited
+    /// for first (compactions come about a second apart, so that is rare). A compaction that
+    /// failed is reported here or by the next [`Wal::sync`].
     pub fn truncate_before(
         &mut self,
         from: u64,
         covered: Epoch,
         offsets: &[(u64, u64)],
         reported_at: Option<(Epoch, u64)>,
-    ) -> Result<u64, Error> {
-        let fail = |e: io::Error| {
-            Error::runtime(format!(
-                "cannot compact the checkpoint log '{}': {e}",
-                self.path.display()
-            ))
+    ) -> Result<(), Error> {
+        if from <= self.kept_from {
+            return Ok(());
+        }
+        self.finish_compaction(true)?;
+        self.kept_from = from;
+        let (from, end) = {
+            let log = lock(&self.file);
+            (from - log.dropped, log.length)
         };
         // The records keep their place within a page (no header may cross one): the tail
         // starts at `target`, `from`'s place in its page, after where the dropped records left
         // the source (`offsets`) and a filler record.
-        let mut bytes = framing::file_header(MAGIC, covered + 1).to_vec();
+        let mut head = framing::file_header(MAGIC, covered + 1).to_vec();
         if !offsets.is_empty() {
-            Record::Offsets(offsets.to_vec()).encode(&mut bytes, 0);
+            Record::Offsets(offsets.to_vec()).encode(&mut head, 0);
         }
         if let Some((epoch, length)) = reported_at {
-            let at = bytes.len() as u64;
-            Record::ReportedAt { epoch, length }.encode(&mut bytes, at);
+            let at = head.len() as u64;
+            Record::ReportedAt { epoch, length }.encode(&mut head, at);
         }
-        let target = if from < self.length {
-            let at = bytes.len() as u64;
-            let least = at + framing::padding_before(at) as u64 + framing::RECORD_HEADER as u64 + 1;
-            let mut target = from % framing::PAGE;
-            while target < least {
-                target += framing::PAGE;
-            }
-            let filler = (target - least + 1) as usize;
-            framing::push_record(&mut bytes, 0, |out| {
-                out.resize(out.len() + filler, KIND_FILLER)
-            });
-            debug_assert_eq!(bytes.len() as u64, target);
-            target
-        } else {
-            // Nothing stays.
-            bytes.len() as u64
+        // (Always, even when nothing stays yet: what is appended meanwhile goes after it.)
+        let at = head.len() as u64;
+        let bare = at;
+        let least = at + framing::padding_before(at) as u64 + framing::RECORD_HEADER as u64 + 1;
+        let mut target = from % framing::PAGE;
+        while target < least {
+            target += framing::PAGE;
+        }
+        let filler = (target - least + 1) as usize;
+        framing::push_record(&mut head, 0, |out| {
+            out.resize(out.len() + filler, KIND_FILLER)
+        });
+        debug_assert_eq!(head.len() as u64, target);
+        let compaction = Compaction {
+            path: self.path.clone(),
+            temporary: self.path.with_file_name(super::directory::LOG_TEMPORARY),
+            head,
+            bare,
+            from,
+            end,
+            moved: from - target,
         };
-        let mut reader = File::open(&self.path).map_err(fail)?;
-        io::Seek::seek(&mut reader, io::SeekFrom::Start(from)).map_err(fail)?;
-        reader.read_to_end(&mut bytes).map_err(fail)?;
-        let temporary = self.path.with_file_name(super::directory::LOG_TEMPORARY);
-        super::write_atomically(&temporary, &self.path, &bytes).map_err(fail)?;
-        self.file = OpenOptions::new()
-            .append(true)
-            .open(&self.path)
-            .map_err(fail)?;
-        self.length = bytes.len() as u64;
-        // Written and synced whole by `write_atomically`.
-        self.synced = self.length;
-        Ok(from - target)
+        let file = Arc::clone(&self.file);
+        let running = std::thread::Builder::new()
+            .name("netwc-compact".into())
+            .spawn(move || compaction.run(&file))
+            .map_err(|e| {
+                Error::runtime(format!(
+                    "cannot start a thread to compact the checkpoint log '{}': {e}",
+                    self.path.display()
+                ))
+            })?;
+        self.compaction = Some(running);
+        Ok(())
     }
+}
+
+impl Drop for Wal {
+    /// A compaction under way finishes (it is short), so that the next open finds one log.
+    fn drop(&mut self) {
+        if let Err(e) = self.finish_compaction(true) {
+            log!("warning: {e}");
+        }
+    }
+}
+
+/// One compaction of the log: `head`, then the file's bytes from `from` on, replace the file.
+struct Compaction {
+    path: PathBuf,
+    temporary: PathBuf,
+    /// The new file's header and first records, then a filler up to `from`'s place in its page.
+    head: Vec<u8>,
+    /// The length of `head` without the filler: the whole file if no record stays.
+    bare: u64,
+    /// Where the records kept start in the file.
+    from: u64,
+    /// The file's length when the compaction began: what is copied without the file's lock.
+    end: u64,
+    /// How far the records kept move towards the start.
+    moved: u64,
+}
+
+impl Compaction {
+    /// Copies and syncs the records up to `end` while the worker appends, then, holding the
+    /// file's lock, what it appended meanwhile; renames the copy over the log and takes its
+    /// place. A copy that failed is removed (a full disk must not stay full of it).
+    fn run(self, shared: &Mutex<LogFile>) -> Result<(), Error> {
+        let swapped = self.copy_and_swap(shared);
+        if swapped.is_err() {
+            let _ = std::fs::remove_file(&self.temporary);
+        }
+        swapped.map_err(|e| {
+            Error::runtime(format!(
+                "cannot compact the checkpoint log '{}': {e}",
+                self.path.display()
+            ))
+        })
+    }
+
+    fn copy_and_swap(&self, shared: &Mutex<LogFile>) -> io::Result<()> {
+        let mut copy = File::create(&self.temporary)?;
+        copy.write_all(&self.head)?;
+        let mut old = File::open(&self.path)?;
+        io::Seek::seek(&mut old, io::SeekFrom::Start(self.from))?;
+        let bulk = self.end.saturating_sub(self.from);
+        if io::copy(&mut (&mut old).take(bulk), &mut copy)? != bulk {
+            return Err(io::Error::other("the log is shorter than it was"));
+        }
+        copy.sync_data()?;
+        let mut log = lock(shared);
+        let appended = log.length - self.end;
+        if io::copy(&mut (&mut old).take(appended), &mut copy)? != appended {
+            return Err(io::Error::other("the log is shorter than it was"));
+        }
+        // No record stays (a run's last snapshot covers them all): the filler goes too, and
+        // positions jump ahead to the next page's start, so that they still never move back
+        // and a record's place in its page is the same in both counts.
+        let (length, dropped) = if log.length == self.from {
+            copy.set_len(self.bare)?;
+            let page = framing::PAGE;
+            let dropped = log.position().saturating_sub(self.bare).div_ceil(page) * page;
+            (self.bare, dropped)
+        } else {
+            (log.length - self.moved, log.dropped + self.moved)
+        };
+        copy.sync_data()?;
+        drop(copy);
+        std::fs::rename(&self.temporary, &self.path)?;
+        if let Some(dir) = self.path.parent() {
+            File::open(dir)?.sync_all()?;
+        }
+        log.file = OpenOptions::new().append(true).open(&self.path)?;
+        log.length = length;
+        log.dropped = dropped;
+        log.synced = length;
+        Ok(())
+    }
+}
+
+/// Locks the log file; a thread that panicked holding it left it as whole as any crash would.
+fn lock(file: &Mutex<LogFile>) -> MutexGuard<'_, LogFile> {
+    file.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]
@@ -526,15 +680,17 @@ mod tests {
             positions.push(wal.position());
             wal.append(&Record::Reported(epoch)).unwrap();
         }
-        let moved = wal
-            .truncate_before(positions[600], 599, &[(7, 70)], Some((599, 4096)))
+        wal.truncate_before(positions[600], 599, &[(7, 70)], Some((599, 4096)))
             .unwrap();
-        assert_eq!(
-            moved % framing::PAGE,
-            0,
-            "records keep their place in a page"
-        );
-        wal.append(&Record::Reported(1000)).unwrap();
+        // Appended while the compaction runs, or after it.
+        for epoch in 1000..3000 {
+            let before = wal.position();
+            wal.append(&Record::Reported(epoch)).unwrap();
+            assert!(wal.position() > before, "positions never move back");
+        }
+        wal.finish_compaction(true).unwrap();
+        wal.append(&Record::Reported(3000)).unwrap();
+        drop(wal);
         let (_, opened) = Wal::open(&path).unwrap();
         assert_eq!(opened.compacted_through, Some(599));
         let mut expected = vec![
@@ -544,8 +700,29 @@ mod tests {
                 length: 4096,
             },
         ];
-        expected.extend((600..=1000).map(Record::Reported));
+        expected.extend((600..=3000).map(Record::Reported));
         assert_eq!(records(&path), expected);
+    }
+
+    #[test]
+    fn a_log_that_a_snapshot_covers_whole_shrinks_to_its_header() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wal.log");
+        Wal::create(&path).unwrap();
+        let (mut wal, _) = Wal::open(&path).unwrap();
+        for epoch in 0..1000 {
+            wal.append(&Record::Reported(epoch)).unwrap();
+        }
+        let end = wal.position();
+        wal.truncate_before(end, 999, &[], None).unwrap();
+        wal.finish_compaction(true).unwrap();
+        assert!(std::fs::metadata(&path).unwrap().len() < 100);
+        assert!(wal.position() >= end, "positions never move back");
+        wal.append(&Record::Reported(1000)).unwrap();
+        drop(wal);
+        let (_, opened) = Wal::open(&path).unwrap();
+        assert_eq!(opened.compacted_through, Some(999));
+        assert_eq!(records(&path), vec![Record::Reported(1000)]);
     }
 
     #[test]
