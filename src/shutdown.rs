@@ -1,11 +1,13 @@
 //! SIGINT and SIGTERM. While a process waits for its input to open (a FIFO without a writer, a
 //! server that does not answer) or for the rest of its cluster, a signal ends it at once (130
-//! for SIGINT, 143 for SIGTERM): there is nothing to report yet. Once the job runs,
+//! for SIGINT, 143 for SIGTERM): there is nothing to report yet. So it does while a lone
+//! process restores a checkpoint (seconds for millions of words): a graceful stop would wait
+//! for the restore, and what the run read meanwhile is in the checkpoint's log. Once the job runs,
 //! the first signal asks for a graceful stop (close the current batch, report it, exit 0), and
 //! in a cluster that stop reaches every process through the dataflow; a second signal exits at
 //! once with 130, for when the graceful stop takes too long.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
 
 use signal_hook::consts::{SIGINT, SIGTERM};
@@ -19,8 +21,16 @@ pub const INTERRUPTED_EXIT_CODE: i32 = 130;
 #[derive(Debug, Default)]
 struct State {
     requested: AtomicBool,
-    waiting: AtomicBool,
+    /// [`STARTING`], [`RESTORING`] or [`RUNNING`].
+    phase: AtomicU8,
 }
+
+/// Opening the input, reading the checkpoint, waiting for the cluster.
+const STARTING: u8 = 0;
+/// The job runs, and the counts a checkpoint restores are not reported yet.
+const RESTORING: u8 = 1;
+/// The job runs: a first signal asks for a graceful stop.
+const RUNNING: u8 = 2;
 
 /// Whether a stop was asked for.
 #[derive(Debug, Clone, Default)]
@@ -33,7 +43,7 @@ impl Shutdown {
     /// [`Shutdown::running`] is called.
     pub fn install() -> Result<Shutdown, Error> {
         let shutdown = Shutdown::default();
-        shutdown.state.waiting.store(true, Ordering::SeqCst);
+        shutdown.state.phase.store(STARTING, Ordering::SeqCst);
         let mut signals = Signals::new([SIGINT, SIGTERM])
             .map_err(|e| Error::runtime(format!("cannot install signal handlers: {e}")))?;
         let state = shutdown.state.clone();
@@ -42,11 +52,20 @@ impl Shutdown {
             .spawn(move || {
                 for signal in signals.forever() {
                     let name = if signal == SIGINT { "SIGINT" } else { "SIGTERM" };
-                    if state.waiting.load(Ordering::SeqCst) {
-                        log!(
-                            "{name} while starting (reading the checkpoint, opening the input or waiting for the rest of the cluster): stopping; this run counted nothing, and a checkpoint restores as before"
-                        );
-                        std::process::exit(128 + signal);
+                    match state.phase.load(Ordering::SeqCst) {
+                        STARTING => {
+                            log!(
+                                "{name} while starting (reading the checkpoint, opening the input or waiting for the rest of the cluster): stopping; this run counted nothing, and a checkpoint restores as before"
+                            );
+                            std::process::exit(128 + signal);
+                        }
+                        RESTORING => {
+                            log!(
+                                "{name} while restoring the checkpoint: stopping at once; this run reported nothing, and the checkpoint restores as before, with what this run read meanwhile (it is in the checkpoint's log)"
+                            );
+                            std::process::exit(128 + signal);
+                        }
+                        _ => {}
                     }
                     if state.requested.swap(true, Ordering::SeqCst) {
                         // No message: stderr may be the very pipe that blocks the stop.
@@ -60,7 +79,13 @@ impl Shutdown {
 
     /// The cluster is connected and the job runs: a signal now asks for a graceful stop.
     pub fn running(&self) {
-        self.state.waiting.store(false, Ordering::SeqCst);
+        self.state.phase.store(RUNNING, Ordering::SeqCst);
+    }
+
+    /// The job runs, restoring a checkpoint: a signal still ends the process at once, until
+    /// [`Shutdown::running`] (called once the restored counts are reported).
+    pub fn restoring(&self) {
+        self.state.phase.store(RESTORING, Ordering::SeqCst);
     }
 
     /// Whether a signal asked to stop.

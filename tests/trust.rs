@@ -557,3 +557,73 @@ fn a_process_0_checkpoint_resumed_alone_says_to_resume_it_as_a_cluster() {
     assert!(stderr.contains("resume it as a cluster"), "{stderr}");
     assert!(!stderr.contains("a cluster of 1 processes"), "{stderr}");
 }
+
+/// A signal while a lone process restores a big checkpoint (seconds for millions of words)
+/// ends it at once, saying so, instead of waiting for the restore to report; the checkpoint
+/// then restores as before. (It used to wait for the restore, saying nothing.)
+#[test]
+fn a_signal_during_a_restore_stops_at_once_and_the_checkpoint_restores_as_before() {
+    let dir = TempDir::new("restore-signal");
+    let state = dir.path("state");
+    let lines = 30_000;
+    let mut text = String::new();
+    for line in 0..lines {
+        text.push_str("common");
+        for j in 0..20 {
+            text.push_str(&format!(" r{line}x{j}"));
+        }
+        text.push('\n');
+    }
+    let args = [
+        "--stdin",
+        "--mode",
+        "incremental",
+        "--batch",
+        "200ms",
+        "--format",
+        "tsv",
+        "--top",
+        "1",
+    ];
+    let built = Netwc::new()
+        .args(args)
+        .arg("--checkpoint")
+        .arg(&state)
+        .stdin_bytes(text)
+        .output();
+    assert!(built.status.success());
+    let mut restoring = Netwc::new()
+        .args(args)
+        .arg("--checkpoint")
+        .arg(&state)
+        .stdin_piped()
+        .spawn();
+    let _input = restoring.stdin();
+    let stderr = restoring.stderr_lines();
+    // Logged once the counts are handed to the workers, before they are counted again.
+    wait_for(&stderr, "restored the checkpoint", 1);
+    restoring.signal("TERM");
+    let status = restoring.status_within(Duration::from_secs(5));
+    // Until its end of file: the process is gone.
+    let mut said = Vec::new();
+    while let Ok(line) = stderr.recv_timeout(Duration::from_secs(5)) {
+        said.push(line);
+    }
+    assert_eq!(status.code(), Some(143), "{said:#?}");
+    assert!(
+        said.iter()
+            .any(|l| l.contains("SIGTERM while restoring the checkpoint: stopping at once")),
+        "{said:#?}"
+    );
+    let resumed = Netwc::new()
+        .args(args)
+        .arg("--checkpoint")
+        .arg(&state)
+        .stdin_bytes("common\n")
+        .output();
+    assert!(resumed.status.success());
+    let printed = parse_tsv(&stdout_of(&resumed));
+    let last = printed.last_key_value().map(|(_, counts)| counts.clone());
+    let expected = Counts::from([("common".to_string(), lines + 1)]);
+    assert_eq!(last, Some(expected));
+}

@@ -142,6 +142,9 @@ pub struct Driver {
     durability: Option<Durability>,
     /// What a restart restores, until [`Driver::run`] has restored it.
     recovery: Option<Recovery>,
+    /// The first epoch after those a restart restored, until the reporter has passed them:
+    /// then signals ask for a graceful stop (see [`Shutdown::restoring`]).
+    restored_before: Option<Epoch>,
     /// On worker 0: reports each closed epoch.
     reporter: Option<Reporter>,
     /// What the open epoch holds so far, for `--stats`.
@@ -218,6 +221,7 @@ impl Driver {
             heartbeat,
             durability,
             recovery,
+            restored_before: None,
             reporter,
             open: EpochMeta::opened(Instant::now()),
             failure: None,
@@ -229,6 +233,7 @@ impl Driver {
         self.advance_to(self.batcher.open());
         if let Some(recovery) = self.recovery.take() {
             self.restore_and_replay(recovery);
+            self.restored_before = Some(self.batcher.open());
         }
         // Nothing more is restored: an open restore input would hold the frontier back.
         self.feed.restore = None;
@@ -258,6 +263,7 @@ impl Driver {
             if let Err(e) = self.report_ready() {
                 return self.output_failed(e);
             }
+            self.note_restored();
             if let Some(error) = self.durability.as_mut().and_then(Durability::after_step) {
                 return Err(error);
             }
@@ -324,6 +330,22 @@ impl Driver {
             .clock()
             .until_end(self.batcher.open(), now_micros);
         until_end.map_or(MAX_PARK, |until_end| until_end.min(MAX_PARK))
+    }
+
+    /// Once the reporter has passed the epochs a restart restored, signals ask for a graceful
+    /// stop again.
+    fn note_restored(&mut self) {
+        let Some(before) = self.restored_before else {
+            return;
+        };
+        let passed = self
+            .reporter
+            .as_ref()
+            .is_none_or(|r| r.last_processed() + 1 >= before);
+        if passed {
+            self.stops.shutdown.running();
+            self.restored_before = None;
+        }
     }
 
     /// Reports what is ready, if this worker reports; takes a snapshot when one is due.

@@ -40,6 +40,9 @@ pub fn run(mut config: Config, effects: ProcessEffects) -> Result<Option<Summary
     let metrics = Metrics::new(serves_ui);
     let (checkpoint, source) = open::open_inputs(&config, &stop_words, &waker, &metrics)?;
     let recovery = checkpoint.as_ref().and_then(|(_, r)| r.as_ref());
+    // A lone process that restores counts stays quick to stop until it has reported them
+    // (see `crate::shutdown`); a cluster's processes stop together, through the dataflow.
+    let restores = recovery.is_some() && config.cluster.processes == 1;
     let cut_to = recovery.and_then(|r| r.output_length);
     let out = open::open_output(&config, effects.results, cut_to)?;
     let own = open::resume_of(&config, recovery)?;
@@ -75,6 +78,10 @@ pub fn run(mut config: Config, effects: ProcessEffects) -> Result<Option<Summary
         job.work(w)
     })
     .map_err(|e| Error::runtime(format!("could not start the workers: {e}")))?;
-    shutdown.running();
+    if restores {
+        shutdown.restoring();
+    } else {
+        shutdown.running();
+    }
     job::join_workers(guards.join())
 }
