@@ -78,6 +78,13 @@ impl Settings {
                 settings.0.remove(name);
             }
         }
+        // The checkpoint knows the watched files by name: in another directory they would be
+        // other files. (Processes that all read watch a directory each.)
+        if let crate::config::Source::Watch(watch) = &config.source {
+            settings
+                .0
+                .insert("--watch".into(), watch.dir.display().to_string());
+        }
         settings
     }
 

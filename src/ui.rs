@@ -82,6 +82,7 @@ impl Job {
                 Source::Stdin => "--stdin".into(),
                 Source::File(path) => format!("--file {}", path.display()),
                 Source::Demo => "--demo".into(),
+                Source::Watch(watch) => format!("--watch {}", watch.dir.display()),
                 Source::Kafka(kafka) => {
                     format!(
                         "--kafka {} --topic {}",

@@ -22,3 +22,4 @@ mod robustness;
 mod signals;
 mod sockets;
 mod trust;
+mod watch;

@@ -22,7 +22,7 @@ fn conflict(message: String) -> ConfigError {
 }
 
 const SOURCES: &str =
-    "HOST PORT, --listen ADDR, --stdin, --file PATH, --kafka BROKERS --topic T or --demo";
+    "HOST PORT, --listen ADDR, --stdin, --file PATH, --watch DIR, --kafka BROKERS --topic T or --demo";
 
 impl Config {
     /// Combines, defaults and checks the parsed flags.
@@ -132,6 +132,15 @@ fn source_of(args: &Args) -> Result<Source, ConfigError> {
     if let Some(path) = &args.file {
         chosen.push(("--file", Source::File(path.clone())));
     }
+    if let Some(dir) = &args.watch {
+        chosen.push((
+            "--watch",
+            Source::Watch(WatchSource {
+                dir: dir.clone(),
+                from: args.from.unwrap_or(StartFrom::Latest),
+            }),
+        ));
+    }
     if args.demo {
         chosen.push(("--demo", Source::Demo));
     }
@@ -193,7 +202,7 @@ fn kafka_of(args: &Args, brokers: &str) -> Result<Source, ConfigError> {
     Ok(Source::Kafka(KafkaSource {
         brokers,
         topics,
-        from: args.from.unwrap_or(KafkaStart::Latest),
+        from: args.from.unwrap_or(StartFrom::Latest),
         connect_timeout: args.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
         // With --every-process-reads each process reads its share of the partitions;
         // otherwise process 0 reads them all.
@@ -207,9 +216,14 @@ fn kafka_of(args: &Args, brokers: &str) -> Result<Source, ConfigError> {
 /// Flags that only one kind of source uses are refused with the others.
 fn source_flags_fit(args: &Args, source: &Source) -> Result<(), ConfigError> {
     let kafka = matches!(source, Source::Kafka(_));
-    if (args.topic.is_some() || args.from.is_some()) && !kafka {
+    if args.topic.is_some() && !kafka {
         return Err(conflict(
-            "--topic and --from are for --kafka BROKERS; drop them or read Kafka".into(),
+            "--topic is for --kafka BROKERS; drop it or read Kafka".into(),
+        ));
+    }
+    if args.from.is_some() && !kafka && !matches!(source, Source::Watch(_)) {
+        return Err(conflict(
+            "--from is for --kafka BROKERS and --watch DIR; drop it or read one of them".into(),
         ));
     }
     let connects = matches!(source, Source::Connect { .. });

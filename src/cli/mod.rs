@@ -82,18 +82,27 @@ pub struct Args {
     )]
     pub topic: Option<String>,
 
-    /// With --kafka: where each partition is read from, as Spark's auto.offset.reset.
+    /// With --kafka: where each partition is read from, as Spark's auto.offset.reset. With
+    /// --watch: whether the files already in the directory are read (earliest) or only those
+    /// that appear later (latest, Spark's newFilesOnly). A checkpoint's restart reads on where
+    /// it left off.
     #[arg(
         long,
         value_enum,
         value_name = "WHERE",
         help_heading = "Source (choose one)"
     )]
-    pub from: Option<crate::config::KafkaStart>,
+    pub from: Option<crate::config::StartFrom>,
 
     /// Read a file.
     #[arg(long, value_name = "PATH", help_heading = "Source (choose one)")]
     pub file: Option<PathBuf>,
+
+    /// Read each file that appears in this directory, as Spark's textFileStream: names
+    /// starting with `.` or `_` are ignored, and files are to be moved in whole (write
+    /// elsewhere, then `mv`). A name is read once.
+    #[arg(long, value_name = "DIR", help_heading = "Source (choose one)")]
+    pub watch: Option<PathBuf>,
 
     /// Batch interval: 1ms up to hours (500ms, 1s, 2m, 1h). Batches are named by their end
     /// time, aligned to multiples of the interval in Unix epoch milliseconds, as in Spark.

@@ -33,6 +33,18 @@ pub enum Source {
     Demo,
     /// Records of Kafka topics (`--kafka`, built with the feature `kafka`).
     Kafka(KafkaSource),
+    /// Files that appear in a directory (`--watch`), as Spark's `textFileStream`.
+    Watch(WatchSource),
+}
+
+/// Where `--watch` reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchSource {
+    /// The directory watched.
+    pub dir: PathBuf,
+    /// Whether the files there at the first start are read too (without a checkpoint, or on
+    /// its first start; a restart reads on where the checkpoint says).
+    pub from: StartFrom,
 }
 
 /// Where `--kafka` reads: Spark's direct Kafka stream.
@@ -43,7 +55,7 @@ pub struct KafkaSource {
     /// Topics; every partition of each is read.
     pub topics: Vec<String>,
     /// Where a partition is read from.
-    pub from: KafkaStart,
+    pub from: StartFrom,
     /// How long the brokers may take to answer at start (retried meanwhile).
     pub connect_timeout: Duration,
     /// Which partitions this process reads: (this process, of how many processes read). Of
@@ -51,10 +63,11 @@ pub struct KafkaSource {
     pub share: (usize, usize),
 }
 
-/// Where `--kafka` starts in each partition (`--from`), as Spark's `auto.offset.reset`.
+/// Where a source with a past starts (`--from`): `--kafka` in each partition, as Spark's
+/// `auto.offset.reset`; `--watch` with the files already there, as `newFilesOnly`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum KafkaStart {
-    /// The oldest record the broker keeps.
+pub enum StartFrom {
+    /// The oldest record the broker keeps; every file already in the directory.
     Earliest,
     /// What arrives after the start.
     Latest,

@@ -119,11 +119,13 @@ fn open_source(
     let none = BTreeMap::new();
     let resume = match recovery {
         Some(recovery) => source::Resumption {
+            resumed: true,
             offsets: &recovery.source_offsets,
             replay: &mut recovery.replay,
             started: &mut started,
         },
         None => source::Resumption {
+            resumed: false,
             offsets: &none,
             replay: &mut [],
             started: &mut started,

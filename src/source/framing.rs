@@ -81,6 +81,12 @@ impl LineFramer {
         self.cut_words
     }
 
+    /// Bytes pushed but not yet handed out (a partial line): a reader that resumes at a byte
+    /// offset resumes this far before what it has read.
+    pub fn pending(&self) -> usize {
+        self.pending.len()
+    }
+
     /// Adds bytes; returns the chunk of whole lines they completed, if any.
     pub fn push(&mut self, mut bytes: &[u8]) -> Option<Framed> {
         if let Some(&first) = bytes.first() {

@@ -1,5 +1,5 @@
-//! Where lines come from: a text server, producers that connect to us, stdin, a file, or the
-//! built-in demo generator.
+//! Where lines come from: a text server, producers that connect to us, stdin, a file, files
+//! that appear in a directory, Kafka, or the built-in demo generator.
 //!
 //! Each source runs on threads of its own, off the timely workers, so that a blocking read never
 //! stalls the dataflow. Sources frame bytes into [`Chunk`](crate::vocab::Chunk)s of whole lines and send them as
@@ -16,6 +16,7 @@ mod kafka;
 mod listen;
 mod reconnect;
 mod tails;
+mod watch;
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -86,15 +87,18 @@ impl Sender {
     }
 }
 
-/// What a checkpoint hands a source when a run resumes (only a replayable source, Kafka, uses
-/// it; the others resume from the log alone).
-// Read only by the Kafka source, which the default build leaves out.
-#[cfg_attr(not(feature = "kafka"), allow(dead_code))]
+/// What a checkpoint hands a source when a run resumes (only sources that can be read again,
+/// Kafka and `--watch`, use it; the others resume from the log alone).
 pub struct Resumption<'a> {
+    /// Whether a checkpoint is resumed (else a first start, or no checkpoint): `--from` then
+    /// applies only to what the checkpoint does not know.
+    pub resumed: bool,
     /// Where each partition of a replayable source resumes (partition key → next offset).
     pub offsets: &'a BTreeMap<u64, u64>,
     /// The logged chunks to replay, in order: those logged as offsets (a replayable source's
     /// whole records) get their text from the source before it reads on.
+    // Read only by the Kafka source, which the default build leaves out.
+    #[cfg_attr(not(feature = "kafka"), allow(dead_code))]
     pub replay: &'a mut [LoggedChunk],
     /// Filled by a replayable source: where it starts each partition that `offsets` does not
     /// hold, for the checkpoint to note before any of their records (so that a restart reads
@@ -150,6 +154,7 @@ pub fn open(
                     .into(),
             ));
         }
+        Source::Watch(watch) => watch::start(watch, split, resume, sender)?,
         Source::Stdin => spawn_reader("netwc:stdin", std::io::stdin(), split, sender)?,
         Source::File(path) => {
             let file = File::open(path).map_err(|e| {

@@ -80,11 +80,17 @@ impl Tails {
     pub(crate) fn register(&self, framer: LineFramer) -> Arc<Mutex<Tail>> {
         let tail = Arc::new(Mutex::new(Tail {
             framer,
-            reader: self.0.next_reader.fetch_add(1, Ordering::Relaxed),
+            reader: self.new_reader(),
             taken: false,
         }));
         lock(&self.0.readers).push(tail.clone());
         tail
+    }
+
+    /// A new reader's id, for a reader that keeps its partial line to itself (a stop does not
+    /// count it: `--watch` reads it again from the file after a restart).
+    pub(crate) fn new_reader(&self) -> u64 {
+        self.0.next_reader.fetch_add(1, Ordering::Relaxed)
     }
 
     /// A reader is done.

@@ -10,7 +10,7 @@ use rskafka::client::{Client, ClientBuilder};
 use rskafka::BackoffConfig;
 
 use super::{Partition, FETCH_BYTES, FETCH_WAIT_MS, MAX_BACKOFF};
-use crate::config::{KafkaSource, KafkaStart};
+use crate::config::{KafkaSource, StartFrom};
 use crate::error::Error;
 
 /// Connects (retrying until the caller's timeout) and finds where each partition starts: where
@@ -43,7 +43,7 @@ pub(super) async fn partitions(
     }
     let from = match resume.is_empty() {
         true => source.from,
-        false => KafkaStart::Earliest,
+        false => StartFrom::Earliest,
     };
     place(&mut partitions, resume, from, started).await?;
     Ok(partitions)
@@ -112,7 +112,7 @@ async fn our_share(
 async fn place(
     partitions: &mut [Partition],
     resume: &BTreeMap<u64, u64>,
-    from: KafkaStart,
+    from: StartFrom,
     started: &mut BTreeMap<u64, u64>,
 ) -> Result<(), Error> {
     let mut asks = tokio::task::JoinSet::new();
@@ -144,12 +144,12 @@ async fn place(
 /// offset the next record will get).
 async fn start_offset(
     partition: &PartitionClient,
-    from: KafkaStart,
+    from: StartFrom,
 ) -> Result<i64, rskafka::client::error::Error> {
     let earliest = partition.get_offset(OffsetAt::Earliest).await?;
     match from {
-        KafkaStart::Earliest => Ok(earliest),
-        KafkaStart::Latest => {
+        StartFrom::Earliest => Ok(earliest),
+        StartFrom::Latest => {
             let (_, high_watermark) = partition
                 .fetch_records(earliest, 1..FETCH_BYTES, FETCH_WAIT_MS)
                 .await?;

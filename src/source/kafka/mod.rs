@@ -18,7 +18,7 @@ mod reader;
 mod restore;
 
 use super::{Event, Resumption, Sender};
-use crate::config::{KafkaSource, KafkaStart, SplitRule};
+use crate::config::{KafkaSource, SplitRule, StartFrom};
 use crate::error::Error;
 use connect::partitions;
 use reader::PartitionReader;
@@ -61,6 +61,7 @@ pub(crate) fn start(
         offsets: resume,
         replay,
         started,
+        ..
     } = resume;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -81,8 +82,8 @@ pub(crate) fn start(
     runtime.block_on(read_again(&partitions, replay))?;
     let starting = match (resume.is_empty(), source.from) {
         (false, _) => "where the checkpoint left them; partitions new since from the earliest",
-        (true, KafkaStart::Earliest) => "from the earliest offsets",
-        (true, KafkaStart::Latest) => "from the latest offsets",
+        (true, StartFrom::Earliest) => "from the earliest offsets",
+        (true, StartFrom::Latest) => "from the latest offsets",
     };
     log!(
         "reading {} partitions of {} from {} ({starting})",
