@@ -81,6 +81,9 @@ pub use stats::Summary;
 /// [`run()`] over a [`Config`].
 pub mod parts {
     pub use crate::dataflow::{NameChange, WordKey};
+    /// Kafka's default partitioner, as `-o kafka://` places a word.
+    #[cfg(feature = "kafka")]
+    pub use crate::output::kafka_partition;
     pub use crate::report::ResultTable;
     pub use crate::source::{LineFramer, Zipf, MAX_PENDING, VOCABULARY};
     pub use crate::tokenize::{split_like_java, StopWords, Tokenizer};

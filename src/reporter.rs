@@ -5,7 +5,7 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::io::{self, Write};
+use std::io;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
@@ -16,7 +16,7 @@ use crate::batching::{unix_micros, BatchClock};
 use crate::config::{Config, Mode};
 use crate::dataflow::Gathered;
 use crate::metrics::{Metrics, TopRow, TOP_ROWS};
-use crate::output::{printer, Printer, Report, Sink};
+use crate::output::{printer, OutputMark, Printer, Report, Sink};
 use crate::report::{ResultTable, Rows, TableError};
 use crate::stats::{BatchStats, EpochTally, Summary};
 use crate::vocab::{Epoch, Word, WordId};
@@ -140,9 +140,9 @@ pub trait ReportHooks {
     fn wants_changes(&self) -> bool;
     /// The changes of `epoch` by word (empty unless wanted), reported or recomputed silently.
     fn batch(&mut self, epoch: Epoch, changes: Vec<(Word, isize)>);
-    /// `epoch` was reported (its report, if `due`, printed and flushed; the `-o` file then
-    /// held `output_length` bytes).
-    fn printed(&mut self, epoch: Epoch, due: bool, output_length: Option<u64>);
+    /// `epoch` was reported (its report, if `due`, printed and flushed; the output then
+    /// reached `mark`).
+    fn printed(&mut self, epoch: Epoch, due: bool, mark: OutputMark);
     /// The batches up to `last` since the last one told were skipped (empty while netwc was
     /// down); `changes` are their changes together (what left a window).
     fn skipped(&mut self, last: Epoch, changes: Vec<(Word, isize)>);
@@ -153,7 +153,7 @@ impl ReportHooks for () {
         false
     }
     fn batch(&mut self, _: Epoch, _: Vec<(Word, isize)>) {}
-    fn printed(&mut self, _: Epoch, _: bool, _: Option<u64>) {}
+    fn printed(&mut self, _: Epoch, _: bool, _: OutputMark) {}
     fn skipped(&mut self, _: Epoch, _: Vec<(Word, isize)>) {}
 }
 
@@ -311,7 +311,7 @@ impl Reporter {
             if let Some(rows) = &rows {
                 print(&mut self.output, time, rows)?;
             }
-            hooks.printed(epoch, due, self.output.out.length());
+            hooks.printed(epoch, due, self.output.out.mark());
             self.summary.batches += 1;
             self.summary.lines += meta.lines;
             self.summary.tally += tally;
@@ -418,8 +418,7 @@ impl Reporter {
 /// Prints the report of the batch named `time` to `output`, and flushes it out at once.
 fn print(output: &mut Output, time: u64, rows: &Rows<'_>) -> Result<(), ReportFailure> {
     output
-        .printer
-        .report(&mut output.out, &Report { time, rows })?;
-    output.out.flush()?;
+        .out
+        .report(output.printer.as_mut(), &Report { time, rows })?;
     Ok(())
 }

@@ -2,12 +2,19 @@
 //! to a Kafka topic, one record a line, spread over its partitions in turn (line i goes to
 //! partition i mod N). With `--create`, the topic is created first with N partitions. The
 //! producer of README's local setup and of netwc's Kafka tests (built with `--features kafka`).
+//!
+//! With `--keyed`, each line is `BATCH<tab>KEY<tab>VALUE`: a record as `-o kafka://` writes it
+//! (key, `batch` header, value), in the partition Kafka's default partitioner gives its key.
+//!
+//! `netwc-produce BROKERS TOPIC --dump` prints instead every record the topic holds now, one a
+//! line: partition, offset, the `batch` header, key and value, tab-separated (what
+//! `-o kafka://` wrote, for the tests to read back).
 
 use std::collections::BTreeMap;
 use std::io::BufRead;
 use std::process::ExitCode;
 
-use rskafka::client::partition::{Compression, UnknownTopicHandling};
+use rskafka::client::partition::{Compression, OffsetAt, UnknownTopicHandling};
 use rskafka::client::ClientBuilder;
 use rskafka::record::Record;
 
@@ -16,6 +23,8 @@ const BATCH: usize = 500;
 
 fn usage() -> ExitCode {
     eprintln!("usage: netwc-produce BROKERS TOPIC [--partitions N] [--create] < lines");
+    eprintln!("       netwc-produce BROKERS TOPIC [--partitions N] --keyed < BATCH<tab>KEY<tab>VALUE lines");
+    eprintln!("       netwc-produce BROKERS TOPIC --dump");
     ExitCode::from(2)
 }
 
@@ -26,10 +35,14 @@ fn main() -> ExitCode {
     };
     let mut partitions = 1i32;
     let mut create = false;
+    let mut dump = false;
+    let mut keyed = false;
     let mut rest = args[2..].iter();
     while let Some(arg) = rest.next() {
         match arg.as_str() {
             "--create" => create = true,
+            "--dump" => dump = true,
+            "--keyed" => keyed = true,
             "--partitions" => match rest.next().and_then(|n| n.parse().ok()) {
                 Some(n) if n > 0 => partitions = n,
                 _ => return usage(),
@@ -48,7 +61,16 @@ fn main() -> ExitCode {
         }
     };
     let brokers: Vec<String> = brokers.split(',').map(String::from).collect();
-    match runtime.block_on(produce(brokers, topic, partitions, create)) {
+    if dump {
+        return match runtime.block_on(dump_topic(brokers, topic)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("netwc-produce: error: {e}");
+                ExitCode::from(1)
+            }
+        };
+    }
+    match runtime.block_on(produce(brokers, topic, partitions, create, keyed)) {
         Ok(sent) => {
             eprintln!("netwc-produce: sent {sent} records to '{topic}'");
             ExitCode::SUCCESS
@@ -65,6 +87,7 @@ async fn produce(
     topic: &str,
     partitions: i32,
     create: bool,
+    keyed: bool,
 ) -> Result<u64, Box<dyn std::error::Error>> {
     let client = ClientBuilder::new(brokers).build().await?;
     if create {
@@ -84,13 +107,34 @@ async fn produce(
     let mut sent = 0u64;
     let stdin = std::io::stdin();
     for (i, line) in stdin.lock().split(b'\n').enumerate() {
-        let record = Record {
-            key: None,
-            value: Some(line?),
-            headers: BTreeMap::new(),
-            timestamp: chrono::Utc::now(),
+        let line = line?;
+        let (record, partition) = if keyed {
+            let text = String::from_utf8_lossy(&line);
+            let mut fields = text.splitn(3, '\t');
+            let (Some(batch), Some(key), Some(value)) =
+                (fields.next(), fields.next(), fields.next())
+            else {
+                return Err(
+                    format!("--keyed: expected BATCH<tab>KEY<tab>VALUE, got {text:?}").into(),
+                );
+            };
+            let record = Record {
+                key: Some(key.as_bytes().to_vec()),
+                value: Some(value.as_bytes().to_vec()),
+                headers: BTreeMap::from([("batch".to_string(), batch.as_bytes().to_vec())]),
+                timestamp: chrono::Utc::now(),
+            };
+            let partition = netwc::parts::kafka_partition(key.as_bytes(), partitions as usize);
+            (record, partition)
+        } else {
+            let record = Record {
+                key: None,
+                value: Some(line),
+                headers: BTreeMap::new(),
+                timestamp: chrono::Utc::now(),
+            };
+            (record, i % partitions as usize)
         };
-        let partition = i % partitions as usize;
         pending[partition].push(record);
         if pending[partition].len() >= BATCH {
             let records = std::mem::take(&mut pending[partition]);
@@ -109,4 +153,45 @@ async fn produce(
         }
     }
     Ok(sent)
+}
+
+/// Prints every record of every partition of `topic`, up to each partition's end now.
+async fn dump_topic(brokers: Vec<String>, topic: &str) -> Result<(), Box<dyn std::error::Error>> {
+    use std::io::Write;
+    let client = ClientBuilder::new(brokers).build().await?;
+    let topics = client.list_topics().await?;
+    let Some(found) = topics.into_iter().find(|t| t.name == topic) else {
+        return Err(format!("no topic '{topic}'").into());
+    };
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for partition in found.partitions {
+        let client = client
+            .partition_client(topic.to_owned(), partition, UnknownTopicHandling::Error)
+            .await?;
+        // Until a fetch finds nothing more (a broker's latest offset may lag what it holds).
+        let mut next = client.get_offset(OffsetAt::Earliest).await?;
+        loop {
+            let (records, _) = client.fetch_records(next, 1..4_000_000, 50).await?;
+            let records: Vec<_> = records.into_iter().filter(|r| r.offset >= next).collect();
+            let Some(last) = records.last().map(|r| r.offset) else {
+                break;
+            };
+            for record in records {
+                let text = |bytes: Option<&Vec<u8>>| {
+                    String::from_utf8_lossy(bytes.map_or(&[][..], |b| b)).into_owned()
+                };
+                writeln!(
+                    out,
+                    "{partition}\t{}\t{}\t{}\t{}",
+                    record.offset,
+                    text(record.record.headers.get("batch")),
+                    text(record.record.key.as_ref()),
+                    text(record.record.value.as_ref()),
+                )?;
+            }
+            next = last + 1;
+        }
+    }
+    out.flush()?;
+    Ok(())
 }

@@ -12,6 +12,7 @@ use timely::dataflow::InputHandleVec;
 use super::snapshot_writer::SnapshotWriter;
 use super::{Checkpoint, SNAPSHOT_INTERVAL};
 use crate::error::Error;
+use crate::output::OutputMark;
 use crate::reporter::ReportHooks;
 use crate::vocab::Chunk;
 use crate::vocab::{Epoch, Word};
@@ -225,8 +226,8 @@ impl ReportHooks for Durability {
         }
     }
 
-    fn printed(&mut self, epoch: Epoch, due: bool, output_length: Option<u64>) {
-        let noted = self.checkpoint.log_reported(epoch, output_length);
+    fn printed(&mut self, epoch: Epoch, due: bool, mark: OutputMark) {
+        let noted = self.checkpoint.log_reported(epoch, mark);
         self.keep(noted);
         if due {
             self.last_printed = Some(epoch);

@@ -32,6 +32,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Fsync;
 use crate::error::Error;
+use crate::output::OutputMark;
 use crate::settings::Settings;
 use crate::vocab::{Chunk, Epoch, LineState, LoggedChunk};
 
@@ -101,7 +102,13 @@ pub struct Checkpoint {
     reopen_due: Option<(Epoch, Option<Epoch>)>,
     /// The last report whose output length was noted (`-o`), carried over compactions.
     reported_at: Option<(Epoch, u64)>,
+    /// The last report after which the `-o kafka://` topic's ends were noted, and those ends,
+    /// carried over compactions.
+    reported_to: Option<(Option<Epoch>, TopicEnds)>,
 }
+
+/// Where each partition of the `-o kafka://` topic ended (partition, next offset).
+pub type TopicEnds = Vec<(u32, u64)>;
 
 impl Checkpoint {
     /// Opens `dir` (creating it on a first start) for a run with `settings`; says what a
@@ -159,6 +166,7 @@ impl Checkpoint {
             keeps_snapshots,
             reopen_due: None,
             reported_at: None,
+            reported_to: None,
         };
         if fresh {
             return Ok((checkpoint, None));
@@ -252,6 +260,10 @@ impl Checkpoint {
                     recovery.last_reported = recovery.last_reported.max(Some(epoch));
                     self.reported_at = self.reported_at.max(Some((epoch, length)));
                 }
+                Record::ReportedTo { epoch, ends } => {
+                    recovery.last_reported = recovery.last_reported.max(epoch);
+                    self.reported_to = Some((epoch, ends));
+                }
                 Record::Offsets(offsets) => self.source_offsets.extend(offsets),
             }
         }
@@ -261,6 +273,7 @@ impl Checkpoint {
             .reported_at
             .filter(|&(epoch, _)| Some(epoch) == recovery.last_reported)
             .map(|(_, length)| length);
+        recovery.topic_ends = self.reported_to.as_ref().map(|(_, ends)| ends.clone());
         recovery.replay = logged;
         recovery = recovery.covered_by_epoch(covered);
         recovery.snapshot = snapshot;
@@ -367,14 +380,53 @@ impl Checkpoint {
 
     /// Notes that the report of `epoch` was printed (and, writing to `-o`, the file's length
     /// after it).
-    pub fn log_reported(&mut self, epoch: Epoch, output_length: Option<u64>) -> Result<(), Error> {
-        match output_length {
-            Some(length) => {
+    pub fn log_reported(&mut self, epoch: Epoch, mark: OutputMark) -> Result<(), Error> {
+        match mark {
+            OutputMark::FileLength(length) => {
                 self.reported_at = Some((epoch, length));
                 self.wal.append(&Record::ReportedAt { epoch, length })
             }
-            None => self.wal.append(&Record::Reported(epoch)),
+            OutputMark::TopicEnds(ends) => self.log_topic_ends(Some(epoch), ends),
+            OutputMark::None => self.wal.append(&Record::Reported(epoch)),
         }
+    }
+
+    /// Notes where each partition of the `-o kafka://` topic ends after the report of
+    /// `epoch`, or (`None`) at a start that found no such note, before any report.
+    pub fn log_topic_ends(
+        &mut self,
+        epoch: Option<Epoch>,
+        ends: Vec<(u32, u64)>,
+    ) -> Result<(), Error> {
+        let record = Record::ReportedTo {
+            epoch,
+            ends: ends.clone(),
+        };
+        self.reported_to = Some((epoch, ends));
+        self.wal.append(&record)?;
+        if epoch.is_none() {
+            self.wal.sync()?;
+        }
+        Ok(())
+    }
+
+    /// What the records that a compaction drops said that still holds: where the source's
+    /// partitions resume, and how far the output reached after the last report.
+    fn carried(&self) -> Vec<Record> {
+        let mut carried = Vec::new();
+        if !self.source_offsets.is_empty() {
+            carried.push(Record::Offsets(self.offsets()));
+        }
+        if let Some((epoch, length)) = self.reported_at {
+            carried.push(Record::ReportedAt { epoch, length });
+        }
+        if let Some((epoch, ends)) = &self.reported_to {
+            carried.push(Record::ReportedTo {
+                epoch: *epoch,
+                ends: ends.clone(),
+            });
+        }
+        carried
     }
 
     /// Where each partition of a replayable source resumes.
@@ -411,9 +463,8 @@ impl Checkpoint {
         if keep_from <= Wal::start() {
             return Ok(pinning);
         }
-        let offsets = self.offsets();
-        self.wal
-            .truncate_before(keep_from, covered, &offsets, self.reported_at)?;
+        let carried = self.carried();
+        self.wal.truncate_before(keep_from, covered, &carried)?;
         // Positions never move (see `Wal::position`): only the epochs dropped are forgotten.
         self.epoch_starts = self.epoch_starts.split_off(&(covered + 1));
         Ok(pinning)

@@ -40,6 +40,9 @@ pub struct Recovery {
     pub source_offsets: std::collections::BTreeMap<u64, u64>,
     /// The `-o` file's length after the last report, when the checkpoint noted it.
     pub output_length: Option<u64>,
+    /// Where each partition of the `-o kafka://` topic ended after the last report the
+    /// checkpoint noted (or at the first start).
+    pub topic_ends: Option<Vec<(u32, u64)>>,
 }
 
 impl Recovery {

@@ -30,6 +30,11 @@ const KIND_CHUNK: u8 = 3;
 const KIND_OFFSETS: u8 = 4;
 /// A report, and the output file's length after it.
 const KIND_REPORTED_AT: u8 = 5;
+/// A report (or the start, before any), and where each partition of the `-o kafka://` topic
+/// ended after it.
+const KIND_REPORTED_TO: u8 = 6;
+/// How [`Record::ReportedTo`] writes "no report yet".
+const NO_EPOCH: u64 = u64::MAX;
 
 /// One record of the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,6 +61,15 @@ pub enum Record {
     /// Where a replayable source's partitions resume (partition, next offset), as of the
     /// chunks before this record that a compaction dropped.
     Offsets(Vec<(u64, u64)>),
+    /// The report of `epoch` (`None`: the start, before any report) was delivered to the
+    /// `-o kafka://` topic, whose partitions then ended at `ends` (partition, next offset): a
+    /// restart reads them back from there, so that it sends no record twice.
+    ReportedTo {
+        /// The batch reported.
+        epoch: Option<Epoch>,
+        /// Each partition's end after it.
+        ends: Vec<(u32, u64)>,
+    },
 }
 
 impl Record {
@@ -102,6 +116,14 @@ impl Record {
                 out.push(KIND_REPORTED_AT);
                 out.extend_from_slice(&epoch.to_le_bytes());
                 out.extend_from_slice(&length.to_le_bytes());
+            }
+            Record::ReportedTo { epoch, ends } => {
+                out.push(KIND_REPORTED_TO);
+                out.extend_from_slice(&epoch.unwrap_or(NO_EPOCH).to_le_bytes());
+                for (partition, end) in ends {
+                    out.extend_from_slice(&partition.to_le_bytes());
+                    out.extend_from_slice(&end.to_le_bytes());
+                }
             }
             Record::Offsets(offsets) => {
                 out.push(KIND_OFFSETS);
@@ -164,6 +186,20 @@ impl Record {
                     .collect::<Option<_>>()?,
             )),
             KIND_REPORTED if payload.len() == 9 => Some(Record::Reported(epoch(1)?)),
+            KIND_REPORTED_TO if payload.len() >= 9 && (payload.len() - 9).is_multiple_of(12) => {
+                let ends = (9..payload.len())
+                    .step_by(12)
+                    .map(|at| {
+                        let partition =
+                            u32::from_le_bytes(payload.get(at..at + 4)?.try_into().ok()?);
+                        Some((partition, epoch(at + 4)?))
+                    })
+                    .collect::<Option<_>>()?;
+                Some(Record::ReportedTo {
+                    epoch: Some(epoch(1)?).filter(|&e| e != NO_EPOCH),
+                    ends,
+                })
+            }
             KIND_REPORTED_AT if payload.len() == 17 => Some(Record::ReportedAt {
                 epoch: epoch(1)?,
                 length: epoch(9)?,
@@ -399,7 +435,8 @@ impl Wal {
     }
 
     /// Drops the records before position `from`, which the snapshot of batch `covered` holds:
-    /// the rest is copied after a new header to a file that atomically replaces the log, by a
+    /// the rest is copied after a new header and the `carried` records (what the dropped ones
+    /// said that still holds) to a file that atomically replaces the log, by a
     /// thread of its own (see [`Wal`]). One still under way from the last snapshot is waited
     /// for first (compactions come about a second apart, so that is rare). A compaction that
     /// failed is reported here or by the next [`Wal::sync`].
@@ -407,8 +444,7 @@ impl Wal {
         &mut self,
         from: u64,
         covered: Epoch,
-        offsets: &[(u64, u64)],
-        reported_at: Option<(Epoch, u64)>,
+        carried: &[Record],
     ) -> Result<(), Error> {
         if from <= self.kept_from {
             return Ok(());
@@ -420,15 +456,12 @@ impl Wal {
             (from - log.dropped, log.length)
         };
         // The records keep their place within a page (no header may cross one): the tail
-        // starts at `target`, `from`'s place in its page, after where the dropped records left
-        // the source (`offsets`) and a filler record.
+        // starts at `target`, `from`'s place in its page, after what the dropped records
+        // leave that still holds (`carried`: where the source resumes, the last report) and a
+        // filler record.
         let mut head = framing::file_header(MAGIC, covered + 1).to_vec();
-        if !offsets.is_empty() {
-            Record::Offsets(offsets.to_vec()).encode(&mut head, 0);
-        }
-        if let Some((epoch, length)) = reported_at {
-            let at = head.len() as u64;
-            Record::ReportedAt { epoch, length }.encode(&mut head, at);
+        for record in carried {
+            record.encode(&mut head, 0);
         }
         // (Always, even when nothing stays yet: what is appended meanwhile goes after it.)
         let at = head.len() as u64;
@@ -443,6 +476,12 @@ impl Wal {
             out.resize(out.len() + filler, KIND_FILLER)
         });
         debug_assert_eq!(head.len() as u64, target);
+        // A log so short that the new head would not fit before `from`: the records kept
+        // would move forward, so it stays as it is, unless none is kept.
+        let moved = from.checked_sub(target);
+        if moved.is_none() && from < end {
+            return Ok(());
+        }
         let compaction = Compaction {
             path: self.path.clone(),
             temporary: self.path.with_file_name(super::directory::LOG_TEMPORARY),
@@ -450,7 +489,7 @@ impl Wal {
             bare,
             from,
             end,
-            moved: from - target,
+            moved,
         };
         let file = Arc::clone(&self.file);
         let running = std::thread::Builder::new()
@@ -488,8 +527,9 @@ struct Compaction {
     from: u64,
     /// The file's length when the compaction began: what is copied without the file's lock.
     end: u64,
-    /// How far the records kept move towards the start.
-    moved: u64,
+    /// How far the records kept move towards the start (`None`: they would move forward, so
+    /// the compaction goes ahead only if none is kept).
+    moved: Option<u64>,
 }
 
 impl Compaction {
@@ -532,8 +572,13 @@ impl Compaction {
             let page = framing::PAGE;
             let dropped = log.position().saturating_sub(self.bare).div_ceil(page) * page;
             (self.bare, dropped)
+        } else if let Some(moved) = self.moved {
+            (log.length - moved, log.dropped + moved)
         } else {
-            (log.length - self.moved, log.dropped + self.moved)
+            // Records came meanwhile and would move forward: no compaction this time.
+            drop(log);
+            drop(copy);
+            return std::fs::remove_file(&self.temporary);
         };
         copy.sync_data()?;
         drop(copy);
@@ -680,8 +725,14 @@ mod tests {
             positions.push(wal.position());
             wal.append(&Record::Reported(epoch)).unwrap();
         }
-        wal.truncate_before(positions[600], 599, &[(7, 70)], Some((599, 4096)))
-            .unwrap();
+        let carried = [
+            Record::Offsets(vec![(7, 70)]),
+            Record::ReportedAt {
+                epoch: 599,
+                length: 4096,
+            },
+        ];
+        wal.truncate_before(positions[600], 599, &carried).unwrap();
         // Appended while the compaction runs, or after it.
         for epoch in 1000..3000 {
             let before = wal.position();
@@ -714,7 +765,7 @@ mod tests {
             wal.append(&Record::Reported(epoch)).unwrap();
         }
         let end = wal.position();
-        wal.truncate_before(end, 999, &[], None).unwrap();
+        wal.truncate_before(end, 999, &[]).unwrap();
         wal.finish_compaction(true).unwrap();
         assert!(std::fs::metadata(&path).unwrap().len() < 100);
         assert!(wal.position() >= end, "positions never move back");
@@ -723,6 +774,29 @@ mod tests {
         let (_, opened) = Wal::open(&path).unwrap();
         assert_eq!(opened.compacted_through, Some(999));
         assert_eq!(records(&path), vec![Record::Reported(1000)]);
+    }
+
+    #[test]
+    fn where_a_topic_ended_after_a_report_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wal.log");
+        Wal::create(&path).unwrap();
+        let (mut wal, _) = Wal::open(&path).unwrap();
+        let written = [
+            Record::ReportedTo {
+                epoch: None,
+                ends: vec![(0, 5), (1, 0), (2, 1 << 40)],
+            },
+            Record::ReportedTo {
+                epoch: Some(7),
+                ends: vec![],
+            },
+        ];
+        for record in &written {
+            wal.append(record).unwrap();
+        }
+        drop(wal);
+        assert_eq!(records(&path), written);
     }
 
     #[test]

@@ -70,7 +70,11 @@ impl Config {
             emit,
             format,
             top,
-            output: args.output,
+            output: args
+                .output
+                .as_deref()
+                .map(|o| output_of(o, &args))
+                .transpose()?,
             split: args.split,
             reconnect: args
                 .reconnect
@@ -160,6 +164,48 @@ fn source_of(args: &Args) -> Result<Source, ConfigError> {
             )))
         }
     }
+}
+
+/// `-o PATH` or `-o kafka://BROKERS/TOPIC`.
+fn output_of(output: &std::path::Path, args: &Args) -> Result<Output, ConfigError> {
+    let Some(target) = output.to_str().and_then(|o| o.strip_prefix("kafka://")) else {
+        return Ok(Output::File(output.to_path_buf()));
+    };
+    if !cfg!(feature = "kafka") {
+        return Err(invalid(
+            "-o kafka://BROKERS/TOPIC needs a netwc built with Kafka: `cargo build --release --features kafka`"
+                .into(),
+        ));
+    }
+    let accepted =
+        "expected kafka://host:port[,host:port]/TOPIC (e.g. kafka://localhost:9092/counts)";
+    let Some((brokers, topic)) = target.split_once('/') else {
+        return Err(invalid(format!(
+            "invalid value '{}' for '--output': {accepted}",
+            output.display()
+        )));
+    };
+    let brokers: Vec<String> = brokers
+        .split(',')
+        .map(str::trim)
+        .filter(|b| !b.is_empty())
+        .map(String::from)
+        .collect();
+    let topic_ok = !topic.is_empty()
+        && topic
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    if brokers.is_empty() || brokers.iter().any(|b| !b.contains(':')) || !topic_ok {
+        return Err(invalid(format!(
+            "invalid value '{}' for '--output': {accepted}; a topic name is letters, digits, '.', '_' and '-'",
+            output.display()
+        )));
+    }
+    Ok(Output::Kafka(KafkaTarget {
+        brokers,
+        topic: topic.to_string(),
+        connect_timeout: args.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
+    }))
 }
 
 /// `--kafka BROKERS --topic T[,T] [--from earliest|latest]`.
@@ -258,7 +304,16 @@ fn cluster_of(args: &Args) -> Result<ClusterConfig, ConfigError> {
                 .into(),
         ));
     }
-    if args.processes == 1 && args.connect_timeout.is_some() && args.kafka.is_none() {
+    let kafka_output = args
+        .output
+        .as_deref()
+        .and_then(|o| o.to_str())
+        .is_some_and(|o| o.starts_with("kafka://"));
+    if args.processes == 1
+        && args.connect_timeout.is_some()
+        && args.kafka.is_none()
+        && !kafka_output
+    {
         return Err(conflict(
             "--connect-timeout is for clusters and --kafka: add --processes N (and --process I)"
                 .into(),

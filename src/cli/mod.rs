@@ -173,7 +173,10 @@ pub struct Args {
     )]
     pub top: Option<usize>,
 
-    /// Write results to PATH (created, or appended to) instead of standard output.
+    /// Write results to PATH (created, or appended to) instead of standard output; or, as
+    /// kafka://BROKERS/TOPIC (a netwc built with `--features kafka`), a record per row into an
+    /// existing topic: key the word, value the count (the JSON row with --format jsonl),
+    /// header `batch` the batch's time.
     #[arg(short, long, value_name = "PATH", help_heading = "Output")]
     pub output: Option<PathBuf>,
 

@@ -37,6 +37,27 @@ pub enum Source {
     Watch(WatchSource),
 }
 
+/// Where `-o` sends results.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// A file, appended to.
+    File(PathBuf),
+    /// A Kafka topic (`-o kafka://BROKERS/TOPIC`, built with the feature `kafka`): a record
+    /// per row.
+    Kafka(KafkaTarget),
+}
+
+/// Where `-o kafka://BROKERS/TOPIC` writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KafkaTarget {
+    /// Bootstrap brokers, `host:port` each.
+    pub brokers: Vec<String>,
+    /// The topic (it must exist).
+    pub topic: String,
+    /// How long the brokers may take to answer at start.
+    pub connect_timeout: Duration,
+}
+
 /// Where `--watch` reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WatchSource {
@@ -248,8 +269,8 @@ pub struct Config {
     pub format: Format,
     /// At most this many rows per report; `None` prints all.
     pub top: Option<usize>,
-    /// Append results to this file instead of stdout.
-    pub output: Option<PathBuf>,
+    /// Where results go instead of stdout.
+    pub output: Option<Output>,
     /// How lines are cut into words.
     pub split: SplitRule,
     /// With `HOST PORT`: reconnect after this delay when the server is absent or closes.

@@ -2,11 +2,15 @@
 //! `io::Write`, so tests write into a `Vec<u8>`.
 
 mod jsonl;
+#[cfg(feature = "kafka")]
+mod kafka;
 mod sink;
 mod spark;
 mod tsv;
 
-pub use sink::Sink;
+#[cfg(feature = "kafka")]
+pub use kafka::{partition_of as kafka_partition, KafkaSink, Value as RecordValue};
+pub use sink::{OutputMark, Sink};
 
 use std::io::{self, Write};
 

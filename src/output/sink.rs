@@ -7,6 +7,20 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Stdout, Write};
 use std::path::Path;
 
+/// How far the output reached after a report: what `--checkpoint` notes, so that a restart
+/// neither leaves part of a report nor sends one twice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutputMark {
+    /// Nothing to note (standard output).
+    None,
+    /// The `-o` file's length.
+    FileLength(u64),
+    /// Where each partition of the `-o kafka://` topic ended (partition, next offset).
+    // Made only by the Kafka sink, which the default build leaves out.
+    #[cfg_attr(not(feature = "kafka"), allow(dead_code))]
+    TopicEnds(Vec<(u32, u64)>),
+}
+
 /// The output of reports.
 pub enum Sink {
     /// Standard output.
@@ -17,6 +31,9 @@ pub enum Sink {
     File(BufWriter<Counted>),
     /// Nowhere: only process 0 reports.
     Nowhere,
+    /// A Kafka topic: a record per row.
+    #[cfg(feature = "kafka")]
+    Kafka(Box<super::kafka::KafkaSink>),
 }
 
 impl Sink {
@@ -46,6 +63,31 @@ impl Sink {
         }
     }
 
+    /// How far the output reached, all that was written having been flushed.
+    pub fn mark(&self) -> OutputMark {
+        match self {
+            #[cfg(feature = "kafka")]
+            Sink::Kafka(kafka) => OutputMark::TopicEnds(kafka.ends()),
+            _ => self
+                .length()
+                .map_or(OutputMark::None, OutputMark::FileLength),
+        }
+    }
+
+    /// Writes one report with `printer` and flushes it; into a topic, delivers its rows.
+    pub fn report(
+        &mut self,
+        printer: &mut dyn super::Printer,
+        report: &super::Report<'_>,
+    ) -> io::Result<()> {
+        #[cfg(feature = "kafka")]
+        if let Sink::Kafka(kafka) = self {
+            return kafka.deliver(report);
+        }
+        printer.report(self, report)?;
+        self.flush()
+    }
+
     /// Whether the output is a file that already holds reports (TSV then writes no header).
     pub fn holds_reports(&self) -> bool {
         self.length().is_some_and(|length| length > 0)
@@ -58,6 +100,9 @@ impl Sink {
             Sink::StdoutCopy(writer) => Some(writer),
             Sink::File(writer) => Some(writer),
             Sink::Nowhere => None,
+            // Rows go out as records ([`Sink::report`]), nothing as bytes.
+            #[cfg(feature = "kafka")]
+            Sink::Kafka(_) => None,
         }
     }
 }

@@ -38,14 +38,14 @@ pub fn run(mut config: Config, effects: ProcessEffects) -> Result<Option<Summary
     let ui_slots = open::share_descriptors(&mut config, serves_ui);
     let live_view = config.ui.as_ref().filter(|_| serves_ui);
     let metrics = Metrics::new(serves_ui);
-    let (checkpoint, source) = open::open_inputs(&config, &stop_words, &waker, &metrics)?;
+    let (mut checkpoint, source) = open::open_inputs(&config, &stop_words, &waker, &metrics)?;
     let recovery = checkpoint.as_ref().and_then(|(_, r)| r.as_ref());
     // A lone process that restores counts stays quick to stop until it has reported them
     // (see `crate::shutdown`); a cluster's processes stop together, through the dataflow.
     let restores = recovery.is_some() && config.cluster.processes == 1;
-    let cut_to = recovery.and_then(|r| r.output_length);
-    let out = open::open_output(&config, effects.results, cut_to)?;
+    let out = open::open_output(&config, effects.results, recovery)?;
     let own = open::resume_of(&config, recovery)?;
+    open::note_topic_start(checkpoint.as_mut(), &out)?;
     let (links, first) = cluster::join(&config, &stop_words, own)?;
     if let Some(address) = live_view {
         open::serve_live_view(&config, address, ui_slots, &metrics)?;

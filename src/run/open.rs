@@ -10,12 +10,12 @@ use std::sync::Arc;
 use crate::batching::BatchClock;
 use crate::checkpoint::{self, Checkpoint, Recovery};
 use crate::cluster::Resume;
-use crate::config::{Config, Source, StopAfter};
+use crate::config::{Config, Output, Source, StopAfter};
 use crate::dataflow::WordKey;
 use crate::descriptors::ConnectionBudget;
 use crate::error::Error;
 use crate::metrics::Metrics;
-use crate::output::Sink;
+use crate::output::{OutputMark, Sink};
 use crate::settings::Settings;
 use crate::source::{self, Waker};
 use crate::tokenize::StopWords;
@@ -86,7 +86,9 @@ fn open_checkpoint(config: &Config, stop_words: &StopWords) -> Result<OpenedChec
     // A restart inside the interval of the last report reopens that batch (one process with
     // time batches; a cluster resumes after it).
     let clock = BatchClock::new(config.batching);
-    let now = (clock.is_timed() && config.cluster.processes == 1)
+    // Into a topic, a report is never sent again as a correction: the restart goes on after it.
+    let into_topic = matches!(config.output, Some(Output::Kafka(_)));
+    let now = (clock.is_timed() && config.cluster.processes == 1 && !into_topic)
         .then(|| clock.epoch_at(crate::batching::unix_micros()));
     let keeps_snapshots = config.cluster.process == 0;
     Checkpoint::open(&dir, &settings, config.fsync, now, keeps_snapshots).map(Some)
@@ -143,6 +145,61 @@ fn open_source(
         tails,
         started,
     })
+}
+
+/// Into a topic, with a checkpoint that noted no ends yet: notes where each partition ends
+/// now, before any report, so that a restart reads back from there.
+pub(super) fn note_topic_start(
+    checkpoint: Option<&mut (Checkpoint, Option<Recovery>)>,
+    out: &Sink,
+) -> Result<(), Error> {
+    let (Some((checkpoint, recovery)), OutputMark::TopicEnds(ends)) = (checkpoint, out.mark())
+    else {
+        return Ok(());
+    };
+    if recovery
+        .as_ref()
+        .and_then(|r| r.topic_ends.as_ref())
+        .is_none()
+    {
+        checkpoint.log_topic_ends(None, ends)?;
+    }
+    Ok(())
+}
+
+/// Opens the `-o kafka://` topic.
+#[cfg(feature = "kafka")]
+fn open_topic(
+    config: &Config,
+    target: &crate::config::KafkaTarget,
+    recovery: Option<&Recovery>,
+) -> Result<Sink, Error> {
+    use crate::output::RecordValue as Value;
+    let value = match config.format {
+        crate::config::Format::Jsonl => Value::JsonRow,
+        _ => Value::Count,
+    };
+    let unit = match config.batching {
+        crate::config::Batching::Time { interval_ms } => interval_ms,
+        crate::config::Batching::Lines { .. } => 1,
+    };
+    let window = match config.mode {
+        crate::config::Mode::Window { length, .. } => Some(length * unit),
+        _ => None,
+    };
+    let noted = recovery.and_then(|r| r.topic_ends.as_deref());
+    let sink = crate::output::KafkaSink::open(target, noted, value, window)?;
+    Ok(Sink::Kafka(Box::new(sink)))
+}
+
+/// Without the feature, `-o kafka://` is refused when the command line is read.
+#[cfg(not(feature = "kafka"))]
+fn open_topic(
+    _: &Config,
+    _: &crate::config::KafkaTarget,
+    _: Option<&Recovery>,
+) -> Result<Sink, Error> {
+    unreachable!("-o kafka:// is refused without the kafka feature")
 }
 
 /// What this process tells the cluster about its resumption.
@@ -209,23 +266,29 @@ pub(super) fn load_stop_words(config: &Config) -> Result<StopWords, Error> {
         .collect())
 }
 
-/// Opens stdout (or its copy) or the `-o` file (appending), cut back to `cut_to` bytes (the
-/// end of the last report a checkpoint noted).
+/// Opens stdout (or its copy), the `-o` file (appending), cut back to the end of the last
+/// report a checkpoint noted, or the `-o kafka://` topic, read back from where the checkpoint
+/// noted its partitions ended.
 pub(super) fn open_output(
     config: &Config,
     stdout: Option<File>,
-    cut_to: Option<u64>,
+    recovery: Option<&Recovery>,
 ) -> Result<Sink, Error> {
     if config.cluster.process != 0 {
         // Only process 0 reports; the others' stdout stays empty.
         return Ok(Sink::Nowhere);
     }
-    let Some(path) = &config.output else {
-        return Ok(match stdout {
-            Some(file) => Sink::StdoutCopy(BufWriter::new(file)),
-            None => Sink::Stdout(BufWriter::new(std::io::stdout())),
-        });
+    let path = match &config.output {
+        None => {
+            return Ok(match stdout {
+                Some(file) => Sink::StdoutCopy(BufWriter::new(file)),
+                None => Sink::Stdout(BufWriter::new(std::io::stdout())),
+            })
+        }
+        Some(Output::File(path)) => path,
+        Some(Output::Kafka(target)) => return open_topic(config, target, recovery),
     };
+    let cut_to = recovery.and_then(|r| r.output_length);
     let (sink, cut) = Sink::append_to(path, cut_to)
         .map_err(|e| Error::runtime(format!("cannot write --output '{}': {e}", path.display())))?;
     if cut > 0 {

@@ -94,6 +94,16 @@ impl Broker {
     /// Sends `text` to `topic`, line i to partition i mod `partitions` (creating the topic
     /// with that many partitions if `create`).
     pub(super) fn produce(&self, topic: &str, partitions: usize, create: bool, text: &str) {
+        self.producer(topic, partitions, &[create.then_some("--create")], text);
+    }
+
+    /// Sends records as `-o kafka://` writes them, one a line of `text`
+    /// (`BATCH<tab>KEY<tab>VALUE`), each in its key's partition of `topic`'s `partitions`.
+    pub(super) fn produce_keyed(&self, topic: &str, partitions: usize, text: &str) {
+        self.producer(topic, partitions, &[Some("--keyed")], text);
+    }
+
+    fn producer(&self, topic: &str, partitions: usize, flags: &[Option<&str>], text: &str) {
         let mut command = Command::new(env!("CARGO_BIN_EXE_netwc-produce"));
         command
             .args([
@@ -102,12 +112,10 @@ impl Broker {
                 "--partitions",
                 &partitions.to_string(),
             ])
+            .args(flags.iter().flatten())
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
-        if create {
-            command.arg("--create");
-        }
         let mut child = command.spawn().unwrap();
         child
             .stdin

@@ -7,6 +7,7 @@ mod broker;
 mod exactly_once;
 mod faults;
 mod reading;
+mod sink;
 
 use std::path::Path;
 
