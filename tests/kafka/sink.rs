@@ -258,6 +258,38 @@ fn a_broker_stopped_mid_run_holds_reports_back_and_loses_none() {
     assert_eq!(totals, oracle_totals(&input));
 }
 
+/// In a cluster, process 0 writes every report; the others write nothing.
+#[test]
+fn a_two_process_cluster_writes_once_from_process_0() {
+    let broker = Broker::start();
+    broker.produce("in", 4, true, "");
+    broker.produce("out", 3, true, "");
+    let input = text(11, 800);
+    broker.produce("in", 4, false, &input);
+    let dir = TempDir::new("kafka-sink-cluster");
+    let outputs = run_cluster(&dir, 2, |_| {
+        reading(&broker.address, "in")
+            .args([
+                "--every-process-reads",
+                "--mode",
+                "incremental",
+                "--top",
+                "0",
+            ])
+            .args(["--batch", "100ms", "--duration", "4s", "-o"])
+            .arg(format!("kafka://{}/out", broker.address))
+    });
+    for output in &outputs {
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let written = by_batch(&dump(&broker, "out"));
+    assert_eq!(latest(&written), oracle_totals(&input));
+}
+
 #[test]
 fn a_topic_that_does_not_exist_is_an_error_naming_it() {
     let broker = Broker::start();
