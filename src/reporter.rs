@@ -80,6 +80,11 @@ struct Output {
     metrics: Arc<Metrics>,
     /// `--stats`: a line on stderr per batch.
     print_stats: bool,
+    /// Reports written but held back by the sink (a topic), to be told to the hooks once it
+    /// has delivered them: (epoch, due).
+    held: Vec<(Epoch, bool)>,
+    /// Those of them in the delivery under way.
+    delivering: Vec<(Epoch, bool)>,
 }
 
 /// Epochs this process closed, waiting for their report.
@@ -165,6 +170,8 @@ impl Reporter {
             output: Output {
                 printer: printer(config.format),
                 out: parts.out,
+                held: Vec::new(),
+                delivering: Vec::new(),
                 metrics: parts.metrics,
                 print_stats: config.stats,
             },
@@ -254,10 +261,71 @@ impl Reporter {
         end.is_some()
             && (!self.results.others_feed || self.results.probe.done())
             && self.position.next >= self.bound(open_epoch, end)
+            && !self.output.out.delivering()
+            && self.output.held.is_empty()
     }
 
-    /// Reports every closed epoch that the probe has passed, in order, telling `hooks` of each.
+    /// Reports every closed epoch that the probe has passed, in order, telling `hooks` of each
+    /// once it is out (a sink that holds reports back delivers them together at the end).
     pub fn report_ready(
+        &mut self,
+        open_epoch: Epoch,
+        end: Option<Epoch>,
+        hooks: &mut dyn ReportHooks,
+    ) -> Result<(), ReportFailure> {
+        if self.output.out.holds_back() {
+            self.deliver_held(hooks)?;
+            if self.output.out.delivering() {
+                // Later reports wait for it (and then go together): a snapshot holds what the
+                // last report noted showed, so none is made while one is out unnoted.
+                return Ok(());
+            }
+        }
+        let reported = self.report_each(open_epoch, end, hooks);
+        let delivered = self.deliver_held(hooks);
+        reported.and(delivered)
+    }
+
+    /// With a sink that holds reports back (a topic, which a thread of its own delivers, so
+    /// that this worker never waits on the broker): tells `hooks` of the reports of a
+    /// delivery that ended, and hands over those held since, if any. Reports are noted only
+    /// once delivered, in order.
+    fn deliver_held(&mut self, hooks: &mut dyn ReportHooks) -> Result<(), ReportFailure> {
+        if !self.output.out.holds_back() {
+            return Ok(());
+        }
+        if self.output.out.delivered()? {
+            let delivered = std::mem::take(&mut self.output.delivering);
+            self.note(delivered, hooks);
+        }
+        if self.output.out.delivering() {
+            return Ok(());
+        }
+        let held = std::mem::take(&mut self.output.held);
+        if self.output.out.deliver_held()? {
+            self.output.delivering = held;
+        } else {
+            // Reports without a record to send: out as soon as those before them are.
+            self.note(held, hooks);
+        }
+        Ok(())
+    }
+
+    /// Tells `hooks` that `reports` are out. Only the last carries how far the output
+    /// reached: were the process to stop between two notes, the others' would claim records
+    /// of reports not yet noted.
+    fn note(&self, reports: Vec<(Epoch, bool)>, hooks: &mut dyn ReportHooks) {
+        let last = reports.len().saturating_sub(1);
+        for (i, (epoch, due)) in reports.into_iter().enumerate() {
+            let mark = match i == last {
+                true => self.output.out.mark(),
+                false => OutputMark::None,
+            };
+            hooks.printed(epoch, due, mark);
+        }
+    }
+
+    fn report_each(
         &mut self,
         open_epoch: Epoch,
         end: Option<Epoch>,
@@ -311,7 +379,11 @@ impl Reporter {
             if let Some(rows) = &rows {
                 print(&mut self.output, time, rows)?;
             }
-            hooks.printed(epoch, due, self.output.out.mark());
+            if self.output.out.holds_back() {
+                self.output.held.push((epoch, due));
+            } else {
+                hooks.printed(epoch, due, self.output.out.mark());
+            }
             self.summary.batches += 1;
             self.summary.lines += meta.lines;
             self.summary.tally += tally;

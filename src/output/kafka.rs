@@ -3,7 +3,8 @@
 //! `batch`, the batch's name (its end in Unix ms, as the Spark frame's `Time:`), and in window
 //! mode `window_start` and `window_end`. A record's partition is Kafka's default partitioner's
 //! (murmur2 of the key), so every consumer agrees on where a word lives, and a word's records
-//! are in batch order (a report is delivered whole before the next one starts).
+//! are in batch order (the reports ready at one moment go out together, each partition's
+//! records in one request, before any later report).
 //!
 //! Exactly once without transactions: the sink knows where each partition ended after the last
 //! report it delivered (`--checkpoint` notes it with each report, and at a first start). A
@@ -21,7 +22,6 @@ use rskafka::client::partition::{Compression, OffsetAt, PartitionClient, Unknown
 use rskafka::client::{Client, ClientBuilder};
 use rskafka::record::Record;
 use rskafka::BackoffConfig;
-use tokio::runtime::Runtime;
 
 use super::Report;
 use crate::config::KafkaTarget;
@@ -46,9 +46,8 @@ pub enum Value {
 
 /// A Kafka topic that takes reports.
 pub struct KafkaSink {
-    runtime: Runtime,
-    topic: String,
-    partitions: Vec<Arc<PartitionClient>>,
+    /// How many partitions the topic has.
+    partitions: usize,
     /// Where each partition ended after the last report delivered (or at the start).
     ends: Vec<u64>,
     /// (batch, word) records found past the noted ends at the start: sent by a run that
@@ -57,6 +56,48 @@ pub struct KafkaSink {
     value: Value,
     /// In window mode, the window's length in the unit of batch names.
     window: Option<u64>,
+    /// The records of the reports held back so far, by partition ([`KafkaSink::hold`]).
+    held: Vec<Vec<Record>>,
+    /// The thread that delivers them, so that the worker that reports never waits on the
+    /// broker: one delivery at a time, in order.
+    courier: Courier,
+}
+
+/// The delivering thread's ends: records to deliver (by partition) and where the partitions
+/// ended before them go out; where they end after come back.
+struct Courier {
+    requests: std::sync::mpsc::SyncSender<(Vec<Vec<Record>>, Vec<u64>)>,
+    done: std::sync::mpsc::Receiver<Vec<u64>>,
+    /// Whether a delivery is under way.
+    busy: bool,
+}
+
+impl Courier {
+    /// Starts the thread, which runs `runtime` for the partitions' clients.
+    fn start(
+        runtime: tokio::runtime::Runtime,
+        partitions: Vec<Arc<PartitionClient>>,
+        topic: String,
+    ) -> Result<Courier, Error> {
+        let (requests, incoming) = std::sync::mpsc::sync_channel(1);
+        let (finished, done) = std::sync::mpsc::sync_channel(1);
+        std::thread::Builder::new()
+            .name("netwc:kafka-out".into())
+            .spawn(move || {
+                for (shares, ends) in incoming {
+                    let ends = runtime.block_on(deliver_all(&partitions, shares, ends, &topic));
+                    if finished.send(ends).is_err() {
+                        return;
+                    }
+                }
+            })
+            .map_err(|e| Error::runtime(format!("cannot start the Kafka output's thread: {e}")))?;
+        Ok(Courier {
+            requests,
+            done,
+            busy: false,
+        })
+    }
 }
 
 impl KafkaSink {
@@ -74,17 +115,16 @@ impl KafkaSink {
             .build()
             .map_err(|e| Error::runtime(format!("cannot start the Kafka output: {e}")))?;
         let partitions = runtime.block_on(connect(target))?;
-        let mut sink = KafkaSink {
-            runtime,
-            topic: target.topic.clone(),
-            ends: vec![0; partitions.len()],
-            partitions,
-            present: HashSet::new(),
+        let (ends, present) = place(&runtime, &partitions, &target.topic, noted)?;
+        Ok(KafkaSink {
+            partitions: partitions.len(),
+            ends,
+            present,
             value,
             window,
-        };
-        sink.place(noted)?;
-        Ok(sink)
+            held: Vec::new(),
+            courier: Courier::start(runtime, partitions, target.topic.clone())?,
+        })
     }
 
     /// Where each partition ended after the last report delivered.
@@ -92,86 +132,64 @@ impl KafkaSink {
         (0..).zip(self.ends.iter().copied()).collect()
     }
 
-    /// Starts each partition at its noted end, reading back what lies past it; a partition
-    /// without one (a first start, or one added since) at its end now.
-    fn place(&mut self, noted: Option<&[(u32, u64)]>) -> Result<(), Error> {
-        let noted: std::collections::BTreeMap<u32, u64> =
-            noted.unwrap_or_default().iter().copied().collect();
-        for (index, client) in self.partitions.iter().enumerate() {
-            let fail = |e: rskafka::client::error::Error| {
-                Error::runtime(format!(
-                    "cannot read back partition {index} of --output topic '{}': {e}",
-                    self.topic
-                ))
-            };
-            let high_watermark = self
-                .runtime
-                .block_on(high_watermark(client))
-                .map_err(fail)?;
-            self.ends[index] = match noted.get(&(index as u32)) {
-                None => high_watermark,
-                Some(&end) if end > high_watermark => {
-                    log!(
-                        "warning: partition {index} of --output topic '{}' ends at offset {high_watermark}, below the {end} this checkpoint noted: the broker lost records (or the topic was made anew); the reports after the last one noted are sent whole",
-                        self.topic
-                    );
-                    high_watermark
-                }
-                Some(&end) => {
-                    let (found, reached) = self
-                        .runtime
-                        .block_on(read_back(client, end))
-                        .map_err(fail)?;
-                    if !found.is_empty() {
-                        log!(
-                            "partition {index} of --output topic '{}' holds {} records past the checkpoint's note (a run stopped mid-report): they are not sent again",
-                            self.topic,
-                            found.len()
-                        );
-                        self.present.extend(found);
-                    }
-                    reached
-                }
-            };
+    /// Holds a report's rows back as records, to go with the other reports ready now in one
+    /// request per partition ([`KafkaSink::deliver_held`]): with 1 ms batches, a request per
+    /// report would keep the reports waiting on the broker's round trips.
+    pub fn hold(&mut self, report: &Report<'_>) {
+        if self.held.is_empty() {
+            self.held = vec![Vec::new(); self.partitions];
         }
-        Ok(())
-    }
-
-    /// Delivers a report: its rows as records, each partition's share in one request, all
-    /// partitions at once; returns once every partition has them. A failure is retried until
-    /// it succeeds (reports wait meanwhile, and so does reading), said once in the log.
-    pub fn deliver(&mut self, report: &Report<'_>) -> io::Result<()> {
-        let mut shares: Vec<Vec<Record>> = vec![Vec::new(); self.partitions.len()];
         let now = chrono::Utc::now();
         for &(word, count) in &report.rows.rows {
             let key = word.as_bytes();
             if !self.present.is_empty() && self.present.remove(&(report.time, key.to_vec())) {
                 continue;
             }
-            let partition = partition_of(key, self.partitions.len());
-            shares[partition].push(self.record(report.time, word, count, now));
+            let partition = partition_of(key, self.partitions);
+            let record = self.record(report.time, word, count, now);
+            self.held[partition].push(record);
         }
-        let mut tasks = tokio::task::JoinSet::new();
-        for (index, records) in shares.into_iter().enumerate() {
-            if records.is_empty() {
-                continue;
-            }
-            let client = Arc::clone(&self.partitions[index]);
-            let (end, topic) = (self.ends[index], self.topic.clone());
-            let share = async move {
-                let end = deliver_share(&client, records, end, index, &topic).await;
-                (index, end)
-            };
-            tasks.spawn_on(share, self.runtime.handle());
+    }
+
+    /// Hands the reports held back to the delivering thread, if it is free: each partition's
+    /// records go in one request, all partitions at once, retried until they are in (said
+    /// once in the log). Whether a delivery started (not when nothing is held, or none
+    /// holds a record).
+    pub fn deliver_held(&mut self) -> io::Result<bool> {
+        if self.courier.busy || self.held.iter().all(Vec::is_empty) {
+            return Ok(false);
         }
-        let ends = &mut self.ends;
-        self.runtime.block_on(async {
-            while let Some(done) = tasks.join_next().await {
-                let (index, end) = done.map_err(io::Error::other)?;
-                ends[index] = end;
+        let shares = std::mem::take(&mut self.held);
+        self.courier
+            .requests
+            .send((shares, self.ends.clone()))
+            .map_err(|_| io::Error::other("the Kafka output's thread ended"))?;
+        self.courier.busy = true;
+        Ok(true)
+    }
+
+    /// Whether a delivery is under way.
+    pub fn delivering(&self) -> bool {
+        self.courier.busy
+    }
+
+    /// Whether the delivery under way has ended (every partition has its records); then
+    /// [`KafkaSink::ends`] says where they end now.
+    pub fn delivered(&mut self) -> io::Result<bool> {
+        if !self.courier.busy {
+            return Ok(false);
+        }
+        match self.courier.done.try_recv() {
+            Ok(ends) => {
+                self.ends = ends;
+                self.courier.busy = false;
+                Ok(true)
             }
-            Ok::<(), io::Error>(())
-        })
+            Err(std::sync::mpsc::TryRecvError::Empty) => Ok(false),
+            Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+                Err(io::Error::other("the Kafka output's thread ended"))
+            }
+        }
     }
 
     /// The record of one row.
@@ -205,6 +223,83 @@ impl KafkaSink {
             timestamp: now,
         }
     }
+}
+
+/// Starts each partition at its noted end, reading back what lies past it; a partition
+/// without one (a first start, or one added since) at its end now.
+/// (ends by partition, and the records found past the noted ends)
+#[allow(clippy::type_complexity)]
+fn place(
+    runtime: &tokio::runtime::Runtime,
+    partitions: &[Arc<PartitionClient>],
+    topic: &str,
+    noted: Option<&[(u32, u64)]>,
+) -> Result<(Vec<u64>, HashSet<(u64, Vec<u8>)>), Error> {
+    let noted: std::collections::BTreeMap<u32, u64> =
+        noted.unwrap_or_default().iter().copied().collect();
+    let mut ends = vec![0; partitions.len()];
+    let mut present = HashSet::new();
+    for (index, client) in partitions.iter().enumerate() {
+        let fail = |e: rskafka::client::error::Error| {
+            Error::runtime(format!(
+                "cannot read back partition {index} of --output topic '{}': {e}",
+                topic
+            ))
+        };
+        let high_watermark = runtime.block_on(high_watermark(client)).map_err(fail)?;
+        ends[index] = match noted.get(&(index as u32)) {
+            None => high_watermark,
+            Some(&end) if end > high_watermark => {
+                log!(
+                    "warning: partition {index} of --output topic '{}' ends at offset {high_watermark}, below the {end} this checkpoint noted: the broker lost records (or the topic was made anew); the reports after the last one noted are sent whole",
+                    topic
+                );
+                high_watermark
+            }
+            Some(&end) => {
+                let (found, reached) = runtime.block_on(read_back(client, end)).map_err(fail)?;
+                if !found.is_empty() {
+                    log!(
+                        "partition {index} of --output topic '{}' holds {} records past the checkpoint's note (a run stopped mid-report): they are not sent again",
+                        topic,
+                        found.len()
+                    );
+                    present.extend(found);
+                }
+                reached
+            }
+        };
+    }
+    Ok((ends, present))
+}
+
+/// Delivers each partition's share of `shares` at once; returns where each partition ends
+/// after (`ends`: before).
+async fn deliver_all(
+    partitions: &[Arc<PartitionClient>],
+    shares: Vec<Vec<Record>>,
+    mut ends: Vec<u64>,
+    topic: &str,
+) -> Vec<u64> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for (index, records) in shares.into_iter().enumerate() {
+        if records.is_empty() {
+            continue;
+        }
+        let client = Arc::clone(&partitions[index]);
+        let (end, topic) = (ends[index], topic.to_string());
+        tasks.spawn(async move {
+            let end = deliver_share(&client, records, end, index, &topic).await;
+            (index, end)
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        // A share's task only ends by delivering (it retries until it does).
+        if let Ok((index, end)) = done {
+            ends[index] = end;
+        }
+    }
+    ends
 }
 
 /// Sends `records` to the partition, which ended at `end` after the last report; returns

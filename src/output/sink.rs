@@ -74,7 +74,8 @@ impl Sink {
         }
     }
 
-    /// Writes one report with `printer` and flushes it; into a topic, delivers its rows.
+    /// Writes one report with `printer` and flushes it; into a topic, holds its rows back
+    /// until [`Sink::deliver_held`] (see [`Sink::holds_back`]).
     pub fn report(
         &mut self,
         printer: &mut dyn super::Printer,
@@ -82,10 +83,49 @@ impl Sink {
     ) -> io::Result<()> {
         #[cfg(feature = "kafka")]
         if let Sink::Kafka(kafka) = self {
-            return kafka.deliver(report);
+            kafka.hold(report);
+            return Ok(());
         }
         printer.report(self, report)?;
         self.flush()
+    }
+
+    /// Whether reports are held back until [`Sink::deliver_held`] (a topic: the reports ready
+    /// at once go out together), so that they are noted as delivered only after it.
+    pub fn holds_back(&self) -> bool {
+        #[cfg(feature = "kafka")]
+        if let Sink::Kafka(_) = self {
+            return true;
+        }
+        false
+    }
+
+    /// Starts delivering the reports held back, if there are any and no delivery is under
+    /// way; whether it started.
+    pub fn deliver_held(&mut self) -> io::Result<bool> {
+        #[cfg(feature = "kafka")]
+        if let Sink::Kafka(kafka) = self {
+            return kafka.deliver_held();
+        }
+        Ok(false)
+    }
+
+    /// Whether a delivery is under way.
+    pub fn delivering(&self) -> bool {
+        #[cfg(feature = "kafka")]
+        if let Sink::Kafka(kafka) = self {
+            return kafka.delivering();
+        }
+        false
+    }
+
+    /// Whether the delivery under way has just ended.
+    pub fn delivered(&mut self) -> io::Result<bool> {
+        #[cfg(feature = "kafka")]
+        if let Sink::Kafka(kafka) = self {
+            return kafka.delivered();
+        }
+        Ok(false)
     }
 
     /// Whether the output is a file that already holds reports (TSV then writes no header).
