@@ -1,8 +1,8 @@
 //! SIGINT and SIGTERM. While a process waits for its input to open (a FIFO without a writer, a
 //! server that does not answer) or for the rest of its cluster, a signal ends it at once (130
 //! for SIGINT, 143 for SIGTERM): there is nothing to report yet. So it does while a lone
-//! process restores a checkpoint (seconds for millions of words): a graceful stop would wait
-//! for the restore, and what the run read meanwhile is in the checkpoint's log. Once the job runs,
+//! process restores a big checkpoint (a second for about a million words): a graceful stop
+//! would wait for the restore, and what the run read meanwhile is in the checkpoint's log. Once the job runs,
 //! the first signal asks for a graceful stop (close the current batch, report it, exit 0), and
 //! in a cluster that stop reaches every process through the dataflow; a second signal exits at
 //! once with 130, for when the graceful stop takes too long.
@@ -82,8 +82,9 @@ impl Shutdown {
         self.state.phase.store(RUNNING, Ordering::SeqCst);
     }
 
-    /// The job runs, restoring a checkpoint: a signal still ends the process at once, until
-    /// [`Shutdown::running`] (called once the restored counts are reported).
+    /// The job will restore a checkpoint: a signal still ends the process at once, until
+    /// [`Shutdown::running`] (called once the restored counts are reported). Called before
+    /// the workers start, so that it never comes after their `running`.
     pub fn restoring(&self) {
         self.state.phase.store(RESTORING, Ordering::SeqCst);
     }

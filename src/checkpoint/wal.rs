@@ -582,14 +582,17 @@ impl Compaction {
         };
         copy.sync_data()?;
         drop(copy);
+        // Opened before the rename, so that once the new file has the log's name the worker
+        // appends to it whatever fails after.
+        let appender = OpenOptions::new().append(true).open(&self.temporary)?;
         std::fs::rename(&self.temporary, &self.path)?;
-        if let Some(dir) = self.path.parent() {
-            File::open(dir)?.sync_all()?;
-        }
-        log.file = OpenOptions::new().append(true).open(&self.path)?;
+        log.file = appender;
         log.length = length;
         log.dropped = dropped;
         log.synced = length;
+        if let Some(dir) = self.path.parent() {
+            File::open(dir)?.sync_all()?;
+        }
         Ok(())
     }
 }

@@ -274,6 +274,7 @@ impl Driver {
             if let Err(e) = self.report_ready() {
                 return self.output_failed(e);
             }
+            self.note_restored();
             let (open, end) = (self.batcher.open(), self.batcher.end());
             if self.reporter.as_ref().is_none_or(|r| r.finished(open, end)) {
                 break;

@@ -326,8 +326,15 @@ async fn deliver_share(
         }
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
-        let Ok((found, reached)) = read_back(client, end).await else {
-            continue;
+        // Never a blind resend: read back until the broker answers.
+        let (found, reached) = loop {
+            match read_back(client, end).await {
+                Ok(read) => break read,
+                Err(_) => {
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+            }
         };
         records.retain(|r| !found.contains(&identity(r)));
         if records.is_empty() {

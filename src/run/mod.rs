@@ -21,6 +21,10 @@ use crate::source::Waker;
 use crate::stats::Summary;
 use job::Job;
 
+/// Words in a checkpoint's snapshot from which its restore takes long enough (about 0.1 s
+/// and more) that a signal meanwhile ends the process at once rather than wait for it.
+const SLOW_RESTORE_WORDS: usize = 100_000;
+
 /// Runs the job described by `config` to its end and says what it did. Results go to stdout
 /// (`effects` says which descriptor) or the `-o` file (on process 0 only); logs and statistics
 /// go to stderr. The summary is `None` on a process of a cluster that reads no source.
@@ -40,9 +44,11 @@ pub fn run(mut config: Config, effects: ProcessEffects) -> Result<Option<Summary
     let metrics = Metrics::new(serves_ui);
     let (mut checkpoint, source) = open::open_inputs(&config, &stop_words, &waker, &metrics)?;
     let recovery = checkpoint.as_ref().and_then(|(_, r)| r.as_ref());
-    // A lone process that restores counts stays quick to stop until it has reported them
-    // (see `crate::shutdown`); a cluster's processes stop together, through the dataflow.
-    let restores = recovery.is_some() && config.cluster.processes == 1;
+    // A lone process that restores many counts (seconds of work) stays quick to stop until
+    // it has reported them (see `crate::shutdown`); a cluster's processes stop together,
+    // through the dataflow.
+    let restores = config.cluster.processes == 1
+        && recovery.is_some_and(|r| r.words_in_state() >= SLOW_RESTORE_WORDS);
     let out = open::open_output(&config, effects.results, recovery)?;
     let own = open::resume_of(&config, recovery)?;
     open::note_topic_start(checkpoint.as_mut(), &out)?;
@@ -72,15 +78,17 @@ pub fn run(mut config: Config, effects: ProcessEffects) -> Result<Option<Summary
         shutdown.clone(),
         waker,
     )?;
+    // Before the workers start: the reporting worker says when the restore is reported.
+    if restores {
+        shutdown.restoring();
+    }
     // Nothing that can fail comes between starting the network threads and the workers.
     let (builders, network) = links.start()?;
     let guards = timely::execute::execute_from(builders, network, job::worker_config(), move |w| {
         job.work(w)
     })
     .map_err(|e| Error::runtime(format!("could not start the workers: {e}")))?;
-    if restores {
-        shutdown.restoring();
-    } else {
+    if !restores {
         shutdown.running();
     }
     job::join_workers(guards.join())

@@ -208,8 +208,12 @@ pub(super) fn resume_of(config: &Config, recovery: Option<&Recovery>) -> Result<
         snapshot: recovery
             .and_then(|recovery| recovery.snapshot.as_ref())
             .and_then(|snapshot| snapshot.reported),
+        // Into a topic, a (batch, word) record is never written twice, so a quick restart
+        // may not name its first batch as the last run's last one (which a shift would): that
+        // batch runs on to the end of the next interval instead.
         shift: recovery
             .and_then(Recovery::resume_epoch)
+            .filter(|_| !matches!(config.output, Some(Output::Kafka(_))))
             .map_or(0, |epoch| {
                 BatchClock::resumed_at(config.batching, epoch).shift()
             }),

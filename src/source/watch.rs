@@ -62,6 +62,7 @@ pub(super) fn start(
         dir,
         split,
         seen: HashSet::new(),
+        names: HashSet::new(),
         resume_at: resume.offsets.clone(),
         sender,
     };
@@ -69,6 +70,7 @@ pub(super) fn start(
         for (name, _) in &present {
             let key = file_key(name);
             watcher.seen.insert(key);
+            watcher.names.insert(name.clone());
             let length = std::fs::metadata(watcher.dir.join(name)).map_or(0, |m| m.len());
             resume.started.insert(key, length);
         }
@@ -109,12 +111,27 @@ fn list(dir: &Path) -> io::Result<Vec<(OsString, SystemTime)>> {
     Ok(files)
 }
 
+/// Whether a file resumed at `from` resumes between the `\r` and the `\n` of a CRLF: that `\n`
+/// ends the line already counted, and is skipped (a line ended by a lone `\r` is counted at
+/// once, so a chunk can end between the two).
+fn after_cr_lf(file: &mut File, from: u64) -> io::Result<bool> {
+    if from == 0 {
+        return Ok(false);
+    }
+    let mut two = [0; 2];
+    file.seek(SeekFrom::Start(from - 1))?;
+    let read = file.read(&mut two)?;
+    Ok(read == 2 && two == *b"\r\n")
+}
+
 /// The reading thread's state.
 struct Watcher {
     dir: PathBuf,
     split: SplitRule,
     /// The keys of the names read (or skipped) already.
     seen: HashSet<u64>,
+    /// The names met by this run, to tell a name met again from two names of one key.
+    names: HashSet<OsString>,
     /// Where a checkpoint says each file resumes.
     resume_at: BTreeMap<u64, u64>,
     sender: Sender,
@@ -139,7 +156,14 @@ impl Watcher {
             };
             for (name, _) in files {
                 let key = file_key(&name);
+                let new_name = self.names.insert(name.clone());
                 if !self.seen.insert(key) {
+                    if new_name {
+                        log!(
+                            "warning: '{}' is not read: its name has the same 64-bit key as a file read before (odds below 1 in 10^7 a million names); rename it to have it read",
+                            self.dir.join(&name).display()
+                        );
+                    }
                     continue;
                 }
                 let from = self.resume_at.remove(&key).unwrap_or(0);
@@ -155,11 +179,13 @@ impl Watcher {
     /// file resumes after it. False when the run stops taking chunks.
     fn read(&mut self, name: &OsString, key: u64, from: u64) -> bool {
         let path = self.dir.join(name);
-        let mut file = match File::open(&path).and_then(|mut f| {
-            f.seek(SeekFrom::Start(from))?;
-            Ok(f)
-        }) {
-            Ok(file) => file,
+        let opened = File::open(&path).and_then(|mut f| {
+            let start = from + u64::from(after_cr_lf(&mut f, from)?);
+            f.seek(SeekFrom::Start(start))?;
+            Ok((f, start))
+        });
+        let (mut file, start) = match opened {
+            Ok(opened) => opened,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 log!(
                     "warning: '{}' was removed before it was read; its lines are not counted",
@@ -178,7 +204,7 @@ impl Watcher {
         let mut framer = LineFramer::new(self.split);
         let reader = self.sender.tails.new_reader();
         let mut buffer = vec![0; READ_SIZE];
-        let mut offset = from;
+        let mut offset = start;
         loop {
             if self.sender.tails.stopping() {
                 return false;
