@@ -627,3 +627,48 @@ fn a_signal_during_a_restore_stops_at_once_and_the_checkpoint_restores_as_before
     let expected = Counts::from([("common".to_string(), lines + 1)]);
     assert_eq!(last, Some(expected));
 }
+
+/// Batch mode under a steady stream of fresh words, for ten seconds: `snapshot.log` stays
+/// within what README says (about twice the state, or 64 KiB), sampled while the job runs.
+/// (It used to grow by each snapshot's changes, about 17 KB a second here, without end.)
+#[test]
+fn snapshot_log_stays_bounded_in_batch_mode_under_a_steady_stream() {
+    let dir = TempDir::new("snapshot-bound");
+    let state = dir.path("state");
+    let mut running = Netwc::new()
+        .args([
+            "--stdin", "--batch", "50ms", "--top", "0", "--format", "tsv",
+        ])
+        .arg("--checkpoint")
+        .arg(&state)
+        .stdin_piped()
+        .stdout_null()
+        .stderr_null()
+        .spawn();
+    let mut input = running.stdin();
+    let writer = std::thread::spawn(move || {
+        let mut next = 0u64;
+        for _ in 0..200 {
+            let line: Vec<String> = (next..next + 2_000).map(|n| format!("u{n}")).collect();
+            next += 2_000;
+            if writeln!(input, "{}", line.join(" ")).is_err() {
+                return;
+            }
+            // Deliberately a sleep: a steady stream is what is measured.
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    });
+    let mut largest = 0;
+    while !writer.is_finished() {
+        let size = std::fs::metadata(state.join("snapshot.log")).map_or(0, |m| m.len());
+        largest = largest.max(size);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    writer.join().unwrap();
+    assert!(running.status_within(Duration::from_secs(30)).success());
+    // The floor (64 KiB) and one snapshot's changes (about 2 × 2,000 words) above it.
+    assert!(
+        largest < 100 << 10,
+        "snapshot.log reached {largest} bytes in batch mode"
+    );
+}
