@@ -8,9 +8,13 @@
 //! the table shows each run's wall time and words a second, best of three.
 
 use std::io::Write;
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::net::TcpListener;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+#[path = "common/tansu.rs"]
+mod tansu;
+use tansu::{broker, Broker};
 
 const ROUNDS: usize = 3;
 const WORDS_PER_LINE: usize = 10;
@@ -40,42 +44,6 @@ fn stream(lines: usize) -> String {
         text.push('\n');
     }
     text
-}
-
-struct Broker(Child, String);
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn broker() -> Broker {
-    let binary = std::env::var("NETWC_TANSU").unwrap_or_else(|_| "tansu".into());
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let url = format!("tcp://127.0.0.1:{port}");
-    let child = Command::new(&binary)
-        .args([
-            "broker",
-            "--listener-url",
-            &url,
-            "--advertised-listener-url",
-            &url,
-        ])
-        .args(["--storage-engine", "memory://tansu/"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("this benchmark needs Tansu ({binary}: {e}); set NETWC_TANSU"));
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Broker(child, format!("127.0.0.1:{port}"))
 }
 
 fn produce(broker: &Broker, topic: &str, partitions: usize, text: &str) {

@@ -17,8 +17,7 @@
 //! `NETWC_KAFKA_LATENCY_SECONDS` sets how long each rate runs (default 8 s).
 
 use std::collections::HashMap;
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,39 +26,12 @@ use rskafka::client::partition::{Compression, PartitionClient, UnknownTopicHandl
 use rskafka::client::{Client, ClientBuilder};
 use rskafka::record::Record;
 
+#[path = "common/tansu.rs"]
+mod tansu;
+use tansu::broker;
+
 const WARM_UP: Duration = Duration::from_secs(2);
 const RATES: [u64; 3] = [1_000, 10_000, 100_000];
-
-struct Broker(Child, String);
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn broker() -> Broker {
-    let binary = std::env::var("NETWC_TANSU").unwrap_or_else(|_| "tansu".into());
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let url = format!("tcp://127.0.0.1:{port}");
-    let child = Command::new(&binary)
-        .args(["broker", "--listener-url", &url])
-        .args(["--advertised-listener-url", &url])
-        .args(["--storage-engine", "memory://tansu/"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("this benchmark needs Tansu ({binary}: {e}); set NETWC_TANSU"));
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Broker(child, format!("127.0.0.1:{port}"))
-}
 
 /// A one-partition topic, made now.
 async fn topic(client: &Client, name: &str) -> Arc<PartitionClient> {

@@ -62,6 +62,7 @@ mod run;
 mod settings;
 mod shutdown;
 mod source;
+mod stable_hash;
 mod stats;
 mod table;
 #[cfg(test)]

@@ -28,13 +28,11 @@ impl Settings {
     pub fn of(config: &Config, stop_words: &StopWords) -> Settings {
         let mut words: Vec<&String> = stop_words.iter().collect();
         words.sort();
-        let stop_list = words.iter().fold(0xcbf2_9ce4_8422_2325u64, |hash, word| {
-            word.bytes()
-                .chain(std::iter::once(b'\n'))
-                .fold(hash, |h, b| {
-                    (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-                })
-        });
+        let stop_list = crate::stable_hash::fnv1a(
+            words
+                .iter()
+                .flat_map(|word| word.bytes().chain(std::iter::once(b'\n'))),
+        );
         let entries = [
             ("netwc version", env!("CARGO_PKG_VERSION").to_string()),
             ("--processes", config.cluster.processes.to_string()),

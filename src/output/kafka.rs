@@ -35,6 +35,9 @@ const SLOW: Duration = Duration::from_secs(5);
 /// How much a read-back fetches at a time.
 const FETCH_BYTES: i32 = 4 << 20;
 
+/// The (batch, key) of records: what identifies a record this sink wrote.
+type Identities = HashSet<(u64, Vec<u8>)>;
+
 /// What a record's value holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Value {
@@ -52,7 +55,7 @@ pub struct KafkaSink {
     ends: Vec<u64>,
     /// (batch, word) records found past the noted ends at the start: sent by a run that
     /// stopped before noting its report, and not sent again.
-    present: HashSet<(u64, Vec<u8>)>,
+    present: Identities,
     value: Value,
     /// In window mode, the window's length in the unit of batch names.
     window: Option<u64>,
@@ -103,7 +106,7 @@ impl Courier {
 impl KafkaSink {
     /// Connects to `target` (retrying until its timeout) and finds its topic's partitions (an
     /// error names a topic that does not exist). With `noted` (the ends a checkpoint noted),
-    /// reads each partition back from there; returns the sink and whether it read back.
+    /// reads each partition back from there (see [`place`]).
     pub fn open(
         target: &KafkaTarget,
         noted: Option<&[(u32, u64)]>,
@@ -228,13 +231,12 @@ impl KafkaSink {
 /// Starts each partition at its noted end, reading back what lies past it; a partition
 /// without one (a first start, or one added since) at its end now.
 /// (ends by partition, and the records found past the noted ends)
-#[allow(clippy::type_complexity)]
 fn place(
     runtime: &tokio::runtime::Runtime,
     partitions: &[Arc<PartitionClient>],
     topic: &str,
     noted: Option<&[(u32, u64)]>,
-) -> Result<(Vec<u64>, HashSet<(u64, Vec<u8>)>), Error> {
+) -> Result<(Vec<u64>, Identities), Error> {
     let noted: std::collections::BTreeMap<u32, u64> =
         noted.unwrap_or_default().iter().copied().collect();
     let mut ends = vec![0; partitions.len()];
@@ -391,7 +393,7 @@ async fn high_watermark(client: &PartitionClient) -> Result<u64, rskafka::client
 async fn read_back(
     client: &PartitionClient,
     from: u64,
-) -> Result<(HashSet<(u64, Vec<u8>)>, u64), rskafka::client::error::Error> {
+) -> Result<(Identities, u64), rskafka::client::error::Error> {
     let mut found = HashSet::new();
     let mut next = from;
     loop {

@@ -86,9 +86,7 @@ fn open_checkpoint(config: &Config, stop_words: &StopWords) -> Result<OpenedChec
     // A restart inside the interval of the last report reopens that batch (one process with
     // time batches; a cluster resumes after it).
     let clock = BatchClock::new(config.batching);
-    // Into a topic, a report is never sent again as a correction: the restart goes on after it.
-    let into_topic = matches!(config.output, Some(Output::Kafka(_)));
-    let now = (clock.is_timed() && config.cluster.processes == 1 && !into_topic)
+    let now = (clock.is_timed() && config.cluster.processes == 1 && !names_each_batch_once(config))
         .then(|| clock.epoch_at(crate::batching::unix_micros()));
     let keeps_snapshots = config.cluster.process == 0;
     Checkpoint::open(&dir, &settings, config.fsync, now, keeps_snapshots).map(Some)
@@ -202,18 +200,23 @@ fn open_topic(
     unreachable!("-o kafka:// is refused without the kafka feature")
 }
 
+/// Whether a quick restart (inside the interval of the last report) must neither report that
+/// batch again as a correction nor name its first batch as that one (a shifted clock would):
+/// into a topic, a (batch, word) record is never written twice. That restart's first batch
+/// runs on to the end of the next interval instead.
+fn names_each_batch_once(config: &Config) -> bool {
+    matches!(config.output, Some(Output::Kafka(_)))
+}
+
 /// What this process tells the cluster about its resumption.
 pub(super) fn resume_of(config: &Config, recovery: Option<&Recovery>) -> Result<Resume, Error> {
     Ok(Resume {
         snapshot: recovery
             .and_then(|recovery| recovery.snapshot.as_ref())
             .and_then(|snapshot| snapshot.reported),
-        // Into a topic, a (batch, word) record is never written twice, so a quick restart
-        // may not name its first batch as the last run's last one (which a shift would): that
-        // batch runs on to the end of the next interval instead.
         shift: recovery
             .and_then(Recovery::resume_epoch)
-            .filter(|_| !matches!(config.output, Some(Output::Kafka(_))))
+            .filter(|_| !names_each_batch_once(config))
             .map_or(0, |epoch| {
                 BatchClock::resumed_at(config.batching, epoch).shift()
             }),

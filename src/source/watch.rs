@@ -28,11 +28,7 @@ const POLL: Duration = Duration::from_millis(20);
 /// The stable key of a file's name in the checkpoint: FNV-1a, 64 bits (two names in a
 /// million share one with odds below 1 in 10^7).
 fn file_key(name: &OsString) -> u64 {
-    name.as_encoded_bytes()
-        .iter()
-        .fold(0xcbf2_9ce4_8422_2325u64, |hash, &b| {
-            (hash ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-        })
+    crate::stable_hash::fnv1a(name.as_encoded_bytes().iter().copied())
 }
 
 /// Whether a name is one to read: not hidden, not a file being written (`_COPYING_`,
