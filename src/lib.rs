@@ -54,6 +54,7 @@ mod lines;
 mod metrics;
 mod numbers;
 mod output;
+mod prefetch;
 mod process;
 mod report;
 mod reporter;

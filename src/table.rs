@@ -17,6 +17,7 @@ use compact_str::CompactString;
 use foldhash::fast::RandomState;
 use std::hash::BuildHasher;
 
+use crate::prefetch::prefetch;
 use crate::vocab::WordId;
 
 /// What a table can be keyed by: how a key is looked up (its borrowed form), hashed and
@@ -268,24 +269,6 @@ impl<K: Key, V> Table<K, V> {
         }
         self.slots[at] = tag(hash) << 32 | u64::from(number);
     }
-}
-
-/// A hint to the memory that the line at `address` will be read soon (nothing where the
-/// target has no such hint on stable Rust).
-#[inline(always)]
-#[allow(unsafe_code)]
-fn prefetch(address: *const u8) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        let address = address.cast::<i8>();
-        // SAFETY: a prefetch reads nothing and never faults, whatever the address, and SSE
-        // (the intrinsic's target feature) is part of every x86_64. There is no safe way:
-        // stable std has no prefetch (`core::intrinsics::prefetch_read_data` is unstable),
-        // rustix has none, and the intrinsic is `unsafe` only for its target feature.
-        unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(address) }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = address;
 }
 
 #[cfg(test)]

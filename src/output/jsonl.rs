@@ -27,12 +27,8 @@ impl Printer for Jsonl {
             time: report.time,
             counts: report
                 .rows
-                .rows
                 .iter()
-                .map(|(word, count)| WordCount {
-                    word,
-                    count: *count,
-                })
+                .map(|(word, count)| WordCount { word, count })
                 .collect(),
         };
         serde_json::to_writer(&mut *out, &batch)?;

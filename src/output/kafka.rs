@@ -143,7 +143,7 @@ impl KafkaSink {
             self.held = vec![Vec::new(); self.partitions];
         }
         let now = chrono::Utc::now();
-        for &(word, count) in &report.rows.rows {
+        for (word, count) in report.rows.iter() {
             let key = word.as_bytes();
             if !self.present.is_empty() && self.present.remove(&(report.time, key.to_vec())) {
                 continue;

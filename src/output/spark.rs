@@ -13,7 +13,7 @@ pub struct Spark;
 impl Printer for Spark {
     fn report(&mut self, out: &mut dyn Write, report: &Report<'_>) -> io::Result<()> {
         write!(out, "{DASHES}\nTime: {} ms\n{DASHES}\n", report.time)?;
-        for (word, count) in &report.rows.rows {
+        for (word, count) in report.rows.iter() {
             writeln!(out, "({word},{count})")?;
         }
         if report.rows.more() {

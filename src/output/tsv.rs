@@ -28,12 +28,12 @@ impl Printer for Tsv {
         let mut numbers = itoa::Buffer::new();
         let time = numbers.format(report.time).as_bytes().to_vec();
         let buffer = &mut self.buffer;
-        for (word, count) in &report.rows.rows {
+        for (word, count) in report.rows.iter() {
             buffer.extend_from_slice(&time);
             buffer.push(b'\t');
             push_escaped(buffer, word);
             buffer.push(b'\t');
-            buffer.extend_from_slice(numbers.format(*count).as_bytes());
+            buffer.extend_from_slice(numbers.format(count).as_bytes());
             buffer.push(b'\n');
             if buffer.len() >= WRITE_AT {
                 let written = out.write_all(buffer);
