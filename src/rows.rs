@@ -63,6 +63,7 @@ pub(crate) fn top_rows(mut rows: Vec<(&Word, isize)>, top: Option<usize>) -> Row
             SortKey::of((&**word, count))
         })
         .collect();
+    drop(rows);
     if let Some(top) = top {
         if top < keyed.len() {
             if top > 0 {
@@ -73,10 +74,7 @@ pub(crate) fn top_rows(mut rows: Vec<(&Word, isize)>, top: Option<usize>) -> Row
     }
     sort_by_count_then_word(&mut keyed);
     Rows {
-        rows: keyed
-            .into_iter()
-            .map(|key| (key.word, key.count))
-            .collect(),
+        rows: keyed.into_iter().map(|key| (key.word, key.count)).collect(),
         total,
     }
 }
@@ -140,11 +138,7 @@ fn sort_by_count_then_word(keyed: &mut Vec<SortKey<&str>>) {
     let mut from = high;
     for b in (1..COUNT_BUCKETS).rev() {
         let run = &mut keyed[from..from + sizes[b]];
-        run.sort_unstable_by(|a, b| {
-            a.prefix
-                .cmp(&b.prefix)
-                .then_with(|| a.word.cmp(b.word))
-        });
+        run.sort_unstable_by(|a, b| a.prefix.cmp(&b.prefix).then_with(|| a.word.cmp(b.word)));
         from += sizes[b];
     }
 }
