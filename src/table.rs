@@ -64,7 +64,7 @@ impl Key for CompactString {
     }
 }
 
-/// A word id is a keyed hash already: its high 64 bits are the table's hash.
+/// A word id is a keyed hash already: it is its own hash.
 impl Key for WordId {
     type Borrowed = WordId;
     fn borrowed(&self) -> &WordId {
@@ -80,7 +80,7 @@ impl Key for WordId {
     }
 }
 
-/// A slot of the index: the high 32 bits of the word's hash, and the word's number.
+/// A slot of the index: the tag of the word's hash (its low 32 bits), and the word's number.
 type Slot = u64;
 
 /// A slot that holds no word.
@@ -115,9 +115,10 @@ impl<K, V> Default for Table<K, V> {
     }
 }
 
-/// The tag a hash leaves in its slot.
+/// The tag a hash leaves in its slot: its low 32 bits (its high bits are its place, see
+/// [`Table::start`]).
 fn tag(hash: u64) -> u64 {
-    hash >> 32
+    hash & u64::from(u32::MAX)
 }
 
 impl<K: Key, V> Table<K, V> {
@@ -125,6 +126,16 @@ impl<K: Key, V> Table<K, V> {
     #[inline]
     pub fn hash(&self, key: &K::Borrowed) -> u64 {
         K::hash(&self.hasher, key)
+    }
+
+    /// The slot where the lookup of `hash` starts: the hash's high bits, so that keys looked
+    /// up in increasing order read the index front to back, which the memory serves best.
+    /// Word ids are keyed hashes already (their own hash), and worker 0 gets each batch's
+    /// changes sorted by id: its lookups walk the index forwards instead of jumping about it.
+    #[inline]
+    fn start(&self, hash: u64) -> usize {
+        // The index has a power of two of at least `MIN_SLOTS` slots: the shift is below 64.
+        (hash >> (64 - self.slots.len().trailing_zeros())) as usize
     }
 
     /// Keys held.
@@ -144,7 +155,7 @@ impl<K: Key, V> Table<K, V> {
     #[inline]
     fn probe(&self, hash: u64, mut matches: impl FnMut(u32) -> bool) -> Option<u32> {
         let mask = self.slots.len() - 1;
-        let mut at = hash as usize & mask;
+        let mut at = self.start(hash);
         loop {
             let slot = self.slots[at];
             if slot == EMPTY {
@@ -161,8 +172,7 @@ impl<K: Key, V> Table<K, V> {
     /// (by [`Table::candidate`]).
     #[inline]
     pub fn prefetch_slot(&self, hash: u64) {
-        let at = hash as usize & (self.slots.len() - 1);
-        prefetch(&self.slots[at] as *const Slot as *const u8);
+        prefetch(&self.slots[self.start(hash)] as *const Slot as *const u8);
     }
 
     /// Starts a lookup of `key` that will come after others: asks for its slot of the index.
@@ -267,7 +277,7 @@ impl<K: Key, V> Table<K, V> {
     /// Puts word `number` into the first free slot from `hash`'s.
     fn place(&mut self, hash: u64, number: u32) {
         let mask = self.slots.len() - 1;
-        let mut at = hash as usize & mask;
+        let mut at = self.start(hash);
         while self.slots[at] != EMPTY {
             at = (at + 1) & mask;
         }
