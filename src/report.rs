@@ -207,16 +207,13 @@ impl ResultTable {
     /// once the batch's counts are in.
     fn learn_names(&mut self, names: Vec<(WordId, NameChange)>) -> Result<Vec<WordId>, TableError> {
         let mut forgets = Vec::new();
-        // Each name's row is looked up a few names ahead, as in `change_counts`: with small
-        // batches dictionaries forget and learn again many words, and each waited for memory.
-        let ids: Vec<WordId> = names.iter().map(|&(id, _)| id).collect();
-        for (i, (id, change)) in names.into_iter().enumerate() {
-            if let Some(id) = ids.get(i + 2 * LOOK_AHEAD) {
-                self.rows.prefetch_slot_of(id);
-            }
-            if let Some(id) = ids.get(i + LOOK_AHEAD) {
-                self.rows.prefetch_value_of(id);
-            }
+        // Each name's row is looked up ahead, as the counts' are: with small batches
+        // dictionaries forget and learn again many words, and each waited for memory.
+        let mut names = names;
+        for i in 0..names.len() {
+            self.look_ahead(i, |k| names.get(k).map(|&(id, _)| id));
+            let id = names[i].0;
+            let change = std::mem::replace(&mut names[i].1, NameChange::Forget);
             let name = match change {
                 NameChange::Learn(name) => name,
                 NameChange::Forget => {
@@ -242,6 +239,19 @@ impl ResultTable {
         Ok(forgets)
     }
 
+    /// Before the `i`th of a list of ids (`id_at`) is looked up: starts the lookup of the
+    /// `2 * LOOK_AHEAD`th after it (its slot of the index) and goes on with the `LOOK_AHEAD`th
+    /// (its row), so that each row is in cache when its turn comes.
+    #[inline]
+    fn look_ahead(&self, i: usize, id_at: impl Fn(usize) -> Option<WordId>) {
+        if let Some(id) = id_at(i + 2 * LOOK_AHEAD) {
+            self.rows.prefetch_slot_of(&id);
+        }
+        if let Some(id) = id_at(i + LOOK_AHEAD) {
+            self.rows.prefetch_value_of(&id);
+        }
+    }
+
     /// Adds each change to its word's count (the lookups started a few changes ahead).
     fn change_counts(
         &mut self,
@@ -250,12 +260,7 @@ impl ResultTable {
     ) -> Result<(), TableError> {
         let track = self.emit == Emit::Changes;
         for i in 0..changes.len() {
-            if let Some((id, _)) = changes.get(i + 2 * LOOK_AHEAD) {
-                self.rows.prefetch_slot_of(id);
-            }
-            if let Some((id, _)) = changes.get(i + LOOK_AHEAD) {
-                self.rows.prefetch_value_of(id);
-            }
+            self.look_ahead(i, |k| changes.get(k).map(|&(id, _)| id));
             let (id, change) = changes[i];
             if change == 0 {
                 continue;
@@ -368,7 +373,8 @@ impl ResultTable {
     }
 
     /// Whether a report finds its rows in [`ResultTable::listed`] rather than by a scan of the
-    /// table (a lookup a listed row costs about what four rows of a scan do).
+    /// table: a lookup a listed row, taken to cost about what four rows of a scan do (a rule
+    /// of thumb, not measured).
     fn listed_are_few(&self) -> bool {
         self.listed.len() * 4 < self.rows.len()
     }

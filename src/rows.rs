@@ -25,7 +25,7 @@ impl<'a> Rows<'a> {
 
     /// The rows in order, each word's text asked of memory a few rows before it is read: the
     /// names lie scattered over the heap, and a report of a batch's every word otherwise waits
-    /// for memory once a row (86 % of `--format tsv`'s time on the yardstick's 100 batches).
+    /// for memory once a row (86 % of the TSV writer's samples on the yardstick's 100 batches).
     pub fn iter(&self) -> impl Iterator<Item = (&'a str, isize)> + '_ {
         self.rows.iter().enumerate().map(|(i, &row)| {
             if let Some((ahead, _)) = self.rows.get(i + AHEAD) {
@@ -51,9 +51,9 @@ pub(crate) fn top_rows(mut rows: Vec<(&Word, isize)>, top: Option<usize>) -> Row
             rows.retain(|&(_, count)| count >= least);
         }
     }
-    // Each row's first bytes are read for its sort key: asked for a few rows ahead.
-    // The sort keys hold each word as `&str`, read here once from the table's row, which the
-    // sort then scatters: the last step would otherwise wait for memory once a row.
+    // Each row's first bytes are read for its sort key, asked for a few rows ahead. The keys
+    // hold each word as `&str`, read here once from the table's row: after the sort has
+    // scattered the rows, reading it from the row again waited for memory once a row.
     let mut keyed: Vec<SortKey<&str>> = (0..rows.len())
         .map(|i| {
             if let Some((ahead, _)) = rows.get(i + AHEAD) {

@@ -191,8 +191,9 @@ impl<K: Key, V> Table<K, V> {
     }
 
     /// Asks the memory for key `number` and its value, to be read soon: both cache lines of
-    /// an entry that spans two (worker 0's rows are 40 bytes, so most of them do every other
-    /// entry; asking for the first line only left a third of `ResultTable::apply` waiting).
+    /// an entry that spans two (entries of 40 bytes, as worker 0's rows and the dictionaries'
+    /// are, do every other time; asking for the first line only left a third of
+    /// `ResultTable::apply`'s samples waiting).
     #[inline]
     pub fn prefetch(&self, number: u32) {
         if let Some(stored) = self.words.get(number as usize) {

@@ -611,6 +611,15 @@ mod tests {
         opened.records.into_iter().map(|(_, r)| r).collect()
     }
 
+    /// A new, empty log in a temporary directory (kept while the directory is), opened.
+    fn new_log() -> (tempfile::TempDir, PathBuf, Wal) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wal.log");
+        Wal::create(&path).unwrap();
+        let (wal, _) = Wal::open(&path).unwrap();
+        (dir, path, wal)
+    }
+
     #[test]
     fn records_round_trip_and_a_torn_tail_is_dropped() {
         let dir = tempfile::tempdir().unwrap();
@@ -685,10 +694,7 @@ mod tests {
     #[test]
     fn a_tail_of_zeros_is_a_power_cut_and_other_damage_an_error() {
         for zeros in [100, 4096, 65536] {
-            let dir = tempfile::tempdir().unwrap();
-            let path = dir.path().join("wal.log");
-            Wal::create(&path).unwrap();
-            let (mut wal, _) = Wal::open(&path).unwrap();
+            let (_dir, path, mut wal) = new_log();
             wal.append(&Record::Reported(1)).unwrap();
             wal.sync().unwrap();
             let synced = wal.position();
@@ -718,10 +724,7 @@ mod tests {
 
     #[test]
     fn a_compacted_log_says_what_its_snapshot_must_cover() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("wal.log");
-        Wal::create(&path).unwrap();
-        let (mut wal, _) = Wal::open(&path).unwrap();
+        let (_dir, path, mut wal) = new_log();
         // Enough records to cross pages (their headers then move past the page's end).
         let mut positions = Vec::new();
         for epoch in 0..1000 {
@@ -760,10 +763,7 @@ mod tests {
 
     #[test]
     fn a_log_that_a_snapshot_covers_whole_shrinks_to_its_header() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("wal.log");
-        Wal::create(&path).unwrap();
-        let (mut wal, _) = Wal::open(&path).unwrap();
+        let (_dir, path, mut wal) = new_log();
         for epoch in 0..1000 {
             wal.append(&Record::Reported(epoch)).unwrap();
         }
@@ -781,10 +781,7 @@ mod tests {
 
     #[test]
     fn where_a_topic_ended_after_a_report_round_trips() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("wal.log");
-        Wal::create(&path).unwrap();
-        let (mut wal, _) = Wal::open(&path).unwrap();
+        let (_dir, path, mut wal) = new_log();
         let written = [
             Record::ReportedTo {
                 epoch: None,
