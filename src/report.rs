@@ -104,8 +104,10 @@ pub struct ResultTable {
     /// Every row whose count is not zero, and some whose count fell back to zero since (each
     /// once, see [`Row::listed`]): a report of a batch's words finds them here when they are
     /// few beside the rows kept for the dictionaries' vocabularies, where a scan of the table
-    /// cost 20 % of `--batch 1ms`'s CPU (every empty batch scanned it too).
-    listed: Vec<WordId>,
+    /// cost 20 % of `--batch 1ms`'s CPU (every empty batch scanned it too). Rows are named by
+    /// their number in the table, read without a lookup (their numbers change only when the
+    /// table drops gone rows, and the list is made anew then).
+    listed: Vec<u32>,
     /// Rows that are [`Row::gone`].
     gone: usize,
     /// Rows that may have fallen out of use in the batch being applied.
@@ -265,9 +267,13 @@ impl ResultTable {
             if change == 0 {
                 continue;
             }
-            let Some(row) = self.rows.get_mut(&id).filter(|row| !row.gone) else {
+            let Some(number) = self.rows.number_of(&id) else {
                 return Err(TableError::Unnamed(id));
             };
+            let row = self.rows.value_mut(number);
+            if row.gone {
+                return Err(TableError::Unnamed(id));
+            }
             if let Some(each) = each.as_mut() {
                 each(&row.name, change);
             }
@@ -277,7 +283,7 @@ impl ResultTable {
             let after = row.count;
             if after != 0 && !row.listed {
                 row.listed = true;
-                self.listed.push(id);
+                self.listed.push(number);
             }
             // A row a dictionary still holds stays (its forgetting is looked at then): the
             // words a batch retracts are mostly such, and need no second lookup.
@@ -328,10 +334,12 @@ impl ResultTable {
             // The list of rows is made anew from the rows kept: none it names is dropped.
             let listed = &mut self.listed;
             listed.clear();
-            self.rows.retain(|&id, row| {
+            let mut kept = 0u32;
+            self.rows.retain(|_, row| {
                 if row.listed && !row.gone {
-                    listed.push(id);
+                    listed.push(kept);
                 }
+                kept += u32::from(!row.gone);
                 !row.gone
             });
             self.gone = 0;
@@ -373,8 +381,8 @@ impl ResultTable {
     }
 
     /// Whether a report finds its rows in [`ResultTable::listed`] rather than by a scan of the
-    /// table: a lookup a listed row, taken to cost about what four rows of a scan do (a rule
-    /// of thumb, not measured).
+    /// table: a listed row, read out of order, taken to cost about what four rows of a scan do
+    /// (a rule of thumb, not measured).
     fn listed_are_few(&self) -> bool {
         self.listed.len() * 4 < self.rows.len()
     }
@@ -387,13 +395,10 @@ impl ResultTable {
             return;
         }
         let rows = &mut self.rows;
-        self.listed.retain(|id| match rows.get_mut(id) {
-            Some(row) if row.count != 0 => true,
-            Some(row) => {
-                row.listed = false;
-                false
-            }
-            None => false,
+        self.listed.retain(|&number| {
+            let row = rows.value_mut(number);
+            row.listed = row.count != 0;
+            row.listed
         });
     }
 
@@ -427,10 +432,13 @@ impl ResultTable {
         }
         let rows: Vec<(&Word, isize)> = match self.emit {
             Emit::All if self.counting == 0 => Vec::new(),
-            Emit::All if self.listed_are_few() => self
-                .listed
-                .iter()
-                .filter_map(|id| self.rows.get(id))
+            Emit::All if self.listed_are_few() => (0..self.listed.len())
+                .map(|i| {
+                    if let Some(&ahead) = self.listed.get(i + LOOK_AHEAD) {
+                        self.rows.prefetch(ahead);
+                    }
+                    self.rows.value(self.listed[i])
+                })
                 .filter(|row| row.count != 0)
                 .map(|row| (&row.name, row.count))
                 .collect(),

@@ -229,6 +229,18 @@ impl<K: Key, V> Table<K, V> {
         number
     }
 
+    /// The number of `key`, looked up in full: it stays the key's until [`Table::retain`].
+    #[inline]
+    pub fn number_of(&self, key: &K::Borrowed) -> Option<u32> {
+        self.find(self.hash(key), key)
+    }
+
+    /// Key `number`'s value.
+    #[inline]
+    pub fn value(&self, number: u32) -> &V {
+        &self.words[number as usize].value
+    }
+
     /// Key `number`'s value.
     #[inline]
     pub fn value_mut(&mut self, number: u32) -> &mut V {

@@ -70,6 +70,7 @@ pub fn run(mut config: Config, effects: ProcessEffects) -> Result<Option<Summary
         checkpoint,
         shift: first.shift,
     };
+    let peers = config.workers * config.cluster.processes;
     let job = Job::new(
         config,
         stop_words,
@@ -84,10 +85,11 @@ pub fn run(mut config: Config, effects: ProcessEffects) -> Result<Option<Summary
     }
     // Nothing that can fail comes between starting the network threads and the workers.
     let (builders, network) = links.start()?;
-    let guards = timely::execute::execute_from(builders, network, job::worker_config(), move |w| {
-        job.work(w)
-    })
-    .map_err(|e| Error::runtime(format!("could not start the workers: {e}")))?;
+    let guards =
+        timely::execute::execute_from(builders, network, job::worker_config(peers), move |w| {
+            job.work(w)
+        })
+        .map_err(|e| Error::runtime(format!("could not start the workers: {e}")))?;
     if !restores {
         shutdown.running();
     }
