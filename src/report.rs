@@ -414,22 +414,6 @@ impl ResultTable {
                 total: self.counting,
             };
         }
-        if self.top == Some(0) {
-            // Only the number of rows is shown: no row is listed, so none is gathered (a
-            // batch of millions of words would take 16 bytes a row for nothing).
-            let total = match self.emit {
-                Emit::All => self.counting,
-                Emit::Changes => self
-                    .shown
-                    .iter()
-                    .filter(|id| self.rows.get(id).is_some())
-                    .count(),
-            };
-            return Rows {
-                rows: Vec::new(),
-                total,
-            };
-        }
         let rows: Vec<(&Word, isize)> = match self.emit {
             Emit::All if self.counting == 0 => Vec::new(),
             Emit::All if self.listed_are_few() => (0..self.listed.len())
@@ -654,25 +638,6 @@ mod tests {
                 counts.iter().map(|(&word, &count)| (word, count)).collect();
             expected.sort_by(row_order);
             assert_eq!(table.report().rows, expected, "round {round}");
-        }
-    }
-
-    #[test]
-    fn top_zero_lists_no_row_and_counts_those_it_would_show() {
-        for emit in [Emit::All, Emit::Changes] {
-            let mut cut = ResultTable::new(emit, Some(0));
-            let mut whole = ResultTable::new(emit, None);
-            for batch in [
-                &[("a", 2), ("b", 1)][..],
-                &[("a", -2), ("b", -1), ("b", 1), ("c", 3)],
-                &[],
-            ] {
-                apply(&mut cut, batch);
-                apply(&mut whole, batch);
-                let (cut, whole) = (cut.report(), whole.report());
-                assert_eq!(cut.rows, rows(&[]), "{emit:?}");
-                assert_eq!(cut.total, whole.rows.len(), "{emit:?}");
-            }
         }
     }
 }
