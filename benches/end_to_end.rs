@@ -32,6 +32,9 @@
 //! with many cores is `NETWC_BENCH_WORKERS=1,2,4,8,2x4 NETWC_BENCH_MODES=batch`;
 //! `NETWC_BENCH_DUMP=PATH` writes the stream to a file and stops.
 
+#[path = "common/hash_map.rs"]
+mod hash_map;
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -100,35 +103,11 @@ fn naive_count(port: u16) -> (Duration, u64) {
     (start.elapsed(), words)
 }
 
-/// A tuned baseline, the acceptance scripts' own: 1 MiB buffered reads, each line split on
-/// b' ' as Spark's `NetworkWordCount` splits it, a `HashMap<Vec<u8>, u64>` with a fast hasher
-/// (foldhash here, ahash there; both far faster than std's SipHash). Still one thread and a
+/// A tuned baseline, the acceptance scripts' own ([`hash_map::count`]). Still one thread and a
 /// plain hash map.
 fn tuned_count(port: u16) -> (Duration, u64) {
     let start = Instant::now();
-    let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    let mut reader = BufReader::with_capacity(1 << 20, stream);
-    let mut counts: HashMap<Vec<u8>, u64, foldhash::fast::RandomState> = HashMap::default();
-    let mut line = Vec::new();
-    let mut words = 0;
-    loop {
-        line.clear();
-        if reader.read_until(b'\n', &mut line).unwrap() == 0 {
-            break;
-        }
-        if line.last() == Some(&b'\n') {
-            line.pop();
-        }
-        for word in line.split(|&b| b == b' ') {
-            words += 1;
-            match counts.get_mut(word) {
-                Some(count) => *count += 1,
-                None => {
-                    counts.insert(word.to_vec(), 1);
-                }
-            }
-        }
-    }
+    let (counts, words) = hash_map::count(TcpStream::connect(("127.0.0.1", port)).unwrap());
     std::hint::black_box(&counts);
     (start.elapsed(), words)
 }

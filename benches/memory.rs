@@ -33,8 +33,10 @@
 //!
 //! `NETWC_BIN` runs another netwc binary.
 
-use std::collections::HashMap;
-use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+#[path = "common/hash_map.rs"]
+mod hash_map;
+
+use std::io::{BufWriter, Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -153,28 +155,7 @@ const HASH_MAP_CHILD: &str = "NETWC_MEMORY_HASH_MAP_CHILD";
 /// 1 MiB at a time, splits each line on `b' '` and counts in a `HashMap<Vec<u8>, u64>`. Prints
 /// the words and distinct words it counted.
 fn hash_map_count() {
-    let mut reader = BufReader::with_capacity(1 << 20, std::io::stdin().lock());
-    let mut counts: HashMap<Vec<u8>, u64, foldhash::fast::RandomState> = HashMap::default();
-    let mut line = Vec::new();
-    let mut words = 0u64;
-    loop {
-        line.clear();
-        if reader.read_until(b'\n', &mut line).unwrap() == 0 {
-            break;
-        }
-        if line.last() == Some(&b'\n') {
-            line.pop();
-        }
-        for word in line.split(|&b| b == b' ') {
-            words += 1;
-            match counts.get_mut(word) {
-                Some(count) => *count += 1,
-                None => {
-                    counts.insert(word.to_vec(), 1);
-                }
-            }
-        }
-    }
+    let (counts, words) = hash_map::count(std::io::stdin().lock());
     println!("{words} {}", counts.len());
 }
 
