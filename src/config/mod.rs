@@ -252,6 +252,12 @@ impl ClusterConfig {
     pub fn reads_source(&self) -> bool {
         self.process == 0 || self.every_process_reads
     }
+
+    /// Whether more than one process feeds the dataflow: then each marks the epochs it closes,
+    /// and the reporter learns the last one only once every input has closed.
+    pub fn several_feed(&self) -> bool {
+        self.every_process_reads && self.processes > 1
+    }
 }
 
 /// Everything a run needs to know.

@@ -124,13 +124,26 @@ impl RestoreInput {
     }
 }
 
+/// How the input closes, which says what the workers may leave undone at the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputEnd {
+    /// Only once every batch before it is reported (one process feeds, and its driver holds
+    /// the input open until then): what the mode would retract after the end is never
+    /// reported, so it is never computed.
+    AfterReports,
+    /// Whenever its feeders are done (several processes feed, or a test): every batch due is
+    /// computed.
+    Whenever,
+}
+
 /// Builds the word count dataflow on this worker. `retraction` says when a word stops
-/// counting after its arrival (the mode); `key` is the job's key for word ids, the
-/// same on every worker of every process.
+/// counting after its arrival (the mode), `input_end` when the input closes; `key` is the
+/// job's key for word ids, the same on every worker of every process.
 pub fn build(
     worker: &mut Worker,
     tokenizer: Tokenizer,
     retraction: Retraction,
+    input_end: InputEnd,
     progress: Arc<ChunkProgress>,
     key: WordKey,
 ) -> WordCount {
@@ -150,7 +163,8 @@ pub fn build(
                     input.for_each(|cap, data| output.session(&cap).give_container(data));
                 }
             });
-        let words = pre_aggregate::pre_aggregate(chunks, tokenizer, progress, key, retraction);
+        let mode = (retraction, input_end);
+        let words = pre_aggregate::pre_aggregate(chunks, tokenizer, progress, key, mode);
         // A checkpoint's counts come back as arrivals, and the mode retracts them here; the
         // workers' own words come with their retractions already netted in.
         let restored = mode::live(restore.to_stream(scope).as_collection(), retraction);

@@ -18,7 +18,7 @@ use super::dictionary::NameChange;
 use super::mode::Retraction;
 use super::sorted_runs::Update;
 use super::worker_batches::WorkerBatches;
-use super::{ChunkProgress, Epoch, WordId, WordKey};
+use super::{ChunkProgress, Epoch, InputEnd, WordId, WordKey};
 use crate::stats::EpochTally;
 use crate::tokenize::Tokenizer;
 use crate::vocab::Chunk;
@@ -74,7 +74,7 @@ pub fn pre_aggregate<'scope>(
     tokenizer: Tokenizer,
     progress: Arc<ChunkProgress>,
     key: WordKey,
-    retraction: Retraction,
+    (retraction, input_end): (Retraction, InputEnd),
 ) -> PreAggregated<'scope> {
     let mut builder = OperatorBuilder::new("SplitAndCombine".to_owned(), chunks.scope());
     // The driver mirrors the routing to know which chunks its own process's workers split
@@ -99,6 +99,8 @@ pub fn pre_aggregate<'scope>(
         let mut names_cap: Option<Capability<Epoch>> = Some(initial_capabilities.swap_remove(1));
         let mut batches = WorkerBatches::new(tokenizer, key, retraction);
         let mut caps = BatchCaps::default();
+        // The input's frontier when last seen open: the end, once it closes.
+        let mut last_open: Option<Epoch> = None;
         move |frontiers| {
             input.for_each(|cap, data| {
                 let Some(&epoch) = cap.least() else { return };
@@ -110,6 +112,13 @@ pub fn pre_aggregate<'scope>(
             });
 
             let frontier = &frontiers[0];
+            if let (InputEnd::AfterReports, true, Some(end)) =
+                (input_end, frontier.frontier().is_empty(), last_open)
+            {
+                // Every batch before the end is reported: its retractions are never needed.
+                batches.forget_due_from(end);
+                caps.forget_retractions_from(end);
+            }
             let mut words_handle = words_output.activate();
             let mut names_handle = names_output.activate();
             let mut tally_handle = tally_output.activate();
@@ -138,6 +147,7 @@ pub fn pre_aggregate<'scope>(
                 names_cap = None;
                 return;
             };
+            last_open = Some(next);
             // The dictionary may forget what it has not seen lately, also when the batches
             // just completed brought this worker nothing. Worker 0 hears of it at the input's
             // frontier now: after every batch that counted those words.
@@ -180,6 +190,11 @@ impl BatchCaps {
     /// Counts emitted with `cap` are retracted in batch `later`.
     fn retracts(&mut self, later: Epoch, cap: &Capability<Epoch>) {
         self.retracting.insert(later, cap.delayed(&later));
+    }
+
+    /// Nothing will be retracted in batch `end` or later.
+    fn forget_retractions_from(&mut self, end: Epoch) {
+        drop(self.retracting.split_off(&end));
     }
 
     /// The capabilities for `epoch`, which is complete: its changes', and its tally's if it

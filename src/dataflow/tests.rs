@@ -26,6 +26,7 @@ fn live_counts(
             worker,
             tokenizer,
             Retraction::after(delay),
+            InputEnd::Whenever,
             progress,
             WordKey::from_seed([9; 16]),
         );

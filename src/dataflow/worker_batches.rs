@@ -166,6 +166,12 @@ impl WorkerBatches {
         }
     }
 
+    /// Drops the retractions due in batch `end` and later: the input closed at `end` once every
+    /// batch before it was reported, and none after it will be.
+    pub fn forget_due_from(&mut self, end: Epoch) {
+        drop(self.due.split_off(&end));
+    }
+
     /// Lets the dictionary forget what it has not seen lately, now that every batch through
     /// `complete` is done (what open batches count stays; long lines count by name).
     pub fn sweep(&mut self, complete: Epoch) {

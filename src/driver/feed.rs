@@ -68,15 +68,30 @@ impl Driver {
                     if close {
                         self.retire(epoch);
                     }
-                    // Dropping the inputs closes every epoch from the open one on.
-                    self.feed.input = None;
-                    if let Some(durability) = &mut self.durability {
-                        durability.close_announcements();
+                    let end = if close { epoch + 1 } else { epoch };
+                    if self.feed.marks_epochs {
+                        // Every input must close before the reporter knows the last epoch.
+                        self.close_inputs();
+                    } else {
+                        // Held at the end until every batch is reported (see
+                        // [`Driver::close_inputs`]).
+                        self.feed.advance_to(end);
                     }
                 }
             }
         }
         self.steps = steps;
+    }
+
+    /// Closes the inputs: every epoch from the one they are at on is complete. A lone feeder
+    /// closes them once every batch is reported, so the workers know that nothing after the
+    /// end will be reported: what the mode would retract then is never computed (a run that
+    /// ends with one batch of millions of words retracted them all at exit).
+    pub(super) fn close_inputs(&mut self) {
+        self.feed.input = None;
+        if let Some(durability) = &mut self.durability {
+            durability.close_announcements();
+        }
     }
 
     /// Logs `chunk`, which goes into `epoch`, and hands it to the dataflow.

@@ -178,7 +178,7 @@ impl Driver {
             None => clock.first_epoch(),
         };
         let reports = role == Role::FeedAndReport;
-        let marks_epochs = config.cluster.every_process_reads && config.cluster.processes > 1;
+        let marks_epochs = config.cluster.several_feed();
         let durability = checkpoint.map(|checkpoint| {
             let history = reports.then(|| config.mode.retraction_delay());
             let announce = (reports && marks_epochs).then_some(wc.control);
@@ -297,6 +297,7 @@ impl Driver {
             worker.step_or_park(Some(MAX_PARK));
             self.beat();
         }
+        self.close_inputs();
         if let (Some(durability), Some(reporter)) = (&mut self.durability, &self.reporter) {
             durability.finish(reporter.last_processed());
         }

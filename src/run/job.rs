@@ -69,6 +69,11 @@ impl Job {
             worker,
             self.tokenizer.clone(),
             dataflow::Retraction::after(config.mode.retraction_delay()),
+            // A lone feeder closes its input once every batch is reported (see the driver).
+            match config.cluster.several_feed() {
+                true => dataflow::InputEnd::Whenever,
+                false => dataflow::InputEnd::AfterReports,
+            },
             self.progress.clone(),
             self.word_key,
         );
