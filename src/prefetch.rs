@@ -5,6 +5,22 @@
 /// memory to arrive while the items between are handled, few enough to stay in the L1 cache.
 pub(crate) const AHEAD: usize = 8;
 
+/// The items of `items` in order, each handed out after `ask` was called with the one
+/// [`AHEAD`] places later: what the loop reads of an item (a word's text, a table entry it
+/// names) is then in cache when its turn comes.
+#[inline]
+pub(crate) fn read_ahead<'a, T>(
+    items: &'a [T],
+    ask: impl Fn(&'a T) + 'a,
+) -> impl Iterator<Item = &'a T> + 'a {
+    items.iter().enumerate().map(move |(i, item)| {
+        if let Some(ahead) = items.get(i + AHEAD) {
+            ask(ahead);
+        }
+        item
+    })
+}
+
 /// Asks the memory for the line at `address`, to be read soon (nothing where the target has
 /// no such hint on stable Rust). Any address will do: a prefetch reads nothing and never
 /// faults.

@@ -15,6 +15,7 @@ use foldhash::fast::RandomState;
 
 use crate::config::Emit;
 use crate::dataflow::NameChange;
+use crate::prefetch::read_ahead;
 use crate::rows::top_rows;
 pub use crate::rows::Rows;
 use crate::table::Table;
@@ -207,11 +208,13 @@ impl ResultTable {
 
     /// Takes the names the dictionaries learned; returns the ids they forgot, to be let go
     /// once the batch's counts are in.
-    fn learn_names(&mut self, names: Vec<(WordId, NameChange)>) -> Result<Vec<WordId>, TableError> {
+    fn learn_names(
+        &mut self,
+        mut names: Vec<(WordId, NameChange)>,
+    ) -> Result<Vec<WordId>, TableError> {
         let mut forgets = Vec::new();
         // Each name's row is looked up ahead, as the counts' are: with small batches
         // dictionaries forget and learn again many words, and each waited for memory.
-        let mut names = names;
         for i in 0..names.len() {
             self.look_ahead(i, |k| names.get(k).map(|&(id, _)| id));
             let id = names[i].0;
@@ -267,13 +270,11 @@ impl ResultTable {
             if change == 0 {
                 continue;
             }
-            let Some(number) = self.rows.number_of(&id) else {
+            let number = self.rows.number_of(&id);
+            let Some(number) = number.filter(|&number| !self.rows.value(number).gone) else {
                 return Err(TableError::Unnamed(id));
             };
             let row = self.rows.value_mut(number);
-            if row.gone {
-                return Err(TableError::Unnamed(id));
-            }
             if let Some(each) = each.as_mut() {
                 each(&row.name, change);
             }
@@ -388,7 +389,7 @@ impl ResultTable {
     }
 
     /// Takes the rows whose count is zero now out of the list, once they are half of it: each
-    /// pass takes out at least as many rows as it keeps, so it costs a lookup per change that
+    /// pass takes out at least as many rows as it keeps, so it costs a read per change that
     /// brought a count to zero, not per row that counts.
     fn prune_listed(&mut self) {
         if self.listed.len() <= 2 * self.counting + 64 {
@@ -416,16 +417,13 @@ impl ResultTable {
         }
         let rows: Vec<(&Word, isize)> = match self.emit {
             Emit::All if self.counting == 0 => Vec::new(),
-            Emit::All if self.listed_are_few() => (0..self.listed.len())
-                .map(|i| {
-                    if let Some(&ahead) = self.listed.get(i + LOOK_AHEAD) {
-                        self.rows.prefetch(ahead);
-                    }
-                    self.rows.value(self.listed[i])
-                })
-                .filter(|row| row.count != 0)
-                .map(|row| (&row.name, row.count))
-                .collect(),
+            Emit::All if self.listed_are_few() => {
+                read_ahead(&self.listed, |&number| self.rows.prefetch(number))
+                    .map(|&number| self.rows.value(number))
+                    .filter(|row| row.count != 0)
+                    .map(|row| (&row.name, row.count))
+                    .collect()
+            }
             Emit::All => self
                 .rows
                 .values()

@@ -3,7 +3,7 @@
 
 use std::cmp::Ordering;
 
-use crate::prefetch::{prefetch, AHEAD};
+use crate::prefetch::{prefetch, read_ahead};
 use crate::vocab::Word;
 
 /// The rows of one report, in order: count descending, then word ascending (by code point).
@@ -27,12 +27,7 @@ impl<'a> Rows<'a> {
     /// names lie scattered over the heap, and a report of a batch's every word otherwise waits
     /// for memory once a row (86 % of the TSV writer's samples on the yardstick's 100 batches).
     pub fn iter(&self) -> impl Iterator<Item = (&'a str, isize)> + '_ {
-        self.rows.iter().enumerate().map(|(i, &row)| {
-            if let Some((ahead, _)) = self.rows.get(i + AHEAD) {
-                prefetch(ahead.as_ptr());
-            }
-            row
-        })
+        read_ahead(&self.rows, |(word, _)| prefetch(word.as_ptr())).copied()
     }
 }
 
@@ -54,14 +49,8 @@ pub(crate) fn top_rows(mut rows: Vec<(&Word, isize)>, top: Option<usize>) -> Row
     // Each row's first bytes are read for its sort key, asked for a few rows ahead. The keys
     // hold each word as `&str`, read here once from the table's row: after the sort has
     // scattered the rows, reading it from the row again waited for memory once a row.
-    let mut keyed: Vec<SortKey<&str>> = (0..rows.len())
-        .map(|i| {
-            if let Some((ahead, _)) = rows.get(i + AHEAD) {
-                prefetch(ahead.as_ptr());
-            }
-            let (word, count) = rows[i];
-            SortKey::of((&**word, count))
-        })
+    let mut keyed: Vec<SortKey<&str>> = read_ahead(&rows, |(word, _)| prefetch(word.as_ptr()))
+        .map(|&(word, count)| SortKey::of((&**word, count)))
         .collect();
     drop(rows);
     if let Some(top) = top {

@@ -250,15 +250,14 @@ impl<K: Key, V> Table<K, V> {
     /// The value of `key`, looked up in full.
     #[inline]
     pub fn get(&self, key: &K::Borrowed) -> Option<&V> {
-        let number = self.find(self.hash(key), key)?;
-        Some(&self.words[number as usize].value)
+        Some(self.value(self.number_of(key)?))
     }
 
     /// The value of `key`, looked up in full.
     #[inline]
     pub fn get_mut(&mut self, key: &K::Borrowed) -> Option<&mut V> {
-        let number = self.find(self.hash(key), key)?;
-        Some(&mut self.words[number as usize].value)
+        let number = self.number_of(key)?;
+        Some(self.value_mut(number))
     }
 
     /// Every value, in the order they were added.

@@ -95,6 +95,8 @@ pub struct WordCount {
     pub probe: ProbeHandle<Epoch>,
     /// On worker 0: each epoch's changed counts and tallies (empty on other workers).
     pub gathered: Rc<RefCell<Gathered>>,
+    /// When the reading worker must close `input`, as the workers expect.
+    pub input_end: InputEnd,
 }
 
 /// Where a checkpoint's counts go back into the dataflow, by word: their ids are the job's.
@@ -136,6 +138,17 @@ pub enum InputEnd {
     Whenever,
 }
 
+impl InputEnd {
+    /// How the input of a job that `several_feed` closes: the reporter learns the last epoch
+    /// of several feeders only once every input has closed, so they cannot wait for it.
+    pub fn of_job(several_feed: bool) -> InputEnd {
+        match several_feed {
+            true => InputEnd::Whenever,
+            false => InputEnd::AfterReports,
+        }
+    }
+}
+
 /// Builds the word count dataflow on this worker. `retraction` says when a word stops
 /// counting after its arrival (the mode), `input_end` when the input closes; `key` is the
 /// job's key for word ids, the same on every worker of every process.
@@ -163,8 +176,8 @@ pub fn build(
                     input.for_each(|cap, data| output.session(&cap).give_container(data));
                 }
             });
-        let mode = (retraction, input_end);
-        let words = pre_aggregate::pre_aggregate(chunks, tokenizer, progress, key, mode);
+        let words =
+            pre_aggregate::pre_aggregate(chunks, tokenizer, progress, key, retraction, input_end);
         // A checkpoint's counts come back as arrivals, and the mode retracts them here; the
         // workers' own words come with their retractions already netted in.
         let restored = mode::live(restore.to_stream(scope).as_collection(), retraction);
@@ -198,6 +211,7 @@ pub fn build(
         covered,
         probe,
         gathered,
+        input_end,
     }
 }
 

@@ -74,7 +74,8 @@ pub fn pre_aggregate<'scope>(
     tokenizer: Tokenizer,
     progress: Arc<ChunkProgress>,
     key: WordKey,
-    (retraction, input_end): (Retraction, InputEnd),
+    retraction: Retraction,
+    input_end: InputEnd,
 ) -> PreAggregated<'scope> {
     let mut builder = OperatorBuilder::new("SplitAndCombine".to_owned(), chunks.scope());
     // The driver mirrors the routing to know which chunks its own process's workers split

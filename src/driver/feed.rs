@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use super::{Driver, Feed, Step};
 use crate::batching::unix_micros;
+use crate::dataflow::InputEnd;
 use crate::reporter::EpochMeta;
 use crate::vocab::{Chunk, Epoch};
 
@@ -68,14 +69,12 @@ impl Driver {
                     if close {
                         self.retire(epoch);
                     }
-                    let end = if close { epoch + 1 } else { epoch };
-                    if self.feed.marks_epochs {
+                    match self.feed.input_end {
                         // Every input must close before the reporter knows the last epoch.
-                        self.close_inputs();
-                    } else {
+                        InputEnd::Whenever => self.close_inputs(),
                         // Held at the end until every batch is reported (see
                         // [`Driver::close_inputs`]).
-                        self.feed.advance_to(end);
+                        InputEnd::AfterReports => self.feed.advance_to(epoch + u64::from(close)),
                     }
                 }
             }

@@ -26,7 +26,7 @@ pub use batcher::{Batcher, Step};
 use crate::batching::{unix_micros, BatchClock};
 use crate::checkpoint::{Checkpoint, Durability, Recovery};
 use crate::config::Config;
-use crate::dataflow::{ChunkProgress, Heartbeat, RestoreInput, StopSignal, WordCount};
+use crate::dataflow::{ChunkProgress, Heartbeat, InputEnd, RestoreInput, StopSignal, WordCount};
 use crate::error::Error;
 use crate::metrics::Metrics;
 use crate::output::Sink;
@@ -104,6 +104,8 @@ struct Feed {
     /// Several processes feed: each epoch is marked in the dataflow, so that the reporter
     /// learns the epochs other processes closed.
     marks_epochs: bool,
+    /// When the inputs close at the end: at once, or once every batch is reported.
+    input_end: InputEnd,
 }
 
 /// Where the source's text comes from.
@@ -213,6 +215,7 @@ impl Driver {
                 in_flight,
                 max_in_flight: IN_FLIGHT_PER_WORKER * config.workers as u64,
                 marks_epochs,
+                input_end: wc.input_end,
             },
             batcher: Batcher::new(clock, config.batching, config.stop.batches, first_epoch),
             steps: Vec::new(),

@@ -69,11 +69,7 @@ impl Job {
             worker,
             self.tokenizer.clone(),
             dataflow::Retraction::after(config.mode.retraction_delay()),
-            // A lone feeder closes its input once every batch is reported (see the driver).
-            match config.cluster.several_feed() {
-                true => dataflow::InputEnd::Whenever,
-                false => dataflow::InputEnd::AfterReports,
-            },
+            dataflow::InputEnd::of_job(config.cluster.several_feed()),
             self.progress.clone(),
             self.word_key,
         );
